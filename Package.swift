@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+// arc-pipeline: ARC-AGI puzzles to a Kaggle submission with the Hierarchical Reasoning Model, on a plain CPU.
+// Module map (one-way dependencies): see README.md "Architecture" and ../shared/DESIGN.md.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "arc-pipeline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "arc-pipeline", targets: ["ArcPipeline"]),
+        .executable(name: "arc-bench", targets: ["ArcBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libcurl4-openssl-dev, libarchive-dev, libopenblas-dev, libssl-dev).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Data: task model, loaders, validation, submission model/scorer.
+        .target(name: "ARCCore"),
+        // Downloads (libcurl) and safe unpacking (libarchive) of the ARC sources.
+        .target(name: "ARCFetch", dependencies: ["ARCCore", "CCurl", "CArchive", "COpenSSL"]),
+        // Augmentation, sequence codec, dataset builder, .npy I/O.
+        .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
+        // CPU tensors, BLAS, forward/backward kernels, optimizers.
+        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: optimized),
+        // The HRM model, ACT, trainer, predictor, checkpoints.
+        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"], swiftSettings: optimized),
+        // Undo augmentation, vote, assemble and score submissions.
+        .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
+
+        .executableTarget(
+            name: "ArcPipeline",
+            dependencies: [
+                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Voting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
+
+        .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
+        .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore"]),
+        .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
+        .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// ARCFetch module: placeholder until its issue lands (see README Architecture).

@@ -1,0 +1,1 @@
+// HRM module: placeholder until its issue lands (see README Architecture).

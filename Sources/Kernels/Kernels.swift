@@ -1,0 +1,1 @@
+// Kernels module: placeholder until its issue lands (see README Architecture).

@@ -1,0 +1,1 @@
+// Voting module: placeholder until its issue lands (see README Architecture).
