@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
-        .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore"]),
+        .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),

@@ -83,6 +83,11 @@ public struct ArchiveExtractor: Sendable {
         if let backup { try? fm.removeItem(at: backup) }
     }
 
+    static func errorText(_ a: OpaquePointer?) -> String {
+        guard let c = archive_error_string(a) else { return "unknown libarchive error" }
+        return String(cString: c)
+    }
+
     /// Checks an entry path and returns its normalised components.
     static func safeComponents(_ path: String) -> (components: [String], problem: String?) {
         if path.hasPrefix("/") || path.hasPrefix("\\") { return ([], "has an absolute path") }
@@ -122,7 +127,7 @@ public struct ArchiveExtractor: Sendable {
         archive_read_support_format_all(a)
         archive_read_support_filter_all(a)
         guard archive_read_open_filename(a, archiveURL.path, 1 << 16) == ARCHIVE_OK else {
-            throw ExtractionError.cannotOpen(archive: archiveURL.path, reason: String(cString: archive_error_string(a)))
+            throw ExtractionError.cannotOpen(archive: archiveURL.path, reason: Self.errorText(a))
         }
         var entries = 0
         var files = 0
@@ -136,7 +141,7 @@ public struct ArchiveExtractor: Sendable {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
             if r != ARCHIVE_OK && r != ARCHIVE_WARN {
-                throw ExtractionError.corrupt(archive: name, reason: String(cString: archive_error_string(a)))
+                throw ExtractionError.corrupt(archive: name, reason: Self.errorText(a))
             }
             entries += 1
             if entries > limits.maxEntries { throw ExtractionError.tooManyEntries(archive: name, limit: limits.maxEntries) }
@@ -179,7 +184,7 @@ public struct ArchiveExtractor: Sendable {
                     let n = archive_read_data(a, buffer, 1 << 16)
                     if n == 0 { break }
                     if n < 0 {
-                        failure = ExtractionError.corrupt(archive: name, reason: "\(rawPath): \(String(cString: archive_error_string(a)))")
+                        failure = ExtractionError.corrupt(archive: name, reason: "\(rawPath): \(Self.errorText(a))")
                         break
                     }
                     total += Int64(n)

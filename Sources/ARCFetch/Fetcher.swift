@@ -140,16 +140,16 @@ public final class Fetcher: @unchecked Sendable {
             let downloads = dataDirectory.appendingPathComponent(".downloads")
             let archive = downloads.appendingPathComponent(plan.source.archiveName)
             try? fm.removeItem(at: archive)
+            defer {
+                try? fm.removeItem(at: archive)
+                _ = rmdir(downloads.path)  // only when empty: partials of interrupted downloads stay for resume
+            }
             let result = try downloader.download(url, to: archive, expectedSHA256: plan.expectedSHA256, label: "\(plan.source.name)")
             digest = result.sha256
             bytes = result.bytes
             log("\(plan.source.name): downloaded \(result.bytes) bytes, sha256 \(digest)\(plan.expectedSHA256 != nil ? " (verified)" : "")"
                 + (result.resumedFrom > 0 ? ", resumed at byte \(result.resumedFrom)" : "")
                 + (result.attempts > 1 ? ", \(result.attempts) attempts" : ""))
-            defer {
-                try? fm.removeItem(at: archive)
-                _ = rmdir(downloads.path)  // only when empty: partials of other sources stay for resume
-            }
             try extractor.extract(archive, into: unpacked)
         } else if let dir = plan.localDirectory {
             try fm.copyItem(at: dir, to: unpacked)
