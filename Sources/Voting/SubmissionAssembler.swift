@@ -75,7 +75,16 @@ public struct VoteOutcome: Sendable {
 
     /// Votes, then assembles the submission for every test input of `challenges`.
     public init(predictions: [Prediction], challenges: TaskSet, fallback: Fallback = .testInput) {
-        (table, statistics) = Voter.vote(predictions, challenges: challenges)
+        var accumulator = VoteAccumulator(challenges: challenges)
+        for p in predictions { accumulator.add(p) }
+        self.init(accumulator: accumulator, challenges: challenges, fallback: fallback)
+    }
+
+    /// Assembles from predictions already accumulated (streaming use); `accumulator` should have been
+    /// made with the same `challenges`.
+    public init(accumulator: VoteAccumulator, challenges: TaskSet, fallback: Fallback = .testInput) {
+        table = accumulator.table()
+        statistics = accumulator.statistics
         (submission, assembly) = SubmissionAssembler.assemble(table: table, challenges: challenges, fallback: fallback)
     }
 

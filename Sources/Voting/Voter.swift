@@ -34,65 +34,83 @@ public enum Voter {
         return e / (1 + e)
     }
 
-    /// Groups and ranks `predictions`.
-    /// - With `challenges`: the table has one entry per test input of the challenges, in challenges order
-    ///   then test order (entries without a usable prediction have no candidates); predictions of other
-    ///   tasks or out-of-range test indices are dropped and counted.
-    /// - Without: one entry per (task, test index) seen, sorted by task id then test index.
+    /// Groups and ranks `predictions` (see `VoteAccumulator`, which does the work and can also be fed
+    /// one prediction at a time while the model runs).
     public static func vote(_ predictions: [Prediction], challenges: TaskSet? = nil) -> (table: CandidateTable, statistics: VoteStatistics) {
-        struct Tally { var votes = 0; var qSum = 0.0; var firstSeen = 0 }
-        var statistics = VoteStatistics()
-        var testCounts: [String: Int]? = nil
-        if let challenges {
-            testCounts = Dictionary(challenges.tasks.map { ($0.id, $0.test.count) }, uniquingKeysWith: { a, _ in a })
-        }
-        var tallies = [TestInputKey: [Grid: Tally]]()
-        var undecodable = [TestInputKey: Int]()
-        for prediction in predictions {
-            statistics.predictions += 1
-            let (task, augmentation) = Augmentation.parse(puzzleName: prediction.puzzleName)
-            let key = TestInputKey(task: task, testIndex: prediction.testIndex)
-            if let testCounts {
-                guard let count = testCounts[task] else { statistics.unknownTask += 1; continue }
-                guard (0..<count).contains(prediction.testIndex) else { statistics.testIndexOutOfRange += 1; continue }
-            } else if prediction.testIndex < 0 {
-                statistics.testIndexOutOfRange += 1
-                continue
-            }
-            guard let grid = prediction.grid else {
-                statistics.undecodable += 1
-                undecodable[key, default: 0] += 1
-                continue
-            }
-            guard Submission.gridProblem(grid) == nil else {
-                statistics.invalidGrid += 1
-                undecodable[key, default: 0] += 1
-                continue
-            }
-            if prediction.qHalt.isNaN { statistics.nanQHalt += 1 }
-            let original = augmentation.undo(on: grid)
-            var tally = tallies[key, default: [:]][original, default: Tally()]
-            tally.votes += 1
-            tally.qSum += sigmoid(prediction.qHalt)
-            tallies[key, default: [:]][original] = tally
-        }
+        var accumulator = VoteAccumulator(challenges: challenges)
+        for p in predictions { accumulator.add(p) }
+        return (accumulator.table(), accumulator.statistics)
+    }
+}
 
-        func ranked(_ key: TestInputKey) -> RankedCandidates {
-            let candidates = (tallies[key] ?? [:]).map { grid, t in
-                Candidate(grid: grid, votes: t.votes, meanQ: t.qSum / Double(t.votes))
-            }
-            return RankedCandidates(key: key, candidates: candidates.sorted(by: Candidate.ranksBefore),
-                                    undecodable: undecodable[key] ?? 0)
+/// Streaming voting: `add` predictions as they are produced (no need to keep them), then `table()`.
+/// - With `challenges`: the table has one entry per test input of the challenges, in challenges order
+///   then test order (entries without a usable prediction have no candidates); predictions of other
+///   tasks or out-of-range test indices are dropped and counted.
+/// - Without: one entry per (task, test index) seen, sorted by task id then test index.
+/// sigmoid(q_halt) is summed in fixed point (units of 2^-40, exact integer sums), so the mean q and
+/// therefore the ranking do not depend on the order in which predictions arrive.
+public struct VoteAccumulator: Sendable {
+    static let qScale = 1_099_511_627_776.0  // 2^40
+    struct Tally: Sendable { var votes = 0; var qSum: Int64 = 0 }
+
+    public private(set) var statistics = VoteStatistics()
+    private let challenges: TaskSet?
+    private let testCounts: [String: Int]?
+    private var tallies = [TestInputKey: [Grid: Tally]]()
+    private var undecodable = [TestInputKey: Int]()
+
+    public init(challenges: TaskSet? = nil) {
+        self.challenges = challenges
+        self.testCounts = challenges.map { Dictionary($0.tasks.map { ($0.id, $0.test.count) }, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    /// Undoes the prediction's augmentation and counts its vote.
+    public mutating func add(_ prediction: Prediction) {
+        statistics.predictions += 1
+        let (task, augmentation) = Augmentation.parse(puzzleName: prediction.puzzleName)
+        let key = TestInputKey(task: task, testIndex: prediction.testIndex)
+        if let testCounts {
+            guard let count = testCounts[task] else { statistics.unknownTask += 1; return }
+            guard (0..<count).contains(prediction.testIndex) else { statistics.testIndexOutOfRange += 1; return }
+        } else if prediction.testIndex < 0 {
+            statistics.testIndexOutOfRange += 1
+            return
         }
-        var entries = [RankedCandidates]()
+        guard let grid = prediction.grid else {
+            statistics.undecodable += 1
+            undecodable[key, default: 0] += 1
+            return
+        }
+        guard Submission.gridProblem(grid) == nil else {
+            statistics.invalidGrid += 1
+            undecodable[key, default: 0] += 1
+            return
+        }
+        if prediction.qHalt.isNaN { statistics.nanQHalt += 1 }
+        let original = augmentation.undo(on: grid)
+        let q = Int64((Voter.sigmoid(prediction.qHalt) * VoteAccumulator.qScale).rounded())
+        tallies[key, default: [:]][original, default: Tally()].votes += 1
+        tallies[key, default: [:]][original, default: Tally()].qSum += q
+    }
+
+    /// The ranked candidates of one test input.
+    public func ranked(_ key: TestInputKey) -> RankedCandidates {
+        let candidates = (tallies[key] ?? [:]).map { grid, t in
+            Candidate(grid: grid, votes: t.votes, meanQ: Double(t.qSum) / VoteAccumulator.qScale / Double(t.votes))
+        }
+        return RankedCandidates(key: key, candidates: candidates.sorted(by: Candidate.ranksBefore), undecodable: undecodable[key] ?? 0)
+    }
+
+    /// The candidate table (see the type's comment for which entries it has).
+    public func table() -> CandidateTable {
         if let challenges {
+            var entries = [RankedCandidates]()
             for task in challenges.tasks {
                 for k in task.test.indices { entries.append(ranked(TestInputKey(task: task.id, testIndex: k))) }
             }
-        } else {
-            let keys = Set(tallies.keys).union(undecodable.keys).sorted()
-            entries = keys.map(ranked)
+            return CandidateTable(entries)
         }
-        return (CandidateTable(entries), statistics)
+        return CandidateTable(Set(tallies.keys).union(undecodable.keys).sorted().map(ranked))
     }
 }
