@@ -219,6 +219,6 @@ final class VotingTests: XCTestCase {
         XCTAssertEqual(try Submission.load(from: submissionURL, expected: expectation), outcome.submission)
         XCTAssertEqual(try CandidateTable.load(from: predictionsURL), outcome.table)
         XCTAssertEqual(try String(contentsOf: predictionsURL, encoding: .utf8).split(separator: "\n").count, 5)
-        XCTAssertTrue(outcome.summaryLines.joined(separator: "\n").contains("fallback: 1 (in 1 tasks)"), outcome.summaryLines.joined(separator: "\n"))
+        XCTAssertTrue(outcome.summaryLines.joined(separator: "\n").contains("fallback: 1 (in 1 tasks, test-input for both attempts)"), outcome.summaryLines.joined(separator: "\n"))
     }
 }
