@@ -13,11 +13,12 @@ import argparse
 import json
 import math
 import os
+import struct
 import sys
 from typing import Dict
 
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,9 +58,39 @@ def save(path: str, tensors: Dict[str, torch.Tensor], config: dict) -> None:
         out[name] = t.contiguous()
     metadata = {"format": FORMAT, "config": json.dumps(config, sort_keys=True)}
     tmp = path + ".partial"
-    save_file(out, tmp, metadata=metadata)
+    write_safetensors(tmp, out, metadata)
     os.replace(tmp, path)
     print(f"wrote {path}: {len(out)} tensors, {os.path.getsize(path)} bytes")
+
+
+def write_safetensors(path: str, tensors: Dict[str, torch.Tensor], metadata: Dict[str, str]) -> None:
+    """A byte-for-byte deterministic safetensors writer (safetensors.torch.save_file
+    orders the header's __metadata__ differently from run to run). Layout: u64 little-
+    endian header length, JSON header ({"__metadata__": {...}, name: {dtype, shape,
+    data_offsets}} with tensors in name order), padded with spaces to a multiple of 8,
+    then the raw little-endian tensor data in the same order."""
+    dtypes = {torch.float32: "F32", torch.int32: "I32"}
+    header = {"__metadata__": metadata}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name]
+        data = t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for data in blobs:
+            f.write(data)
+    # Read back with the official library as a format check.
+    with safe_open(path, "pt") as f:
+        assert f.metadata() == metadata and set(f.keys()) == set(tensors)
+        for name in tensors:
+            assert torch.equal(f.get_tensor(name), tensors[name]), name
 
 
 def grads_of(output: torch.Tensor, upstream: torch.Tensor, inputs):
