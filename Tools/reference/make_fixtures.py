@@ -242,6 +242,18 @@ def make_kernels(path: str) -> None:
               "sparse_sign_sgd.slot_grads": slot_grads, "sparse_sign_sgd.table1": new_table})
     cfg["sparse_sign_sgd"] = {"table0": [6, 4], "ids": [5], "lr": lr, "weight_decay": wd}
 
+    # Learning-rate schedule (warm-up then cosine to min_ratio * base), 1-based step index
+    steps = [1, 2, 5, 9, 10, 11, 15, 20, 25, 29, 30]
+    T["lr_schedule.steps"] = torch.tensor(steps, dtype=torch.int64)
+    T["lr_schedule.lr_cosine"] = torch.tensor(
+        [optim.learning_rate(k, 1e-4, 10, 30, 0.1) for k in steps], dtype=torch.float64)
+    T["lr_schedule.lr_constant"] = torch.tensor(
+        [optim.learning_rate(k, 1e-2, 10, 30, 1.0) for k in steps], dtype=torch.float64)
+    cfg["lr_schedule"] = {"warmup_steps": 10, "total_steps": 30,
+                          "lr_cosine": {"base_lr": 1e-4, "min_ratio": 0.1},
+                          "lr_constant": {"base_lr": 1e-2, "min_ratio": 1.0},
+                          "note": "step k = 1-based index of the optimizer step being taken"}
+
     cfg["seed"] = KERNEL_SEED
     save(path, T, cfg)
 
