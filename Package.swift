@@ -34,11 +34,13 @@ let package = Package(
         .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"], swiftSettings: optimized),
         // Undo augmentation, vote, assemble and score submissions.
         .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
+        // The self-contained HTML report (`arc-pipeline report`): grids, votes, scores, training curves.
+        .target(name: "Report", dependencies: ["ARCCore", "Voting"]),
 
         .executableTarget(
             name: "ArcPipeline",
             dependencies: [
-                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Voting",
+                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Voting", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
@@ -49,5 +51,6 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore"]),
     ]
 )
