@@ -114,6 +114,11 @@ public struct TestOutputScore: Sendable, Equatable {
     public var testIndex: Int
     public var attempt1Correct: Bool
     public var attempt2Correct: Bool
+    public init(testIndex: Int, attempt1Correct: Bool, attempt2Correct: Bool) {
+        self.testIndex = testIndex
+        self.attempt1Correct = attempt1Correct
+        self.attempt2Correct = attempt2Correct
+    }
     /// The Kaggle rule: either attempt equals the output exactly.
     public var correct: Bool { attempt1Correct || attempt2Correct }
 }
@@ -122,6 +127,10 @@ public struct TestOutputScore: Sendable, Equatable {
 public struct TaskScore: Sendable, Equatable {
     public var taskId: String
     public var tests: [TestOutputScore]
+    public init(taskId: String, tests: [TestOutputScore]) {
+        self.taskId = taskId
+        self.tests = tests
+    }
     public var correctCount: Int { tests.filter(\.correct).count }
     public var attempt1CorrectCount: Int { tests.filter(\.attempt1Correct).count }
     /// Fraction of this task's test outputs solved by either attempt.
@@ -132,6 +141,7 @@ public struct TaskScore: Sendable, Equatable {
 /// All metrics of one submission.
 public struct ScoreReport: Sendable, Equatable {
     public var tasks: [TaskScore]
+    public init(tasks: [TaskScore]) { self.tasks = tasks }
 
     public var taskCount: Int { tasks.count }
     public var testOutputCount: Int { tasks.reduce(0) { $0 + $1.tests.count } }

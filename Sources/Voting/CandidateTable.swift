@@ -178,10 +178,21 @@ public struct PassAtK: Sendable, Equatable {
     public var perOutput: Double
     /// Averaged per task, then over tasks (reference evaluators' normalization).
     public var taskAverage: Double
+    public init(k: Int, correctOutputs: Int, testOutputs: Int, perOutput: Double, taskAverage: Double) {
+        self.k = k
+        self.correctOutputs = correctOutputs
+        self.testOutputs = testOutputs
+        self.perOutput = perOutput
+        self.taskAverage = taskAverage
+    }
 }
 
 public struct PassAtKReport: Sendable, Equatable {
     public var results: [PassAtK]
     /// Test outputs of the solutions with no line in the table (counted as wrong).
     public var missingEntries: Int
+    public init(results: [PassAtK], missingEntries: Int) {
+        self.results = results
+        self.missingEntries = missingEntries
+    }
 }

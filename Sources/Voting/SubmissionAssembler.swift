@@ -72,6 +72,7 @@ public struct VoteOutcome: Sendable {
     public var statistics: VoteStatistics
     public var submission: Submission
     public var assembly: AssemblyReport
+    public var fallback: Fallback
 
     /// Votes, then assembles the submission for every test input of `challenges`.
     public init(predictions: [Prediction], challenges: TaskSet, fallback: Fallback = .testInput) {
@@ -85,6 +86,7 @@ public struct VoteOutcome: Sendable {
     public init(accumulator: VoteAccumulator, challenges: TaskSet, fallback: Fallback = .testInput) {
         table = accumulator.table()
         statistics = accumulator.statistics
+        self.fallback = fallback
         (submission, assembly) = SubmissionAssembler.assemble(table: table, challenges: challenges, fallback: fallback)
     }
 
@@ -102,7 +104,7 @@ public struct VoteOutcome: Sendable {
                      + (s.unknownTask > 0 ? ", unknown task: \(s.unknownTask)" : "")
                      + (s.testIndexOutOfRange > 0 ? ", test index out of range: \(s.testIndexOutOfRange)" : "")
                      + (s.nanQHalt > 0 ? ", NaN q_halt: \(s.nanQHalt)" : ""))
-        lines.append("test inputs: \(assembly.testInputs), with 2+ candidates: \(assembly.multipleCandidates), one candidate (fills both attempts): \(assembly.singleCandidate), fallback: \(assembly.fallbacks.count) (in \(assembly.tasksWithFallback) tasks)")
+        lines.append("test inputs: \(assembly.testInputs), with 2+ candidates: \(assembly.multipleCandidates), one candidate (fills both attempts): \(assembly.singleCandidate), fallback: \(assembly.fallbacks.count) (in \(assembly.tasksWithFallback) tasks, \(fallback.rawValue) for both attempts)")
         return lines
     }
 }

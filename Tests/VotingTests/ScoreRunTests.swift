@@ -90,4 +90,59 @@ final class ScoreRunTests: XCTestCase {
         assertDataError(task: nil, messageContains: "no such file") { try run("nope.json") }
         assertDataError(task: "p", field: "test[0]", messageContains: "missing key \"output\"") { try run("perfect.json", "challenges.json") }
     }
+
+    // MARK: The `arc-pipeline score` command itself (argument parsing, exit codes, one-line errors).
+
+    /// The `arc-pipeline` executable that `swift test` builds beside the test bundle.
+    func pipelineExecutable() throws -> URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let url = testBinary.deletingLastPathComponent().appendingPathComponent("arc-pipeline")
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw MissingExecutable("arc-pipeline executable not found at \(url.path) (build the package first)")
+        }
+        return url
+    }
+
+    /// Thrown (so the test fails, never skips) when the executable is missing.
+    struct MissingExecutable: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
+
+    func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = try pipelineExecutable()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    func testScoreCommandParsesOptionsAndExitsNonZeroWithOneLine() throws {
+        let ok = try runPipeline(["score", path("half.json"), "--solutions", path("solutions.json"), "--challenges", path("challenges.json"),
+                                  "--candidates", path("predictions.jsonl"), "--json"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        let json = try JSONParser.parse(Data(ok.stdout.utf8))
+        guard case let .double(kaggle)? = json["kaggle_score"] else { return XCTFail(ok.stdout) }
+        XCTAssertEqual(kaggle, 1.0 / 3.0, accuracy: 1e-12)
+        XCTAssertNotNil(json["candidates"])
+
+        let text = try runPipeline(["score", path("perfect.json"), "--solutions", path("solutions.json"), "--no-table"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("Kaggle score"), text.stdout)
+        XCTAssertFalse(text.stdout.contains("per-test"), text.stdout)
+
+        let bad = try runPipeline(["score", path("extra.json"), "--solutions", path("solutions.json")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stdout, "")
+        let lines = bad.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("error: ") && bad.stderr.contains("task zz"), bad.stderr)
+
+        let usage = try runPipeline(["score", path("perfect.json")])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.stderr.contains("--solutions"), usage.stderr)
+    }
 }

@@ -207,4 +207,18 @@ final class VotingTests: XCTestCase {
         // t3 (rot270) undone with rot90: [[1,2]] (1x2) came from a 2x1 grid.
         XCTAssertEqual(table["a", 0]?.candidates.first?.grid.nestedRows, [[2], [1]])
     }
+
+    func testOutcomeWritesValidatedSubmissionAndCandidateTable() throws {
+        let dir = try temporaryFolder(self)
+        let challenges = craftedChallenges()
+        let outcome = VoteOutcome(predictions: craftedPredictions(), challenges: challenges)
+        let submissionURL = dir.appendingPathComponent("run/submission.json")
+        let predictionsURL = dir.appendingPathComponent("run/predictions.jsonl")
+        try outcome.write(submissionURL: submissionURL, predictionsURL: predictionsURL, challenges: challenges)
+        let expectation = SubmissionExpectation(challenges: challenges)
+        XCTAssertEqual(try Submission.load(from: submissionURL, expected: expectation), outcome.submission)
+        XCTAssertEqual(try CandidateTable.load(from: predictionsURL), outcome.table)
+        XCTAssertEqual(try String(contentsOf: predictionsURL, encoding: .utf8).split(separator: "\n").count, 5)
+        XCTAssertTrue(outcome.summaryLines.joined(separator: "\n").contains("fallback: 1 (in 1 tasks, test-input for both attempts)"), outcome.summaryLines.joined(separator: "\n"))
+    }
 }
