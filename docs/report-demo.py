@@ -8,6 +8,9 @@ no candidate, near miss, wrong shape, ...), and writes SYNTHETIC training metric
 (metrics.jsonl) and a config.json. Every page built from it says "DEMO" in its caption.
 
 usage: python3 docs/report-demo.py ARC-AGI-1/data/evaluation OUT_DIR
+       python3 docs/report-demo.py --large KAGGLE_DIR OUT_DIR   (stress page: all 120 ARC-AGI-2
+       evaluation tasks, 1000 predictions per test input spread over 300 candidates; truth ranked
+       1st, 2nd, 4th or absent in turn, every 9th test input without a candidate)
 writes OUT_DIR/tasks/<id>.json, OUT_DIR/submission/{submission.json,predictions.jsonl,evaluation.json},
        OUT_DIR/run/{config.json,metrics.jsonl}
 """
@@ -54,7 +57,53 @@ def candidates_for(task_id, k, truth, test_input):
     return scenario, 64 - votes if votes < 64 else rng.randint(0, 3)
 
 
+def large(kaggle, out):
+    with open(os.path.join(kaggle, "arc-agi_evaluation_challenges.json")) as f:
+        challenges = json.load(f)
+    with open(os.path.join(kaggle, "arc-agi_evaluation_solutions.json")) as f:
+        solutions = json.load(f)
+    for sub in ("tasks", "submission"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    submission, lines, n = {}, [], 0
+    for tid in sorted(challenges):
+        task = challenges[tid]
+        for k, pair in enumerate(task["test"]):
+            pair["output"] = solutions[tid][k]
+        with open(os.path.join(out, "tasks", tid + ".json"), "w") as f:
+            json.dump(task, f)
+        entries = []
+        for k, pair in enumerate(task["test"]):
+            t = pair["output"]
+            n += 1
+            cands = []
+            if n % 9 != 0:
+                votes = [400, 200, 100] + [1] * 297
+                grids = [perturb(t, 1 + i % 5) for i in range(300)]
+                where = [0, 1, 3, None][n % 4]
+                if where is not None:
+                    grids[where] = t
+                cands = [(g, v, round(0.9 - i * 0.002, 4)) for i, (g, v) in enumerate(zip(grids, votes))]
+            lines.append({"task": tid, "test_index": k, "undecodable": 0 if cands else 1000,
+                          "candidates": [{"grid": g, "votes": v, "mean_q": q} for g, v, q in cands]})
+            a1 = cands[0][0] if cands else pair["input"]
+            a2 = cands[1][0] if cands else pair["input"]
+            entries.append({"attempt_1": a1, "attempt_2": a2})
+        submission[tid] = entries
+    sub_dir = os.path.join(out, "submission")
+    with open(os.path.join(sub_dir, "submission.json"), "w") as f:
+        json.dump(submission, f)
+    with open(os.path.join(sub_dir, "predictions.jsonl"), "w") as f:
+        for line in lines:
+            f.write(json.dumps(line, separators=(",", ":")) + "\n")
+    with open(os.path.join(sub_dir, "evaluation.json"), "w") as f:
+        json.dump({"challenges": {"format": "directory", "path": os.path.abspath(os.path.join(out, "tasks")), "split": None},
+                   "run": None, "scores": None}, f, indent=1)
+
+
 def main():
+    if sys.argv[1] == "--large":
+        large(sys.argv[2], sys.argv[3])
+        return
     src, out = sys.argv[1], sys.argv[2]
     for sub in ("tasks", "submission", "run"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)

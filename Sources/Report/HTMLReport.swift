@@ -51,7 +51,7 @@ public enum HTMLReport {
             s += "<div class=\"card\"><div class=\"ctitle\">\(esc(title))</div><div class=\"big\" data-metric=\"\(metric)\">\(esc(big))</div><div class=\"cdetail\">\(esc(detail))</div></div>"
         }
         if let r = model.score {
-            card("kaggle_score", "Kaggle score (per test output)", percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
+            card("kaggle_score", "Kaggle score (pass@2 per test output)", percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
             card("task_average_score", "Task-average score", percent(r.taskAverageScore), "per-task fraction, averaged over \(r.taskCount) tasks")
             card("fully_solved", "Tasks fully solved", "\(r.fullySolvedTaskCount) / \(r.taskCount)", percent(r.fullySolvedTaskFraction) + " (HRM arc_eval)")
             card("pass_at_1", "pass@1 (attempt 1)", percent(r.pass1), "\(r.attempt1CorrectOutputCount) / \(r.testOutputCount); task-average \(percent(r.pass1TaskAverage))")
@@ -88,7 +88,7 @@ public enum HTMLReport {
             let entries = table.entries
             let votes = entries.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.votes } }
             let undecodable = entries.reduce(0) { $0 + $1.undecodable }
-            row("Predictions", "\(votes + undecodable) voted predictions (\(undecodable) undecodable) over \(entries.count) test inputs; \(table.candidateCount) distinct candidates")
+            row("Predictions", "\(votes + undecodable) over \(entries.count) test inputs: \(votes) votes for \(table.candidateCount) distinct candidates, \(undecodable) undecodable")
         }
         s += "</table>\n"
 
