@@ -186,7 +186,8 @@ public enum HTMLReport {
         for f in filters where f.id == "all" || f.count > 0 {
             s += "<label for=\"f-\(f.id)\" class=\"fl fl-\(f.id)\">\(f.label) (\(f.count))</label>"
         }
-        s += "<span class=\"legend\">✓ solved · ✗ wrong · ∅ no candidate · ? no truth</span></div>\n"
+        s += "<span class=\"legend\">✓ solved · ✗ wrong · ∅ no candidate · ? no truth · #r = rank among the candidates · "
+        s += "q = mean sigmoid(q_halt) of the predictions that voted for the grid</span></div>\n"
         s += "<nav class=\"toc\">"
         for t in model.tasks {
             s += "<a class=\"chip st-\(t.status.rawValue)\" href=\"#task-\(HTML.anchor(t.task.id))\">\(esc(t.task.id)) "

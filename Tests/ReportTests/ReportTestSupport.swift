@@ -85,7 +85,7 @@ struct CraftedRun {
                 predictions.append(Prediction(puzzleName: task, testIndex: k, grid: grid, qHalt: q + Float(i % 3) * 0.01))
             }
         }
-        let t1 = tasks.tasks[0], t2 = tasks.tasks[1], t3 = tasks.tasks[2], t4 = tasks.tasks[3]
+        let t1 = tasks.tasks[0], t2 = tasks.tasks[1], t4 = tasks.tasks[3]
         vote("t1solved", 0, t1.test[0].output!, 7, q: 2)
         vote("t1solved", 0, changed(t1.test[0].output!, at: 4), 3, q: 1)
         vote("t1solved", 0, nil, 2, q: 0)

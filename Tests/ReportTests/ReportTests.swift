@@ -151,6 +151,27 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(PageReader.metric("count_solved", in: withTruth), "3")
     }
 
+    func testRelativePathsInEvaluationJSONResolveBesideTheSubmission() throws {
+        let folder = try temporaryFolder(self)
+        let run = try CraftedRun.make(in: folder)
+        // Paths relative to the submission folder (the working folder is elsewhere).
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "../tasks"))
+        try AtomicFile.write("""
+            {"challenges": {"format": "directory", "path": "../tasks", "split": null}, "run": "../run", "scores": null}
+            """, to: run.submissionDirectory.appendingPathComponent("evaluation.json"))
+        let input = try ReportBuilder.load(ReportRequest(submissionDirectory: run.submissionDirectory))
+        XCTAssertEqual(input.challenges.tasks.map(\.id).sorted(), ["t1solved", "t2second", "t3none", "t4many"])
+        XCTAssertEqual(input.config?.number("hidden_size"), 64)
+        XCTAssertEqual(input.metrics?.records.count, 4)
+        XCTAssertTrue(input.notices.isEmpty, "\(input.notices)")
+        // A bad evaluation.json names the field.
+        try AtomicFile.write("{\"challenges\": {\"format\": \"kaggle\", \"path\": \"x\", \"split\": null}}",
+                             to: run.submissionDirectory.appendingPathComponent("evaluation.json"))
+        XCTAssertThrowsError(try ReportBuilder.load(ReportRequest(submissionDirectory: run.submissionDirectory))) { error in
+            XCTAssertEqual((error as? ARCDataError)?.field, "challenges.split", "\(error)")
+        }
+    }
+
     func testMissingFilesGiveErrorsNamingThem() throws {
         let folder = try temporaryFolder(self)
         let run = try CraftedRun.make(in: folder)
