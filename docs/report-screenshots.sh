@@ -19,7 +19,7 @@ page="file://$work/submission/report.html"
 shot() { chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "$@" 2>/dev/null; }
 
 # The summary: the top of the page at a laptop-sized window.
-shot --window-size=1280,1250 --screenshot="$repo/docs/report-summary.png" "$page"
+shot --window-size=1280,1400 --screenshot="$repo/docs/report-summary.png" "$page"
 
 # One task: a tall capture, cropped to the "partly solved" task (31d5ba1a), found by its badge colour.
 shot --window-size=1280,9000 --screenshot="$work/tall.png" "$page"

@@ -51,7 +51,7 @@ public enum HTMLReport {
             s += "<div class=\"card\"><div class=\"ctitle\">\(esc(title))</div><div class=\"big\" data-metric=\"\(metric)\">\(esc(big))</div><div class=\"cdetail\">\(esc(detail))</div></div>"
         }
         if let r = model.score {
-            card("kaggle_score", "Kaggle score (pass@2 per test output)", percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
+            card("kaggle_score", "Kaggle score (pass@2)", percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
             card("task_average_score", "Task-average score", percent(r.taskAverageScore), "per-task fraction, averaged over \(r.taskCount) tasks")
             card("fully_solved", "Tasks fully solved", "\(r.fullySolvedTaskCount) / \(r.taskCount)", percent(r.fullySolvedTaskFraction) + " (HRM arc_eval)")
             card("pass_at_1", "pass@1 (attempt 1)", percent(r.pass1), "\(r.attempt1CorrectOutputCount) / \(r.testOutputCount); task-average \(percent(r.pass1TaskAverage))")
