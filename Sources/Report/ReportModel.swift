@@ -57,9 +57,10 @@ public enum TestStatus: String, Sendable, CaseIterable {
     case solved
     /// Candidates exist but neither attempt equals the truth.
     case wrong
-    /// No candidate (the submission holds the fallback); counts as wrong in the score.
+    /// No candidate (the submission holds the fallback); counts as wrong in the score. Also used when
+    /// the truth is unknown.
     case noCandidate = "no-candidate"
-    /// The truth is unknown.
+    /// The truth is unknown (and there are candidates, or no candidate table).
     case unknown
 }
 
@@ -183,13 +184,15 @@ public struct ReportModel: Sendable {
                     next.append((rank: i + 1, candidate: c))
                 }
                 let truthRank = truth.flatMap { t in ranked.firstIndex { $0.grid == t }.map { $0 + 1 } }
+                // A fallback that happens to equal the truth still counts as solved (as in the score); "no
+                // candidate" is shown even when the truth is unknown (e.g. the Kaggle test split).
                 let status: TestStatus
-                if truth == nil {
-                    status = .unknown
-                } else if a1.correct == true || a2.correct == true {
+                if a1.correct == true || a2.correct == true {
                     status = .solved
                 } else if input.candidates != nil && ranked.isEmpty {
                     status = .noCandidate
+                } else if truth == nil {
+                    status = .unknown
                 } else {
                     status = .wrong
                 }

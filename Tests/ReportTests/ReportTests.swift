@@ -141,9 +141,13 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(PageReader.metric("kaggle_score", in: html), "n/a")
         let sections = PageReader.taskSections(html)
         XCTAssertEqual(sections.count, 4)
-        XCTAssertTrue(sections.allSatisfy { $0.status == "st-unknown" })
+        // Without truth: "no truth", except test inputs without a candidate (t3none tests 1 and 2).
+        XCTAssertEqual(sections.map(\.status), ["st-no-candidate", "st-unknown", "st-unknown", "st-unknown"])
+        XCTAssertEqual(sections.first?.id, "t3none")
         XCTAssertTrue(PageReader.grids(html).allSatisfy { $0.role != "truth" && $0.diff == nil })
-        XCTAssertEqual(PageReader.metric("count_unknown", in: html), "7")
+        XCTAssertEqual(PageReader.metric("count_unknown", in: html), "5")
+        XCTAssertEqual(PageReader.metric("count_no_candidate", in: html), "2")
+        XCTAssertTrue(html.contains("id=\"f-unknown\"") && html.contains("id=\"f-no-candidate\"") && !html.contains("id=\"f-solved\""))
 
         // The same challenges with --solutions give scores again.
         let withTruth = try HTMLReport.render(try ReportBuilder.load(ReportRequest(
