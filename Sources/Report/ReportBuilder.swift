@@ -203,7 +203,9 @@ public enum ReportBuilder {
         let input = try load(request)
         let html = try HTMLReport.render(input)
         let out = request.outputURL
-        try AtomicFile.write(html, to: out)
+        do { try AtomicFile.write(html, to: out) } catch {
+            throw ARCDataError(file: out.path, message: "cannot write the report: \(error.localizedDescription)")
+        }
         return out
     }
 
