@@ -76,6 +76,20 @@ final class ReportTests: XCTestCase {
                 expectedNext += ranked.prefix(5).map(\.grid)
             }
             XCTAssertEqual(role("candidate"), expectedNext, section.id)
+            // Votes, share and mean q of each submitted attempt, as in the candidate table.
+            for k in task.test.indices {
+                let entry = table[task.id, k]!
+                let total = entry.candidates.reduce(0) { $0 + $1.votes }
+                for (number, grid) in [(1, submission[task.id]![k].attempt1), (2, submission[task.id]![k].attempt2)] {
+                    guard let rank = entry.candidates.firstIndex(where: { $0.grid == grid }) else {
+                        XCTAssertTrue(section.body.contains("<b>attempt \(number)</b>") && section.body.contains("fallback (no candidate)"), section.id)
+                        continue
+                    }
+                    let c = entry.candidates[rank]
+                    let text = "#\(rank + 1) · \(c.votes) vote\(c.votes == 1 ? "" : "s") (\(String(format: "%.0f", Double(c.votes) / Double(total) * 100))%) · q \(String(format: "%.2f", c.meanQ))"
+                    XCTAssertTrue(section.body.contains(text), "\(section.id) test \(k) attempt \(number): \(text)")
+                }
+            }
             XCTAssertEqual(grids.count, 2 * task.train.count + 4 * task.test.count + expectedNext.count, section.id)
             // Wrong attempts of the right shape carry the cell-difference count.
             for g in grids where g.role.hasPrefix("attempt") {
