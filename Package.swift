@@ -36,11 +36,13 @@ let package = Package(
         .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"], swiftSettings: optimized),
         // Undo augmentation, vote, assemble and score submissions.
         .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
+        // The self-contained HTML report (`arc-pipeline report`): grids, votes, scores, training curves.
+        .target(name: "Report", dependencies: ["ARCCore", "Voting"]),
 
         .executableTarget(
             name: "ArcPipeline",
             dependencies: [
-                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting",
+                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore"]),
     ],
     // Numeric kernels share raw buffers across DispatchQueue.concurrentPerform workers, which
     // Swift 6's strict Sendable checking rejects; the v5 language mode keeps those loops plain.
