@@ -41,10 +41,11 @@ public struct ColourMap: Hashable, Sendable {
         Grid(rows: grid.rows, cols: grid.cols, cells: grid.cells.map { map[Int($0)] })
     }
 
-    /// A random map fixing 0, drawn from `rng`.
+    /// A random map fixing 0, drawn from `rng` (Fisher-Yates with `nextInt(below:)`, so the
+    /// sequence of maps for a seed does not depend on the standard library's shuffle).
     public static func random(using rng: inout some RandomNumberGenerator) -> ColourMap {
         var rest: [UInt8] = Array(1...9)
-        rest.shuffle(using: &rng)
+        rest.fisherYatesShuffle(using: &rng)
         return ColourMap(unchecked: [0] + rest)
     }
 }
@@ -63,7 +64,7 @@ public struct Augmentation: Hashable, Sendable {
     public static let identity = Augmentation(dihedral: 0, colours: .identity)
     public var isIdentity: Bool { dihedral == 0 && colours.isIdentity }
 
-    public func apply(to grid: Grid) -> Grid { Dihedral.apply(dihedral, to: colours.apply(to: grid)) }
+    public func apply(to grid: Grid) -> Grid { Dihedral.apply(dihedral, colours: colours, to: grid) }
     public func undo(on grid: Grid) -> Grid { colours.inverse.apply(to: Dihedral.undo(dihedral, on: grid)) }
 
     /// `<task>_t<tid>_<map as 10 digits>`; the identity keeps the bare task id.

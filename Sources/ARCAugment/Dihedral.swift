@@ -33,15 +33,57 @@ public enum Dihedral {
         }
     }
 
+    /// Transform `id` as an affine walk over the input's row-major cells: output cell (i, j)
+    /// reads input index `base + i * rowStep + j * colStep` (same mapping as `source`).
+    @inlinable
+    public static func affine(_ id: Int, rows: Int, cols: Int) -> (base: Int, rowStep: Int, colStep: Int) {
+        let last = (rows - 1) * cols
+        switch id {
+        case 0: return (0, cols, 1)
+        case 1: return (cols - 1, -1, cols)
+        case 2: return (last + cols - 1, -cols, -1)
+        case 3: return (last, 1, -cols)
+        case 4: return (cols - 1, cols, -1)
+        case 5: return (last, -cols, 1)
+        case 6: return (0, 1, cols)
+        case 7: return (last + cols - 1, -1, -cols)
+        default: preconditionFailure("dihedral id \(id) outside 0..7")
+        }
+    }
+
+    /// Writes dihedral `id` of (colour `map` applied to) the rows x cols grid `source` into
+    /// `output` (which holds at least rows * cols cells). `map` has 10 entries.
+    @inlinable
+    public static func apply(output: UnsafeMutablePointer<UInt8>, source: UnsafePointer<UInt8>,
+                             map: UnsafePointer<UInt8>, id: Int, rows: Int, cols: Int) {
+        let (h, w) = shape(id, rows: rows, cols: cols)
+        let (base, rowStep, colStep) = affine(id, rows: rows, cols: cols)
+        var o = 0
+        for i in 0..<h {
+            var k = base + i * rowStep
+            for _ in 0..<w {
+                output[o] = map[Int(source[k])]
+                o += 1
+                k += colStep
+            }
+        }
+    }
+
     public static func apply(_ id: Int, to grid: Grid) -> Grid {
         if id == 0 { return grid }
+        return apply(id, colours: .identity, to: grid)
+    }
+
+    /// dihedral(map[grid]) in one pass (HRM-SPEC §3 order; the two commute).
+    public static func apply(_ id: Int, colours: ColourMap, to grid: Grid) -> Grid {
+        precondition((0..<count).contains(id), "dihedral id \(id) outside 0..7")
         let (h, w) = shape(id, rows: grid.rows, cols: grid.cols)
         var out = [UInt8](repeating: 0, count: h * w)
-        grid.cells.withUnsafeBufferPointer { src in
-            for i in 0..<h {
-                for j in 0..<w {
-                    let (r, c) = source(id, i: i, j: j, rows: grid.rows, cols: grid.cols)
-                    out[i * w + j] = src[r * grid.cols + c]
+        out.withUnsafeMutableBufferPointer { o in
+            grid.cells.withUnsafeBufferPointer { src in
+                colours.map.withUnsafeBufferPointer { m in
+                    apply(output: o.baseAddress!, source: src.baseAddress!, map: m.baseAddress!,
+                          id: id, rows: grid.rows, cols: grid.cols)
                 }
             }
         }
@@ -49,4 +91,20 @@ public enum Dihedral {
     }
 
     public static func undo(_ id: Int, on grid: Grid) -> Grid { apply(inverse[id], to: grid) }
+
+    /// composition[a][b] is the id of "apply a, then b" (derived once from an asymmetric grid).
+    public static let composition: [[Int]] = {
+        let probe = Grid(rows: 2, cols: 3, cells: [1, 2, 3, 4, 5, 6])
+        let images = (0..<count).map { apply($0, to: probe) }
+        return (0..<count).map { a in
+            (0..<count).map { b in
+                let both = apply(b, to: images[a])
+                guard let id = images.firstIndex(of: both) else { preconditionFailure("dihedral group not closed") }
+                return id
+            }
+        }
+    }()
+
+    /// The id of "apply `first`, then `second`".
+    public static func compose(_ first: Int, then second: Int) -> Int { composition[first][second] }
 }

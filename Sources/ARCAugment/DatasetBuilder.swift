@@ -1,0 +1,471 @@
+// The dataset builder (HRM-SPEC §2-3, DESIGN.md "Formats"): task sets in roles -> the
+// reference's on-disk layout, streamed to disk with bounded memory.
+//
+//   <out>/train/dataset.json, <out>/train/all__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy
+//   <out>/test/...  (only when some evaluation-role task has test pairs)
+//   <out>/identifiers.json   ["<blank>", name of identifier 1, ...]
+//   <out>/test_puzzles.json  {task: {"train": [...], "test": [...]}} for evaluation-role tasks
+//   <out>/build_info.json    the options and counts of this build (not in the reference)
+//
+// Arrays: inputs/labels uint8 [examples, canvas^2] (tokens as in SequenceCodec); puzzle_identifiers
+// int32 [puzzles]; puzzle_indices int32 [puzzles + 1] and group_indices int32 [groups + 1], prefix
+// offsets starting at 0 (puzzle p owns examples puzzle_indices[p]..<puzzle_indices[p+1], group g owns
+// puzzles group_indices[g]..<group_indices[g+1]). dataset.json holds the reference's fields
+// (pad_id 0, ignore_label_id 0, blank_identifier_id 0, vocab_size 12, seq_len, num_puzzle_identifiers,
+// total_groups, mean_puzzle_examples, sets ["all"]) plus total_puzzles (newer reference versions).
+//
+// Per task (in set order, sets in the order given, training-role sets first): one group = the
+// original puzzle + up to numAug augmentations (AugmentationPlanner over all of the task's pairs);
+// every puzzle gets the next identifier (0 is blank), the same one in both splits. Train split: the
+// task's train-split pairs with translation for all but one random pair per puzzle; test split
+// (evaluation-role tasks): the test pairs at (0, 0). Unknown test outputs are encoded as all-PAD
+// labels (ignored by the loss). Task randomness comes from a Xoshiro stream derived from (seed,
+// task name), so a task's augmentations do not depend on filters or on the thread that ran it;
+// tasks run in parallel and are written in task order.
+import ARCCore
+import Foundation
+
+public struct DatasetBuildOptions: Sendable {
+    /// Augmentations per task [1000].
+    public var numAug: Int = 1000
+    public var seed: UInt64 = 42
+    /// Canvas side; tasks with a grid side above it are left out and listed.
+    public var canvas: Int = SequenceCodec.defaultCanvas
+    public var threads: Int = 2
+    public var retriesFactor: Int = AugmentationPlanner.referenceRetriesFactor
+    /// Only these task ids (nil = all).
+    public var taskFilter: Set<String>? = nil
+    /// At most this many tasks from each set (after `taskFilter`), in sorted id order.
+    public var maxTasksPerSet: Int? = nil
+    /// Tasks computed ahead of the writer (bounds memory).
+    public var window: Int = 4
+
+    public init() {}
+}
+
+public struct DatasetBuildProgress: Sendable {
+    public var tasksDone: Int
+    public var tasksTotal: Int
+    public var puzzles: Int
+    public var examples: Int
+    public var bytes: Int
+}
+
+public struct LeftOutTask: Sendable, Equatable {
+    public var set: String
+    public var task: String
+    public var reason: String
+}
+
+public struct SplitSummary: Sendable {
+    public var name: String
+    public var groups = 0
+    public var puzzles = 0
+    public var examples = 0
+    public var bytes = 0
+}
+
+public struct DatasetBuildSummary: Sendable {
+    public var output: URL
+    public var tasks = 0
+    public var splits: [SplitSummary] = []
+    /// num_puzzle_identifiers: distinct puzzles + 1 (the blank).
+    public var identifiers = 0
+    public var totalBytes = 0
+    public var leftOut: [LeftOutTask] = []
+    /// Training-role tasks whose id was already taken, with the name they got.
+    public var renamed: [(from: String, to: String)] = []
+    /// Tasks whose dedupe kept fewer than numAug augmentations, with the count kept.
+    public var shortGroups: [(task: String, augmentations: Int)] = []
+    public var seconds = 0.0
+}
+
+/// One task's work: its name and the pairs for each split.
+struct BuildJob: Sendable {
+    var index: Int
+    var name: String
+    var trainPairs: [Pair]
+    var testPairs: [Pair]
+    var original: ARCTask
+    var isEvaluation: Bool
+}
+
+/// One task's encoded group.
+struct BuildResult: @unchecked Sendable {
+    var augmentations: [Augmentation]
+    var trainInputs: [UInt8]
+    var trainLabels: [UInt8]
+    var testInputs: [UInt8]
+    var testLabels: [UInt8]
+}
+
+public enum DatasetBuilder {
+    /// Picks the tasks (filters, canvas fit, name clashes) in build order.
+    static func plan(inputs: [RoledTaskSet], options: DatasetBuildOptions) throws -> (jobs: [BuildJob], leftOut: [LeftOutTask], renamed: [(String, String)]) {
+        var jobs = [BuildJob]()
+        var leftOut = [LeftOutTask]()
+        var renamed = [(String, String)]()
+        var taken = Set<String>()
+        // Evaluation-role task ids are reserved first: they keep their ids (voting keys on them).
+        let ordered = inputs.filter { $0.role == .training } + inputs.filter { $0.role == .evaluation }
+        var selected = [(RoledTaskSet, [ARCTask])]()
+        for input in ordered {
+            var tasks = input.set.tasks
+            if let filter = options.taskFilter { tasks = tasks.filter { filter.contains($0.id) } }
+            if let limit = options.maxTasksPerSet { tasks = Array(tasks.prefix(limit)) }
+            selected.append((input, tasks))
+            if input.role == .evaluation {
+                for t in tasks where !taken.insert(t.id).inserted {
+                    throw ARCDataError(file: input.set.name, task: t.id, message: "task id appears in two evaluation sets")
+                }
+            }
+        }
+        for (input, tasks) in selected {
+            for task in tasks {
+                if let reason = misfit(task, canvas: options.canvas) {
+                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
+                    continue
+                }
+                var name = task.id
+                if input.role == .training {
+                    if taken.contains(name) {
+                        let suffix = input.set.name.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+                        name = "\(task.id)-\(suffix)"
+                        var k = 2
+                        while taken.contains(name) { name = "\(task.id)-\(suffix)-\(k)"; k += 1 }
+                        renamed.append((task.id, name))
+                    }
+                    taken.insert(name)
+                    for (k, p) in task.test.enumerated() where p.output == nil {
+                        throw ARCDataError(file: input.set.name, task: task.id, field: "test[\(k)].output",
+                                           message: "is unknown; a training-role set needs all outputs (use it with --eval instead)")
+                    }
+                    jobs.append(BuildJob(index: jobs.count, name: name, trainPairs: task.train + task.test, testPairs: [],
+                                         original: task, isEvaluation: false))
+                } else {
+                    jobs.append(BuildJob(index: jobs.count, name: name, trainPairs: task.train, testPairs: task.test,
+                                         original: task, isEvaluation: true))
+                }
+            }
+        }
+        return (jobs, leftOut, renamed)
+    }
+
+    /// Why a task does not fit the canvas (any side, since dihedral transforms swap them), or nil.
+    static func misfit(_ task: ARCTask, canvas: Int) -> String? {
+        for (kind, pairs) in [("train", task.train), ("test", task.test)] {
+            for (k, p) in pairs.enumerated() {
+                for (part, g) in [("input", p.input), ("output", p.output)] {
+                    guard let g, max(g.rows, g.cols) > canvas else { continue }
+                    return "\(kind)[\(k)].\(part) is \(g.rows)x\(g.cols), larger than the \(canvas)x\(canvas) canvas"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Computes one task's group and encodes its examples for both splits.
+    static func run(_ job: BuildJob, options: DatasetBuildOptions) -> BuildResult {
+        var rng = Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
+        let augmentations = AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
+                                                     retriesFactor: options.retriesFactor, using: &rng)
+        let canvas = options.canvas, seqLen = canvas * canvas
+        let puzzles = augmentations.count
+        var trainInputs = [UInt8](repeating: 0, count: puzzles * job.trainPairs.count * seqLen)
+        var trainLabels = trainInputs
+        var testInputs = [UInt8](repeating: 0, count: puzzles * job.testPairs.count * seqLen)
+        var testLabels = testInputs
+        func encodePairs(_ pairs: [Pair], _ aug: Augmentation, translate: Bool, first: Int,
+                         _ inputs: UnsafeMutableBufferPointer<UInt8>, _ labels: UnsafeMutableBufferPointer<UInt8>) {
+            let keep = pairs.isEmpty ? 0 : rng.nextInt(below: pairs.count)
+            for (k, pair) in pairs.enumerated() {
+                let input = aug.apply(to: pair.input)
+                let output = pair.output.map { aug.apply(to: $0) }
+                var r0 = 0, c0 = 0
+                if translate && k != keep {
+                    let rows = max(input.rows, output?.rows ?? 0), cols = max(input.cols, output?.cols ?? 0)
+                    r0 = rng.nextInt(in: 0...(canvas - rows))
+                    c0 = rng.nextInt(in: 0...(canvas - cols))
+                }
+                let slot = (first + k) * seqLen
+                SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: inputs[slot..<(slot + seqLen)]),
+                                     grid: input, canvas: canvas, rowOffset: r0, colOffset: c0)
+                if let output {
+                    SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)]),
+                                         grid: output, canvas: canvas, rowOffset: r0, colOffset: c0)
+                }  // else: the label stays all PAD (unknown output, ignored by the loss)
+            }
+        }
+        trainInputs.withUnsafeMutableBufferPointer { inputs in
+            trainLabels.withUnsafeMutableBufferPointer { labels in
+                for (p, aug) in augmentations.enumerated() {
+                    encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, inputs, labels)
+                }
+            }
+        }
+        testInputs.withUnsafeMutableBufferPointer { inputs in
+            testLabels.withUnsafeMutableBufferPointer { labels in
+                for (p, aug) in augmentations.enumerated() {
+                    encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, inputs, labels)
+                }
+            }
+        }
+        return BuildResult(augmentations: augmentations, trainInputs: trainInputs, trainLabels: trainLabels,
+                           testInputs: testInputs, testLabels: testLabels)
+    }
+
+    /// Builds the dataset into `output` (replaced as a whole at the end; built in a temporary
+    /// sibling folder first). `progress` is called from the writing thread after each task.
+    public static func build(inputs: [RoledTaskSet], options: DatasetBuildOptions, output: URL,
+                             progress: ((DatasetBuildProgress) -> Void)? = nil) throws -> DatasetBuildSummary {
+        let started = Date()
+        precondition(options.numAug >= 0 && options.canvas >= 1 && options.canvas <= 255 && options.threads >= 1)
+        let (jobs, leftOut, renamed) = try plan(inputs: inputs, options: options)
+        if jobs.isEmpty { throw ARCDataError(file: output.path, message: "no tasks to build (check the sources and filters)") }
+        var summary = DatasetBuildSummary(output: output)
+        summary.tasks = jobs.count
+        summary.leftOut = leftOut
+        summary.renamed = renamed
+
+        let fm = FileManager.default
+        let parent = output.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let staging = parent.appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
+        try? fm.removeItem(at: staging)
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        do {
+            try write(jobs: jobs, options: options, into: staging, summary: &summary, inputs: inputs, progress: progress)
+            let old = parent.appendingPathComponent(".\(output.lastPathComponent).old-\(getpid())")
+            if fm.fileExists(atPath: output.path) { try fm.moveItem(at: output, to: old) }
+            try fm.moveItem(at: staging, to: output)
+            try? fm.removeItem(at: old)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// One split's five streaming arrays and counters.
+    final class SplitWriter {
+        let name: String
+        let inputs, labels, identifiers, puzzleIndices, groupIndices: NpyWriter
+        var summary: SplitSummary
+
+        init(directory: URL, name: String, seqLen: Int) throws {
+            self.name = name
+            let dir = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            func url(_ field: String) -> URL { dir.appendingPathComponent("all__\(field).npy") }
+            inputs = try NpyWriter(url: url("inputs"), dtype: .uint8, rowShape: [seqLen])
+            labels = try NpyWriter(url: url("labels"), dtype: .uint8, rowShape: [seqLen])
+            identifiers = try NpyWriter(url: url("puzzle_identifiers"), dtype: .int32, rowShape: [])
+            puzzleIndices = try NpyWriter(url: url("puzzle_indices"), dtype: .int32, rowShape: [])
+            groupIndices = try NpyWriter(url: url("group_indices"), dtype: .int32, rowShape: [])
+            try puzzleIndices.append(int32: [0])
+            try groupIndices.append(int32: [0])
+            summary = SplitSummary(name: name)
+        }
+
+        /// Appends one group: `firstIdentifier..` for its puzzles, `perPuzzle` examples each.
+        func appendGroup(inputBytes: [UInt8], labelBytes: [UInt8], firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
+            guard perPuzzle > 0 else { return }
+            try inputBytes.withUnsafeBytes { try inputs.append(rows: $0) }
+            try labelBytes.withUnsafeBytes { try labels.append(rows: $0) }
+            try identifiers.append(int32: (0..<puzzles).map { Int32(firstIdentifier + $0) })
+            let start = summary.examples
+            try puzzleIndices.append(int32: (1...puzzles).map { Int32(start + $0 * perPuzzle) })
+            summary.examples += puzzles * perPuzzle
+            summary.puzzles += puzzles
+            summary.groups += 1
+            try groupIndices.append(int32: [Int32(summary.puzzles)])
+            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
+        }
+
+        var bytesSoFar: Int { inputs.bytesWritten + labels.bytesWritten + identifiers.bytesWritten + puzzleIndices.bytesWritten + groupIndices.bytesWritten }
+
+        func finish(directory: URL, numIdentifiers: Int, seqLen: Int) throws -> SplitSummary {
+            var bytes = 0
+            for w in [inputs, labels, identifiers, puzzleIndices, groupIndices] { bytes += try w.finish() }
+            let mean = summary.puzzles > 0 ? Double(summary.examples) / Double(summary.puzzles) : 0
+            let json = "{\"pad_id\": 0, \"ignore_label_id\": 0, \"blank_identifier_id\": 0, \"vocab_size\": \(SequenceCodec.vocabularySize), "
+                + "\"seq_len\": \(seqLen), \"num_puzzle_identifiers\": \(numIdentifiers), \"total_groups\": \(summary.groups), "
+                + "\"mean_puzzle_examples\": \(mean), \"total_puzzles\": \(summary.puzzles), \"sets\": [\"all\"]}"
+            let url = directory.appendingPathComponent(name).appendingPathComponent("dataset.json")
+            try AtomicFile.write(json, to: url)
+            summary.bytes = bytes + json.utf8.count
+            return summary
+        }
+    }
+
+    /// A JSON text file written in pieces (then fsynced).
+    final class TextStream {
+        let handle: FileHandle
+        let url: URL
+        var pending = ""
+        var bytes = 0
+        init(url: URL) throws {
+            self.url = url
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw NpyError(file: url.path, message: "cannot create")
+            }
+            handle = try FileHandle(forWritingTo: url)
+        }
+        func write(_ text: String) throws {
+            pending += text
+            if pending.utf8.count > 1 << 20 { try flush() }
+        }
+        func flush() throws {
+            let data = Data(pending.utf8)
+            try handle.write(contentsOf: data)
+            bytes += data.count
+            pending = ""
+        }
+        func finish() throws -> Int {
+            try flush()
+            try handle.synchronize()
+            try handle.close()
+            return bytes
+        }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func taskJSON(_ task: ARCTask) -> String {
+        func pairs(_ ps: [Pair]) -> String {
+            "[" + ps.map { p in
+                "{\"input\": \(p.input.jsonText)" + (p.output.map { ", \"output\": \($0.jsonText)" } ?? "") + "}"
+            }.joined(separator: ", ") + "]"
+        }
+        return "{\"train\": \(pairs(task.train)), \"test\": \(pairs(task.test))}"
+    }
+
+    /// Shared state between the compute threads and the writer.
+    final class Pipeline: @unchecked Sendable {
+        let condition = NSCondition()
+        var nextToClaim = 0
+        var nextToWrite = 0
+        var results = [Int: BuildResult]()
+        var stopped = false
+    }
+
+    static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
+                      inputs: [RoledTaskSet], progress: ((DatasetBuildProgress) -> Void)?) throws {
+        let seqLen = options.canvas * options.canvas
+        let train = try SplitWriter(directory: directory, name: "train", seqLen: seqLen)
+        let hasTest = jobs.contains { !$0.testPairs.isEmpty }
+        let test = hasTest ? try SplitWriter(directory: directory, name: "test", seqLen: seqLen) : nil
+        let identifiers = try TextStream(url: directory.appendingPathComponent("identifiers.json"))
+        let testPuzzles = try TextStream(url: directory.appendingPathComponent("test_puzzles.json"))
+        try identifiers.write("[\"<blank>\"")
+        try testPuzzles.write("{")
+        var nextIdentifier = 1
+        var firstTestPuzzle = true
+
+        let pipeline = Pipeline()
+        let window = max(options.window, options.threads)
+        let group = DispatchGroup()
+        for _ in 0..<options.threads {
+            DispatchQueue.global().async(group: group) {
+                while true {
+                    pipeline.condition.lock()
+                    while !pipeline.stopped && pipeline.nextToClaim < jobs.count && pipeline.nextToClaim - pipeline.nextToWrite >= window {
+                        pipeline.condition.wait()
+                    }
+                    if pipeline.stopped || pipeline.nextToClaim >= jobs.count {
+                        pipeline.condition.unlock()
+                        return
+                    }
+                    let index = pipeline.nextToClaim
+                    pipeline.nextToClaim += 1
+                    pipeline.condition.unlock()
+                    let result = run(jobs[index], options: options)
+                    pipeline.condition.lock()
+                    pipeline.results[index] = result
+                    pipeline.condition.broadcast()
+                    pipeline.condition.unlock()
+                }
+            }
+        }
+        defer {
+            pipeline.condition.lock()
+            pipeline.stopped = true
+            pipeline.condition.broadcast()
+            pipeline.condition.unlock()
+            group.wait()
+        }
+
+        for job in jobs {
+            pipeline.condition.lock()
+            while pipeline.results[job.index] == nil { pipeline.condition.wait() }
+            let result = pipeline.results.removeValue(forKey: job.index)!
+            pipeline.nextToWrite = job.index + 1
+            pipeline.condition.broadcast()
+            pipeline.condition.unlock()
+
+            let puzzles = result.augmentations.count
+            if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
+            try train.appendGroup(inputBytes: result.trainInputs, labelBytes: result.trainLabels, firstIdentifier: nextIdentifier,
+                                  puzzles: puzzles, perPuzzle: job.trainPairs.count)
+            if let test {
+                try test.appendGroup(inputBytes: result.testInputs, labelBytes: result.testLabels, firstIdentifier: nextIdentifier,
+                                     puzzles: puzzles, perPuzzle: job.testPairs.count)
+            }
+            var names = ""
+            for aug in result.augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
+            try identifiers.write(names)
+            nextIdentifier += puzzles
+            if job.isEvaluation {
+                try testPuzzles.write((firstTestPuzzle ? "" : ", ") + jsonString(job.name) + ": " + taskJSON(job.original))
+                firstTestPuzzle = false
+            }
+            if let progress {
+                let bytes = train.bytesSoFar + (test?.bytesSoFar ?? 0)
+                progress(DatasetBuildProgress(tasksDone: job.index + 1, tasksTotal: jobs.count,
+                                              puzzles: train.summary.puzzles, examples: train.summary.examples + (test?.summary.examples ?? 0),
+                                              bytes: bytes))
+            }
+        }
+        guard nextIdentifier - 1 <= Int(Int32.max) else { throw NpyError(file: directory.path, message: "more than 2^31 identifiers") }
+        try identifiers.write("]")
+        try testPuzzles.write("}")
+        summary.identifiers = nextIdentifier
+        summary.splits.append(try train.finish(directory: directory, numIdentifiers: nextIdentifier, seqLen: seqLen))
+        if let test { summary.splits.append(try test.finish(directory: directory, numIdentifiers: nextIdentifier, seqLen: seqLen)) }
+        summary.totalBytes = summary.splits.reduce(0) { $0 + $1.bytes }
+        summary.totalBytes += try identifiers.finish()
+        summary.totalBytes += try testPuzzles.finish()
+
+        // The options and counts, so later stages can tell whether a built dataset is current.
+        let trainingNames: [String] = inputs.filter { $0.role == .training }.map { jsonString($0.set.name) }
+        let evaluationNames: [String] = inputs.filter { $0.role == .evaluation }.map { jsonString($0.set.name) }
+        let filterText: String = options.taskFilter.map { "[" + $0.sorted().map(jsonString).joined(separator: ", ") + "]" } ?? "null"
+        let leftOutText: [String] = summary.leftOut.map { "{\"set\": \(jsonString($0.set)), \"task\": \(jsonString($0.task)), \"reason\": \(jsonString($0.reason))}" }
+        let renamedText: [String] = summary.renamed.map { "\(jsonString($0.from)): \(jsonString($0.to))" }
+        var info = "{\"format\": \"hrm-arc\", \"num_aug\": \(options.numAug), \"seed\": \(options.seed), \"canvas\": \(options.canvas), "
+        info += "\"retries_factor\": \(options.retriesFactor), "
+        info += "\"training\": [" + trainingNames.joined(separator: ", ") + "], "
+        info += "\"evaluation\": [" + evaluationNames.joined(separator: ", ") + "], "
+        info += "\"task_filter\": " + filterText + ", "
+        info += "\"max_tasks_per_set\": " + (options.maxTasksPerSet.map { String($0) } ?? "null") + ", "
+        info += "\"tasks\": \(jobs.count), \"identifiers\": \(nextIdentifier), "
+        info += "\"left_out\": [" + leftOutText.joined(separator: ", ") + "], "
+        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}}"
+        try AtomicFile.write(info + "\n", to: directory.appendingPathComponent("build_info.json"))
+    }
+}

@@ -1,0 +1,248 @@
+// The dataset builder and reader (HRM-SPEC §2-3, DESIGN.md "Formats"): synthetic tasks for the
+// layout rules, and the whole arc1 preset at 8 augmentations for the acceptance checks (numpy
+// loads every array; every example undoes to its original pair; eval test inputs sit in the test
+// split under their train-split puzzles' identifiers; determinism).
+import ARCAugment
+import ARCCore
+import XCTest
+
+final class DatasetBuilderTests: XCTestCase {
+    func grid(_ rows: [[Int]]) -> Grid { try! Grid(validating: rows) }
+
+    func syntheticInputs() -> [RoledTaskSet] {
+        var rng = Xoshiro256StarStar(seed: 30)
+        func randomPair(_ r: Int, _ c: Int) -> Pair {
+            Pair(input: TestSupport.randomGrid(rows: r, cols: c, using: &rng), output: TestSupport.randomGrid(rows: c, cols: r, using: &rng))
+        }
+        let training = TaskSet(name: "synthetic:training", tasks: [
+            ARCTask(id: "aaaa0001", train: [randomPair(3, 4), randomPair(2, 2)], test: [randomPair(5, 1)]),
+            ARCTask(id: "aaaa0002", train: [randomPair(30, 30)], test: [randomPair(12, 3)]),  // too big for canvas 12
+            ARCTask(id: "bbbb0001", train: [randomPair(1, 1)], test: [randomPair(2, 3)]),     // clashes with an eval id
+        ])
+        let evaluation = TaskSet(name: "synthetic:evaluation", tasks: [
+            ARCTask(id: "bbbb0001", train: [randomPair(4, 4), randomPair(6, 2), randomPair(1, 8)],
+                    test: [randomPair(3, 3), Pair(input: TestSupport.randomGrid(rows: 2, cols: 5, using: &rng), output: nil)]),
+        ])
+        return [RoledTaskSet(set: training, role: .training), RoledTaskSet(set: evaluation, role: .evaluation)]
+    }
+
+    func testSyntheticLayoutSplitsIdentifiersAndLeftOut() throws {
+        let dir = try TestSupport.temporaryDirectory("synthetic")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = DatasetBuildOptions()
+        options.numAug = 5
+        options.canvas = 12
+        let out = dir.appendingPathComponent("built")
+        let summary = try DatasetBuilder.build(inputs: syntheticInputs(), options: options, output: out)
+        XCTAssertEqual(summary.leftOut.map(\.task), ["aaaa0002"])
+        XCTAssertTrue(summary.leftOut[0].reason.contains("30x30"))
+        XCTAssertEqual(summary.renamed.map(\.from), ["bbbb0001"])
+        XCTAssertEqual(summary.renamed.map(\.to), ["bbbb0001-synthetic-training"])
+        XCTAssertEqual(summary.tasks, 3)
+        XCTAssertEqual(summary.identifiers, 1 + 3 * 6, "3 groups of 6 puzzles plus the blank")
+
+        let dataset = try BuiltDataset(directory: out)
+        XCTAssertEqual(dataset.splitNames, ["train", "test"])
+        XCTAssertEqual(dataset.identifiers.count, 19)
+        XCTAssertEqual(dataset.identifiers[0], "<blank>")
+        XCTAssertEqual(Array(dataset.identifiers[1...2]), ["aaaa0001", dataset.identifiers[2]])
+        XCTAssertTrue(dataset.identifiers[2].hasPrefix("aaaa0001_t"))
+        XCTAssertEqual(dataset.identifiers[7], "bbbb0001-synthetic-training")
+        XCTAssertEqual(dataset.identifiers[13], "bbbb0001")
+        XCTAssertEqual(dataset.testPuzzles.map(\.name), ["bbbb0001"])
+        XCTAssertNil(dataset.testPuzzle(named: "bbbb0001")!.test[1].output)
+
+        let train = try dataset.split("train"), test = try dataset.split("test")
+        XCTAssertEqual(train.metadata.seqLen, 144)
+        XCTAssertEqual(train.metadata.vocabSize, 12)
+        XCTAssertEqual(train.metadata.numPuzzleIdentifiers, 19)
+        XCTAssertEqual(train.metadata.totalGroups, 3)
+        XCTAssertEqual(train.metadata.sets, ["all"])
+        let t = try train.subset()
+        // Group sizes 6, examples per puzzle: 3 (2 train + 1 test), 2 (1 + 1), 3 (eval demos).
+        XCTAssertEqual(t.groupIndices, [0, 6, 12, 18])
+        XCTAssertEqual(Array(t.puzzleIndices.prefix(8)), [0, 3, 6, 9, 12, 15, 18, 20])
+        XCTAssertEqual(t.puzzleIdentifiers, (1...18).map { Int32($0) })
+        XCTAssertEqual(t.exampleCount, 6 * 3 + 6 * 2 + 6 * 3)
+        XCTAssertEqual(train.metadata.meanPuzzleExamples, Double(48) / 18)
+        XCTAssertEqual(t.puzzle(ofExample: 0), 0)
+        XCTAssertEqual(t.puzzle(ofExample: 19), 6)
+        XCTAssertEqual(t.puzzle(ofExample: 47), 17)
+
+        let s = try test.subset()
+        XCTAssertEqual(test.metadata.totalGroups, 1)
+        XCTAssertEqual(s.puzzleIdentifiers, (13...18).map { Int32($0) }, "test puzzles reuse the train-split identifiers")
+        XCTAssertEqual(s.exampleCount, 12)
+        for e in 0..<s.exampleCount {
+            let name = dataset.puzzleName(identifier: s.identifier(ofPuzzle: s.puzzle(ofExample: e)))
+            let (task, aug) = Augmentation.parse(puzzleName: name)
+            XCTAssertEqual(task, "bbbb0001")
+            let original = dataset.testPuzzle(named: task)!.test[e % 2]
+            // Test split: always at (0, 0).
+            XCTAssertEqual(SequenceCodec.decode(tokens: s.input(e), canvas: 12).map { aug.undo(on: $0) }, original.input)
+            if let output = original.output {
+                XCTAssertEqual(SequenceCodec.decode(tokens: s.label(e), canvas: 12).map { aug.undo(on: $0) }, output)
+            } else {
+                XCTAssertTrue(s.label(e).allSatisfy { $0 == 0 }, "unknown outputs are all-PAD labels")
+            }
+        }
+    }
+
+    func testTrainingSetsNeedOutputs() throws {
+        let task = ARCTask(id: "cccc0001", train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [Pair(input: grid([[3]]), output: nil)])
+        let dir = try TestSupport.temporaryDirectory("nooutput")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try DatasetBuilder.build(inputs: [RoledTaskSet(set: TaskSet(name: "x", tasks: [task]), role: .training)],
+                                                      options: DatasetBuildOptions(), output: dir.appendingPathComponent("b"))) {
+            XCTAssertTrue("\($0)".contains("cccc0001") && "\($0)".contains("test[0].output"), "\($0)")
+        }
+    }
+
+    // MARK: - The whole arc1 preset
+
+    func arc1Inputs() throws -> [RoledTaskSet] {
+        let data = try TestSupport.arcDataDirectory()
+        let preset = DatasetPreset.named("arc1")!
+        return try DatasetInputs.load(labels: preset.training, role: .training, dataDirectory: data)
+            + DatasetInputs.load(labels: preset.evaluation, role: .evaluation, dataDirectory: data)
+    }
+
+    func buildArc1(seed: UInt64, threads: Int = 2, into dir: URL, _ label: String) throws -> URL {
+        var options = DatasetBuildOptions()
+        options.numAug = 8
+        options.seed = seed
+        options.threads = threads
+        let out = dir.appendingPathComponent(label)
+        _ = try DatasetBuilder.build(inputs: try arc1Inputs(), options: options, output: out)
+        return out
+    }
+
+    func testArc1NumpyLoadsEveryArray() throws {
+        let dir = try TestSupport.temporaryDirectory("arc1numpy")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = try buildArc1(seed: 42, into: dir, "arc1")
+        let script = """
+        import sys, json, numpy as np
+        d = sys.argv[1]
+        ids = json.load(open(d + '/identifiers.json'))
+        assert ids[0] == '<blank>'
+        for split in ('train', 'test'):
+            meta = json.load(open(f'{d}/{split}/dataset.json'))
+            assert meta['sets'] == ['all'] and meta['seq_len'] == 900 and meta['vocab_size'] == 12, meta
+            assert meta['pad_id'] == 0 and meta['ignore_label_id'] == 0 and meta['blank_identifier_id'] == 0, meta
+            assert meta['num_puzzle_identifiers'] == len(ids), meta
+            a = {k: np.load(f'{d}/{split}/all__{k}.npy', mmap_mode='r') for k in
+                 ('inputs', 'labels', 'puzzle_identifiers', 'puzzle_indices', 'group_indices')}
+            n = a['inputs'].shape[0]
+            assert a['inputs'].dtype == np.uint8 and a['inputs'].shape == (n, 900)
+            assert a['labels'].dtype == np.uint8 and a['labels'].shape == (n, 900)
+            p = a['puzzle_identifiers'].shape[0]
+            assert a['puzzle_identifiers'].dtype == np.int32 and a['puzzle_identifiers'].ndim == 1
+            assert a['puzzle_indices'].dtype == np.int32 and a['puzzle_indices'].shape == (p + 1,)
+            assert a['group_indices'].dtype == np.int32 and a['group_indices'].shape == (meta['total_groups'] + 1,)
+            assert a['puzzle_indices'][0] == 0 and a['puzzle_indices'][-1] == n and np.all(np.diff(a['puzzle_indices']) > 0)
+            assert a['group_indices'][0] == 0 and a['group_indices'][-1] == p and np.all(np.diff(a['group_indices']) > 0)
+            assert a['puzzle_identifiers'].min() >= 1 and a['puzzle_identifiers'].max() < len(ids)
+            assert int(a['inputs'].max()) <= 11 and int(a['labels'].max()) <= 11
+            assert abs(meta['mean_puzzle_examples'] - n / p) < 1e-9, meta
+            print(split, n, p, meta['total_groups'])
+        tp = json.load(open(d + '/test_puzzles.json'))
+        assert len(tp) == 400 and all('train' in t and 'test' in t for t in tp.values())
+        """
+        let output = try TestSupport.python(script, [out.path])
+        let lines = output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, output)
+        XCTAssertTrue(lines.first?.hasPrefix("train ") ?? false)
+        // 960 tasks (400 + 160 + 400) in the train split, 400 eval tasks in the test split.
+        XCTAssertTrue(lines[0].hasSuffix(" 960"), output)
+        XCTAssertTrue(lines[1].hasSuffix(" 400"), output)
+    }
+
+    func testArc1EveryExampleUndoesToItsOriginalPair() throws {
+        let dir = try TestSupport.temporaryDirectory("arc1undo")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inputs = try arc1Inputs()
+        var originals = [String: (task: ARCTask, isEvaluation: Bool)]()
+        for input in inputs { for t in input.set.tasks { originals[t.id] = (t, input.role == .evaluation) } }
+        XCTAssertEqual(originals.count, 960)
+        let out = try buildArc1(seed: 42, into: dir, "arc1")
+        let dataset = try BuiltDataset(directory: out)
+        let train = try dataset.split("train").subset(), test = try dataset.split("test").subset()
+
+        // Train split: every example, located, decoded and undone, is its original pair.
+        var trainGroupIdentifiers = [String: Set<Int>]()
+        var checked = 0, translated = 0
+        for g in 0..<train.groupCount {
+            var groupTask: String?
+            for p in train.puzzles(ofGroup: g) {
+                let identifier = train.identifier(ofPuzzle: p)
+                let (task, aug) = dataset.augmentation(identifier: identifier)
+                if groupTask == nil { groupTask = task }
+                XCTAssertEqual(task, groupTask, "a group holds one task")
+                trainGroupIdentifiers[task, default: []].insert(identifier)
+                guard let (original, isEvaluation) = originals[task] else { XCTFail("unknown task \(task)"); continue }
+                let pairs = isEvaluation ? original.train : original.train + original.test
+                let range = train.examples(ofPuzzle: p)
+                XCTAssertEqual(range.count, pairs.count, "puzzle \(dataset.puzzleName(identifier: identifier))")
+                var atOrigin = 0
+                for (k, e) in range.enumerated() where k < pairs.count {
+                    guard let location = SequenceCodec.locate(tokens: train.input(e)) else { XCTFail("empty input \(e)"); continue }
+                    XCTAssertTrue(SequenceCodec.locate(tokens: train.label(e))! == location, "input and output share the offset")
+                    if location == (0, 0) { atOrigin += 1 } else { translated += 1 }
+                    let input = SequenceCodec.decodeLocated(tokens: train.input(e)).map { aug.undo(on: $0) }
+                    let output = SequenceCodec.decodeLocated(tokens: train.label(e)).map { aug.undo(on: $0) }
+                    XCTAssertEqual(input, pairs[k].input, "example \(e) of \(dataset.puzzleName(identifier: identifier))")
+                    XCTAssertEqual(output, pairs[k].output, "example \(e) of \(dataset.puzzleName(identifier: identifier))")
+                    checked += 1
+                }
+                XCTAssertGreaterThanOrEqual(atOrigin, 1, "one pair per puzzle stays at (0, 0)")
+            }
+        }
+        XCTAssertEqual(checked, train.exampleCount)
+        XCTAssertGreaterThan(translated, train.exampleCount / 2, "most train-split pairs are translated")
+        XCTAssertEqual(Set(trainGroupIdentifiers.keys), Set(originals.keys))
+
+        // Test split: every eval task's test inputs, under identifiers of its train-split puzzles.
+        var seenTestInputs = [String: Set<Int>]()
+        for p in 0..<test.puzzleCount {
+            let identifier = test.identifier(ofPuzzle: p)
+            let (task, aug) = dataset.augmentation(identifier: identifier)
+            guard let (original, isEvaluation) = originals[task] else { XCTFail("unknown task \(task)"); continue }
+            XCTAssertTrue(isEvaluation, "\(task) is not an evaluation task")
+            XCTAssertTrue(trainGroupIdentifiers[task]?.contains(identifier) ?? false, "\(task): identifier \(identifier) not in its train-split group")
+            let range = test.examples(ofPuzzle: p)
+            XCTAssertEqual(range.count, original.test.count)
+            for (k, e) in range.enumerated() where k < original.test.count {
+                XCTAssertEqual(SequenceCodec.decode(tokens: test.input(e)).map { aug.undo(on: $0) }, original.test[k].input)
+                XCTAssertEqual(SequenceCodec.decode(tokens: test.label(e)).map { aug.undo(on: $0) }, original.test[k].output)
+                seenTestInputs[task, default: []].insert(k)
+            }
+        }
+        for (id, (task, isEvaluation)) in originals where isEvaluation {
+            XCTAssertEqual(seenTestInputs[id], Set(0..<task.test.count), "test inputs of \(id)")
+            XCTAssertEqual(dataset.testPuzzle(named: id), task)
+            // Every puzzle of the task's group is in the test split.
+            let testIdentifiers = Set((0..<test.puzzleCount).map { test.identifier(ofPuzzle: $0) })
+            XCTAssertTrue(trainGroupIdentifiers[id]!.isSubset(of: testIdentifiers))
+        }
+        XCTAssertEqual(dataset.testPuzzles.count, 400)
+    }
+
+    func testArc1SameSeedSameBytesOtherSeedDifferent() throws {
+        let dir = try TestSupport.temporaryDirectory("arc1det")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = try TestSupport.fileContents(try buildArc1(seed: 42, into: dir, "a"))
+        let b = try TestSupport.fileContents(try buildArc1(seed: 42, threads: 1, into: dir, "b"))
+        let c = try TestSupport.fileContents(try buildArc1(seed: 7, into: dir, "c"))
+        XCTAssertEqual(a.keys.sorted(), ["/build_info.json", "/identifiers.json", "/test/all__group_indices.npy", "/test/all__inputs.npy",
+                                         "/test/all__labels.npy", "/test/all__puzzle_identifiers.npy", "/test/all__puzzle_indices.npy",
+                                         "/test/dataset.json", "/test_puzzles.json", "/train/all__group_indices.npy", "/train/all__inputs.npy",
+                                         "/train/all__labels.npy", "/train/all__puzzle_identifiers.npy", "/train/all__puzzle_indices.npy",
+                                         "/train/dataset.json"])
+        for (file, bytes) in a { XCTAssertTrue(b[file] == bytes, "\(file) differs between two runs with seed 42 (2 threads vs 1)") }
+        XCTAssertNotEqual(a["/train/all__inputs.npy"], c["/train/all__inputs.npy"])
+        XCTAssertNotEqual(a["/identifiers.json"], c["/identifiers.json"])
+        XCTAssertNotEqual(a["/test/all__inputs.npy"], c["/test/all__inputs.npy"])
+        XCTAssertEqual(a["/test_puzzles.json"], c["/test_puzzles.json"], "the original test puzzles do not depend on the seed")
+    }
+}

@@ -1,0 +1,104 @@
+// Shared helpers for the ARCAugment tests: random grids, temporary folders, running python3
+// (numpy cross-checks), and locating ARC data (ARC_DATA_DIR, or the offline mirror zips
+// extracted into a temporary fetched layout). Missing data or python3 make tests FAIL, never skip.
+import ARCAugment
+import ARCCore
+import Foundation
+import XCTest
+
+enum TestSupport {
+    static func randomGrid(rows: Int, cols: Int, colours: Int = 10, using rng: inout Xoshiro256StarStar) -> Grid {
+        Grid(rows: rows, cols: cols, cells: (0..<(rows * cols)).map { _ in UInt8(rng.nextInt(below: colours)) })
+    }
+
+    static func temporaryDirectory(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("arcaugment-tests-\(getpid())-\(label)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs `python3 -c script` with `arguments`; returns stdout. Throws (failing the test) on errors.
+    static func python(_ script: String, _ arguments: [String] = []) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch {
+            throw Failure(description: "cannot run python3 (needed with numpy for this check): \(error)")
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "python3 failed (status \(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self))")
+        }
+        return String(decoding: stdout, as: UTF8.self)
+    }
+
+    nonisolated(unsafe) static var cachedDataDirectory: URL?
+    static let dataLock = NSLock()
+
+    /// A folder in the fetched layout (arc-agi-1/, concept-arc/, ...): $ARC_DATA_DIR if set,
+    /// else the offline mirror zips ($ARC_MIRROR_DIR, default /work/shared/arc-mirror)
+    /// extracted once per test process with python3's zipfile.
+    static func arcDataDirectory() throws -> URL {
+        dataLock.lock()
+        defer { dataLock.unlock() }
+        if let cachedDataDirectory { return cachedDataDirectory }
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["ARC_DATA_DIR"], !dir.isEmpty {
+            let url = URL(fileURLWithPath: dir)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("arc-agi-1/training").path),
+                  FileManager.default.fileExists(atPath: url.appendingPathComponent("concept-arc").path) else {
+                throw Failure(description: "ARC_DATA_DIR=\(dir) lacks arc-agi-1/training or concept-arc; run `arc-pipeline fetch` into it")
+            }
+            cachedDataDirectory = url
+            return url
+        }
+        let mirror = URL(fileURLWithPath: env["ARC_MIRROR_DIR"] ?? "/work/shared/arc-mirror")
+        let arc1 = mirror.appendingPathComponent("ARC-AGI-master.zip"), concept = mirror.appendingPathComponent("ConceptARC-main.zip")
+        guard FileManager.default.fileExists(atPath: arc1.path), FileManager.default.fileExists(atPath: concept.path) else {
+            throw Failure(description: "no ARC data for this test: set ARC_DATA_DIR to a fetched data folder (arc-pipeline fetch) "
+                + "or ARC_MIRROR_DIR to a folder with ARC-AGI-master.zip and ConceptARC-main.zip (looked in \(mirror.path))")
+        }
+        let root = try temporaryDirectory("arcdata")
+        let raw = root.appendingPathComponent("raw")
+        let script = """
+        import sys, zipfile, os, shutil
+        raw, out, arc1, concept = sys.argv[1:5]
+        for z in (arc1, concept):
+            zipfile.ZipFile(z).extractall(raw)
+        os.makedirs(os.path.join(out, 'arc-agi-1'))
+        for split in ('training', 'evaluation'):
+            shutil.move(os.path.join(raw, 'ARC-AGI-master', 'data', split), os.path.join(out, 'arc-agi-1', split))
+        shutil.move(os.path.join(raw, 'ConceptARC-main', 'corpus'), os.path.join(out, 'concept-arc'))
+        for d in ('arc-agi-1', 'concept-arc'):
+            open(os.path.join(out, d, 'manifest.json'), 'w').write('{"note": "test extraction of the offline mirror"}')
+        shutil.rmtree(raw)
+        """
+        _ = try python(script, [raw.path, root.path, arc1.path, concept.path])
+        cachedDataDirectory = root
+        return root
+    }
+
+    /// Every regular file below `directory`, relative path -> contents.
+    static func fileContents(_ directory: URL) throws -> [String: Data] {
+        var result = [String: Data]()
+        let base = directory.standardizedFileURL.path
+        guard let e = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return result }
+        for case let url as URL in e {
+            var isDir: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+            if isDir.boolValue { continue }
+            result[String(url.standardizedFileURL.path.dropFirst(base.count))] = try Data(contentsOf: url)
+        }
+        return result
+    }
+}
