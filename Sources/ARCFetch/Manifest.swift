@@ -21,18 +21,7 @@ public struct FetchManifest: Sendable, Equatable {
     public static let fileName = "manifest.json"
 
     public var jsonText: String {
-        func q(_ s: String) -> String {
-            var out = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                default: out.unicodeScalars.append(ch)
-                }
-            }
-            return out + "\""
-        }
+        let q = JSONWriter.quoted
         let splitText = splits.map {
             "    {\"name\": \(q($0.name)), \"tasks\": \($0.tasks), \"test_inputs\": \($0.testInputs), \"with_solutions\": \($0.withSolutions)}"
         }.joined(separator: ",\n")
