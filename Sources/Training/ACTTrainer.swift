@@ -133,10 +133,25 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         return next.epoch
     }
 
-    /// One training step. Throws when the loss or a gradient is not finite (nothing updated).
+    /// One training step on the sampler's next batch. Throws when the loss or a gradient is
+    /// not finite (no parameter is updated then).
     @discardableResult
     public func trainStep() throws -> StepMetrics {
-        let epoch = loadBatch()
+        try runStep(epoch: loadBatch())
+    }
+
+    /// One training step on an explicit batch (labels already use `ignoreLabel`), for tests
+    /// against the reference's fixtures.
+    @discardableResult
+    public func trainStep(inputs: [Int32], labels: [Int32], identifiers: [Int32]) throws -> StepMetrics {
+        precondition(inputs.count == batch * seqLen && labels.count == batch * seqLen && identifiers.count == batch)
+        batchInputs = inputs
+        batchLabels = labels
+        batchIdentifiers = identifiers
+        return try runStep(epoch: 0)
+    }
+
+    func runStep(epoch: Int) throws -> StepMetrics {
         // Reset halted slots and give them the new batch's example in their slot.
         let resetSlots = (0..<batch).filter { halted[$0] }
         model.resetCarry(carry, slots: resetSlots)
@@ -166,7 +181,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
             var h = isLast[slot]
             if options.haltMaxSteps > 1 {
                 h = h || qHalt[slot] > qContinue[slot]
-                let explore = Double(rng.next() >> 11) * (1.0 / 9007199254740992.0) < options.explorationProbability
+                let explore = rng.nextUnit() < options.explorationProbability
                 let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, options.haltMaxSteps - 1))))
                 if explore && slotSteps[slot] < minHalt { h = false }
             }
@@ -300,8 +315,7 @@ extension ACTTrainer {
         adam = AdamATan2(step: s.adamStep, firstMoment: s.firstMoment, secondMoment: s.secondMoment,
                          beta1: adam.beta1, beta2: adam.beta2, weightDecay: adam.weightDecay)
         sampler.restore(s.sampler)
-        rng = SplitMix64(seed: 0)
-        rng.state = s.rngState
+        rng = SplitMix64(seed: s.rngState)
         slotSteps = s.slotSteps
         halted = s.halted
         currentInputs = s.currentInputs
