@@ -3,6 +3,8 @@
 // Module map (one-way dependencies): see README.md "Architecture" and ../shared/DESIGN.md.
 import PackageDescription
 
+// Kernels, HRM and ArcBench build with plain -O: with these flags, generic Tensor<Double> metadata
+// crashed (swift_allocateGenericClassMetadata / installGenericArguments) when used from the test module.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -29,11 +31,11 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
         // The HRM model, ACT, trainer, predictor, checkpoints.
-        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"], swiftSettings: optimized),
+        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
-        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"]),
         // Undo augmentation, vote, assemble and score submissions.
         .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
         // The self-contained HTML report (`arc-pipeline report`): grids, votes, scores, training curves.
@@ -45,7 +47,7 @@ let package = Package(
                 "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
+        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"]),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
