@@ -1,0 +1,140 @@
+// A training run in a run folder: starts fresh or resumes exactly from the latest checkpoint,
+// steps the ACT trainer until max steps, the time budget or a stop request, logs
+// metrics.jsonl, shows progress (a live line on a terminal, plain lines in logs), and saves
+// crash-safe checkpoints. A non-finite loss or gradient stops the run with an error naming
+// the step; the last good checkpoint stays.
+import ARCCore
+import Foundation
+import HRM
+import Kernels
+
+public struct TrainingPlan: Sendable {
+    public var maxSteps: Int
+    public var timeBudget: TimeInterval?
+    public var logInterval = 10
+    public var checkpointInterval = 200
+    public var quiet = false
+    public init(maxSteps: Int, timeBudget: TimeInterval? = nil) {
+        self.maxSteps = maxSteps
+        self.timeBudget = timeBudget
+    }
+}
+
+public struct TrainingSummary: Sendable {
+    public var startStep: Int
+    public var endStep: Int
+    public var seconds: Double
+    public var stopReason: String
+    public var lastMetrics: MetricsRecord?
+    public var checkpoint: URL?
+}
+
+/// Averages of the reference's metrics over a logging interval.
+struct MetricsWindow {
+    var steps = 0, count = 0, exact = 0, qHaltCorrect = 0, actSteps = 0, tokens = 0, batch = 0
+    var accuracy = 0.0, lm = 0.0, qHalt = 0.0, qContinue = 0.0
+    var start = Date()
+
+    mutating func add(_ m: StepMetrics) {
+        steps += 1; count += m.count; exact += m.exactSum; qHaltCorrect += m.qHaltCorrectSum; actSteps += m.stepsSum
+        tokens += m.tokens; batch += m.batchSize; accuracy += m.accuracySum
+        lm += m.lmLoss; qHalt += m.qHaltLoss; qContinue += m.qContinueLoss
+    }
+
+    func record(step: Int, epoch: Int, lr: Double, elapsed: Double) -> MetricsRecord {
+        let c = Double(max(count, 1)), b = Double(max(batch, 1))
+        let seconds = max(Date().timeIntervalSince(start), 1e-9)
+        return MetricsRecord([
+            ("step", Double(step)), ("epoch", Double(epoch)), ("lr", lr),
+            ("lm_loss", lm / b), ("q_halt_loss", qHalt / b), ("q_continue_loss", qContinue / b),
+            ("accuracy", accuracy / c), ("exact_accuracy", Double(exact) / c), ("q_halt_accuracy", Double(qHaltCorrect) / c),
+            ("steps", Double(actSteps) / c), ("halted", Double(count)),
+            ("tokens_per_second", Double(tokens) / seconds), ("elapsed_seconds", elapsed),
+        ])
+    }
+}
+
+public final class TrainingSession {
+    public let runDirectory: URL
+    public let trainer: ACTTrainer<HRMModel<Float>>
+    public let store: CheckpointStore
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    let metadata: [String: String]
+
+    /// Makes the trainer; with `resume`, restores the model and trainer state of the latest checkpoint.
+    public init(runDirectory: URL, model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions,
+                resume: Bool, metadata: [String: String] = [:]) throws {
+        self.runDirectory = runDirectory
+        self.metadata = metadata
+        store = CheckpointStore(runDirectory: runDirectory)
+        trainer = ACTTrainer(model: model, data: data, options: options)
+        if resume {
+            guard let folder = store.latest() else {
+                throw CheckpointError.missing("\(runDirectory.path) has no complete checkpoint to resume (checkpoints/latest)")
+            }
+            try model.load(from: store.modelFile(folder))
+            trainer.restore(try CheckpointStore.readState(folder.appendingPathComponent("state.safetensors")))
+        }
+    }
+
+    public func run(_ plan: TrainingPlan, stop: StopRequest) throws -> TrainingSummary {
+        let startStep = trainer.step
+        let metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                        truncateAfterStep: startStep > 0 ? startStep : nil)
+        let start = Date()
+        var window = MetricsWindow()
+        var last: MetricsRecord? = nil
+        var lastEpoch = 0
+        var checkpoint: URL? = nil
+        let terminal = isatty(STDERR_FILENO) != 0 && !plan.quiet
+        var reason = "reached \(plan.maxSteps) steps"
+        func elapsed() -> Double { Date().timeIntervalSince(start) }
+        while trainer.step < plan.maxSteps {
+            if let r = stop.reason { reason = r; break }
+            if let budget = plan.timeBudget, elapsed() >= budget { reason = "time budget of \(Int(budget)) s used"; break }
+            let m = try trainer.trainStep()
+            window.add(m)
+            lastEpoch = m.epoch
+            if trainer.step % plan.logInterval == 0 || trainer.step == plan.maxSteps {
+                let record = window.record(step: trainer.step, epoch: m.epoch, lr: m.learningRate, elapsed: elapsed())
+                try metricsLog.append(record)
+                last = record
+                window = MetricsWindow()
+                if !plan.quiet { report(record, plan: plan, start: startStep, terminal: terminal) }
+            }
+            if trainer.step % plan.checkpointInterval == 0 {
+                checkpoint = try store.save(trainer: trainer, metadata: metadata)
+            }
+        }
+        if window.steps > 0 {
+            let record = window.record(step: trainer.step, epoch: lastEpoch, lr: trainer.schedule.rate(base: trainer.options.learningRate, step: trainer.step), elapsed: elapsed())
+            try metricsLog.append(record)
+            last = record
+        }
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if trainer.step > startStep || store.latest() == nil {
+            checkpoint = try store.save(trainer: trainer, metadata: metadata)
+        }
+        return TrainingSummary(startStep: startStep, endStep: trainer.step, seconds: elapsed(), stopReason: reason,
+                               lastMetrics: last, checkpoint: checkpoint ?? store.latest())
+    }
+
+    func report(_ r: MetricsRecord, plan: TrainingPlan, start: Int, terminal: Bool) {
+        let step = Int(r["step"] ?? 0)
+        let seconds = r["elapsed_seconds"] ?? 0
+        let done = step - start
+        let perStep = done > 0 ? seconds / Double(done) : 0
+        var eta = Double(plan.maxSteps - step) * perStep
+        if let budget = plan.timeBudget { eta = min(eta, max(0, budget - seconds)) }
+        let line = String(format: "step %d/%d  lm_loss %.4f  acc %.3f  exact %.3f  q_acc %.3f  act %.1f  %.0f tok/s",
+                          step, plan.maxSteps, r["lm_loss"] ?? 0, r["accuracy"] ?? 0, r["exact_accuracy"] ?? 0,
+                          r["q_halt_accuracy"] ?? 0, r["steps"] ?? 0, r["tokens_per_second"] ?? 0)
+            + "  elapsed \(Self.clock(seconds))  ETA \(Self.clock(eta))"
+        if terminal { FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8)) } else { log(line) }
+    }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
