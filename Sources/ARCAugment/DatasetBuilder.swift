@@ -90,13 +90,37 @@ struct BuildJob: Sendable {
     var isEvaluation: Bool
 }
 
-/// One task's encoded group.
+/// A reusable, uninitialised byte buffer (the builder recycles them between tasks so that
+/// streaming gigabytes does not mean faulting in gigabytes of fresh pages).
+final class ByteBuffer: @unchecked Sendable {
+    private(set) var pointer: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1 << 20) {
+        self.capacity = max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+    }
+    deinit { pointer.deallocate() }
+
+    /// Sets the length to `count` bytes (contents unspecified; callers write every byte).
+    func resize(_ newCount: Int) {
+        if newCount > capacity {
+            pointer.deallocate()
+            capacity = max(newCount, capacity * 2)
+            pointer = .allocate(capacity: capacity)
+        }
+        count = newCount
+    }
+
+    var buffer: UnsafeMutableBufferPointer<UInt8> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
+}
+
+/// One task's encoded group (four buffers: train inputs/labels, test inputs/labels).
 struct BuildResult: @unchecked Sendable {
     var augmentations: [Augmentation]
-    var trainInputs: [UInt8]
-    var trainLabels: [UInt8]
-    var testInputs: [UInt8]
-    var testLabels: [UInt8]
+    var buffers: [ByteBuffer]
 }
 
 public enum DatasetBuilder {
@@ -164,54 +188,47 @@ public enum DatasetBuilder {
         return nil
     }
 
-    /// Computes one task's group and encodes its examples for both splits.
-    static func run(_ job: BuildJob, options: DatasetBuildOptions) -> BuildResult {
+    /// Computes one task's group and encodes its examples for both splits into `buffers`
+    /// (train inputs, train labels, test inputs, test labels), every byte written.
+    static func run(_ job: BuildJob, options: DatasetBuildOptions, buffers: [ByteBuffer]) -> BuildResult {
         var rng = Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
         let augmentations = AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
                                                      retriesFactor: options.retriesFactor, using: &rng)
         let canvas = options.canvas, seqLen = canvas * canvas
         let puzzles = augmentations.count
-        var trainInputs = [UInt8](repeating: 0, count: puzzles * job.trainPairs.count * seqLen)
-        var trainLabels = trainInputs
-        var testInputs = [UInt8](repeating: 0, count: puzzles * job.testPairs.count * seqLen)
-        var testLabels = testInputs
+        buffers[0].resize(puzzles * job.trainPairs.count * seqLen)
+        buffers[1].resize(puzzles * job.trainPairs.count * seqLen)
+        buffers[2].resize(puzzles * job.testPairs.count * seqLen)
+        buffers[3].resize(puzzles * job.testPairs.count * seqLen)
         func encodePairs(_ pairs: [Pair], _ aug: Augmentation, translate: Bool, first: Int,
                          _ inputs: UnsafeMutableBufferPointer<UInt8>, _ labels: UnsafeMutableBufferPointer<UInt8>) {
             let keep = pairs.isEmpty ? 0 : rng.nextInt(below: pairs.count)
             for (k, pair) in pairs.enumerated() {
-                let input = aug.apply(to: pair.input)
-                let output = pair.output.map { aug.apply(to: $0) }
                 var r0 = 0, c0 = 0
                 if translate && k != keep {
-                    let rows = max(input.rows, output?.rows ?? 0), cols = max(input.cols, output?.cols ?? 0)
-                    r0 = rng.nextInt(in: 0...(canvas - rows))
-                    c0 = rng.nextInt(in: 0...(canvas - cols))
+                    let input = Dihedral.shape(aug.dihedral, rows: pair.input.rows, cols: pair.input.cols)
+                    let output = pair.output.map { Dihedral.shape(aug.dihedral, rows: $0.rows, cols: $0.cols) } ?? (rows: 0, cols: 0)
+                    r0 = rng.nextInt(in: 0...(canvas - max(input.rows, output.rows)))
+                    c0 = rng.nextInt(in: 0...(canvas - max(input.cols, output.cols)))
                 }
                 let slot = (first + k) * seqLen
                 SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: inputs[slot..<(slot + seqLen)]),
-                                     grid: input, canvas: canvas, rowOffset: r0, colOffset: c0)
-                if let output {
-                    SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)]),
-                                         grid: output, canvas: canvas, rowOffset: r0, colOffset: c0)
-                }  // else: the label stays all PAD (unknown output, ignored by the loss)
-            }
-        }
-        trainInputs.withUnsafeMutableBufferPointer { inputs in
-            trainLabels.withUnsafeMutableBufferPointer { labels in
-                for (p, aug) in augmentations.enumerated() {
-                    encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, inputs, labels)
+                                     grid: pair.input, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                let label = UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)])
+                if let output = pair.output {
+                    SequenceCodec.encode(tokens: label, grid: output, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                } else {
+                    label.update(repeating: SequenceCodec.padToken)  // unknown output: all PAD, ignored by the loss
                 }
             }
         }
-        testInputs.withUnsafeMutableBufferPointer { inputs in
-            testLabels.withUnsafeMutableBufferPointer { labels in
-                for (p, aug) in augmentations.enumerated() {
-                    encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, inputs, labels)
-                }
-            }
+        for (p, aug) in augmentations.enumerated() {
+            encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, buffers[0].buffer, buffers[1].buffer)
         }
-        return BuildResult(augmentations: augmentations, trainInputs: trainInputs, trainLabels: trainLabels,
-                           testInputs: testInputs, testLabels: testLabels)
+        for (p, aug) in augmentations.enumerated() {
+            encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, buffers[2].buffer, buffers[3].buffer)
+        }
+        return BuildResult(augmentations: augmentations, buffers: buffers)
     }
 
     /// Builds the dataset into `output` (replaced as a whole at the end; built in a temporary
@@ -269,10 +286,10 @@ public enum DatasetBuilder {
         }
 
         /// Appends one group: `firstIdentifier..` for its puzzles, `perPuzzle` examples each.
-        func appendGroup(inputBytes: [UInt8], labelBytes: [UInt8], firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
+        func appendGroup(inputBytes: UnsafeRawBufferPointer, labelBytes: UnsafeRawBufferPointer, firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
             guard perPuzzle > 0 else { return }
-            try inputBytes.withUnsafeBytes { try inputs.append(rows: $0) }
-            try labelBytes.withUnsafeBytes { try labels.append(rows: $0) }
+            try inputs.append(rows: inputBytes)
+            try labels.append(rows: labelBytes)
             try identifiers.append(int32: (0..<puzzles).map { Int32(firstIdentifier + $0) })
             let start = summary.examples
             try puzzleIndices.append(int32: (1...puzzles).map { Int32(start + $0 * perPuzzle) })
@@ -362,6 +379,8 @@ public enum DatasetBuilder {
         var nextToWrite = 0
         var results = [Int: BuildResult]()
         var stopped = false
+        /// Recycled buffer quadruples.
+        var pool = [[ByteBuffer]]()
     }
 
     static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
@@ -393,8 +412,9 @@ public enum DatasetBuilder {
                     }
                     let index = pipeline.nextToClaim
                     pipeline.nextToClaim += 1
+                    let buffers = pipeline.pool.popLast() ?? (0..<4).map { _ in ByteBuffer() }
                     pipeline.condition.unlock()
-                    let result = run(jobs[index], options: options)
+                    let result = run(jobs[index], options: options, buffers: buffers)
                     pipeline.condition.lock()
                     pipeline.results[index] = result
                     pipeline.condition.broadcast()
@@ -420,16 +440,19 @@ public enum DatasetBuilder {
 
             let puzzles = result.augmentations.count
             if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
-            try train.appendGroup(inputBytes: result.trainInputs, labelBytes: result.trainLabels, firstIdentifier: nextIdentifier,
+            try train.appendGroup(inputBytes: result.buffers[0].bytes, labelBytes: result.buffers[1].bytes, firstIdentifier: nextIdentifier,
                                   puzzles: puzzles, perPuzzle: job.trainPairs.count)
             if let test {
-                try test.appendGroup(inputBytes: result.testInputs, labelBytes: result.testLabels, firstIdentifier: nextIdentifier,
+                try test.appendGroup(inputBytes: result.buffers[2].bytes, labelBytes: result.buffers[3].bytes, firstIdentifier: nextIdentifier,
                                      puzzles: puzzles, perPuzzle: job.testPairs.count)
             }
             var names = ""
             for aug in result.augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
             try identifiers.write(names)
             nextIdentifier += puzzles
+            pipeline.condition.lock()
+            pipeline.pool.append(result.buffers)
+            pipeline.condition.unlock()
             if job.isEvaluation {
                 try testPuzzles.write((firstTestPuzzle ? "" : ", ") + jsonString(job.name) + ": " + taskJSON(job.original))
                 firstTestPuzzle = false
