@@ -35,7 +35,8 @@ public struct DatasetBuildOptions: Sendable {
     public var retriesFactor: Int = AugmentationPlanner.referenceRetriesFactor
     /// Only these task ids (nil = all).
     public var taskFilter: Set<String>? = nil
-    /// At most this many tasks from each set (after `taskFilter`), in sorted id order.
+    /// At most this many tasks from each set (after `taskFilter`, counting only tasks that fit
+    /// the canvas), in sorted id order.
     public var maxTasksPerSet: Int? = nil
     /// Tasks computed ahead of the writer (bounds memory).
     public var window: Int = 4
@@ -136,7 +137,18 @@ public enum DatasetBuilder {
         for input in ordered {
             var tasks = input.set.tasks
             if let filter = options.taskFilter { tasks = tasks.filter { filter.contains($0.id) } }
-            if let limit = options.maxTasksPerSet { tasks = Array(tasks.prefix(limit)) }
+            // Walk in id order, leaving out tasks that do not fit the canvas, until the limit of
+            // fitting tasks is reached (so --max-tasks N gives N usable tasks per set).
+            var fitting = [ARCTask]()
+            for task in tasks {
+                if let limit = options.maxTasksPerSet, fitting.count >= limit { break }
+                if let reason = misfit(task, canvas: options.canvas) {
+                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
+                } else {
+                    fitting.append(task)
+                }
+            }
+            tasks = fitting
             selected.append((input, tasks))
             if input.role == .evaluation {
                 for t in tasks where !taken.insert(t.id).inserted {
@@ -146,10 +158,6 @@ public enum DatasetBuilder {
         }
         for (input, tasks) in selected {
             for task in tasks {
-                if let reason = misfit(task, canvas: options.canvas) {
-                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
-                    continue
-                }
                 var name = task.id
                 if input.role == .training {
                     if taken.contains(name) {

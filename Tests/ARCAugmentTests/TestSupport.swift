@@ -46,7 +46,7 @@ enum TestSupport {
     static let dataLock = NSLock()
 
     /// A folder in the fetched layout (arc-agi-1/, concept-arc/, ...): $ARC_DATA_DIR if set,
-    /// else the offline mirror zips ($ARC_MIRROR_DIR, default /work/shared/arc-mirror)
+    /// else ./arc-data when it holds arc-agi-1 and concept-arc, else the offline mirror zips ($ARC_MIRROR_DIR, default /work/shared/arc-mirror)
     /// extracted once per test process with python3's zipfile.
     static func arcDataDirectory() throws -> URL {
         dataLock.lock()
@@ -62,10 +62,17 @@ enum TestSupport {
             cachedDataDirectory = url
             return url
         }
+        // The default data folder of `arc-pipeline fetch`, relative to the package root.
+        let local = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("arc-data")
+        if FileManager.default.fileExists(atPath: local.appendingPathComponent("arc-agi-1/training").path),
+           FileManager.default.fileExists(atPath: local.appendingPathComponent("concept-arc").path) {
+            cachedDataDirectory = local
+            return local
+        }
         let mirror = URL(fileURLWithPath: env["ARC_MIRROR_DIR"] ?? "/work/shared/arc-mirror")
         let arc1 = mirror.appendingPathComponent("ARC-AGI-master.zip"), concept = mirror.appendingPathComponent("ConceptARC-main.zip")
         guard FileManager.default.fileExists(atPath: arc1.path), FileManager.default.fileExists(atPath: concept.path) else {
-            throw Failure(description: "no ARC data for this test: set ARC_DATA_DIR to a fetched data folder (arc-pipeline fetch) "
+            throw Failure(description: "no ARC data for this test: run `arc-pipeline fetch` (into ./arc-data), set ARC_DATA_DIR to a fetched data folder, "
                 + "or ARC_MIRROR_DIR to a folder with ARC-AGI-master.zip and ConceptARC-main.zip (looked in \(mirror.path))")
         }
         let root = try temporaryDirectory("arcdata")
