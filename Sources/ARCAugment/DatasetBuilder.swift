@@ -118,10 +118,18 @@ final class ByteBuffer: @unchecked Sendable {
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
 }
 
-/// One task's encoded group (four buffers: train inputs/labels, test inputs/labels).
-struct BuildResult: @unchecked Sendable {
-    var augmentations: [Augmentation]
+/// Consecutive puzzles of one task's group, encoded (four buffers: train inputs/labels, test
+/// inputs/labels).
+struct EncodedChunk: @unchecked Sendable {
+    var puzzles: Int
     var buffers: [ByteBuffer]
+}
+
+/// One task in flight between a compute thread and the writer (guarded by Pipeline.condition).
+final class TaskOutput: @unchecked Sendable {
+    var augmentations: [Augmentation]?
+    var chunks: [EncodedChunk] = []
+    var finished = false
 }
 
 public enum DatasetBuilder {
@@ -196,12 +204,23 @@ public enum DatasetBuilder {
         return nil
     }
 
-    /// Computes one task's group and encodes its examples for both splits into `buffers`
-    /// (train inputs, train labels, test inputs, test labels), every byte written.
-    static func run(_ job: BuildJob, options: DatasetBuildOptions, buffers: [ByteBuffer]) -> BuildResult {
-        var rng = Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
-        let augmentations = AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
-                                                     retriesFactor: options.retriesFactor, using: &rng)
+    /// The task's random stream: the augmentation draws first, then the translations of its
+    /// train-split puzzles in puzzle order (the test split draws nothing), so how the group is
+    /// cut into chunks does not change a byte.
+    static func randomStream(_ job: BuildJob, options: DatasetBuildOptions) -> Xoshiro256StarStar {
+        Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
+    }
+
+    /// The task's group: the original and its deduplicated augmentations.
+    static func group(_ job: BuildJob, options: DatasetBuildOptions, rng: inout Xoshiro256StarStar) -> [Augmentation] {
+        AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
+                                 retriesFactor: options.retriesFactor, using: &rng)
+    }
+
+    /// Encodes the puzzles `augmentations` (consecutive members of the group) for both splits
+    /// into `buffers` (train inputs, train labels, test inputs, test labels), every byte written.
+    static func encode(_ job: BuildJob, augmentations: ArraySlice<Augmentation>, options: DatasetBuildOptions,
+                       rng: inout Xoshiro256StarStar, buffers: [ByteBuffer]) {
         let canvas = options.canvas, seqLen = canvas * canvas
         let puzzles = augmentations.count
         buffers[0].resize(puzzles * job.trainPairs.count * seqLen)
@@ -210,7 +229,8 @@ public enum DatasetBuilder {
         buffers[3].resize(puzzles * job.testPairs.count * seqLen)
         func encodePairs(_ pairs: [Pair], _ aug: Augmentation, translate: Bool, first: Int,
                          _ inputs: UnsafeMutableBufferPointer<UInt8>, _ labels: UnsafeMutableBufferPointer<UInt8>) {
-            let keep = pairs.isEmpty ? 0 : rng.nextInt(below: pairs.count)
+            // One pair per puzzle, chosen at random, stays at (0, 0) (HRM-SPEC §2).
+            let keep = translate && !pairs.isEmpty ? rng.nextInt(below: pairs.count) : 0
             for (k, pair) in pairs.enumerated() {
                 var r0 = 0, c0 = 0
                 if translate && k != keep {
@@ -232,11 +252,8 @@ public enum DatasetBuilder {
         }
         for (p, aug) in augmentations.enumerated() {
             encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, buffers[0].buffer, buffers[1].buffer)
-        }
-        for (p, aug) in augmentations.enumerated() {
             encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, buffers[2].buffer, buffers[3].buffer)
         }
-        return BuildResult(augmentations: augmentations, buffers: buffers)
     }
 
     /// Builds the dataset into `output` (replaced as a whole at the end; built in a temporary
@@ -293,9 +310,10 @@ public enum DatasetBuilder {
             summary = SplitSummary(name: name)
         }
 
-        /// Appends one group: `firstIdentifier..` for its puzzles, `perPuzzle` examples each.
-        func appendGroup(inputBytes: UnsafeRawBufferPointer, labelBytes: UnsafeRawBufferPointer, firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
-            guard perPuzzle > 0 else { return }
+        /// Appends consecutive puzzles of the current group: identifiers `firstIdentifier...`,
+        /// `perPuzzle` examples each (nothing when the split gets no pairs of this task).
+        func appendPuzzles(inputBytes: UnsafeRawBufferPointer, labelBytes: UnsafeRawBufferPointer, firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
+            guard perPuzzle > 0, puzzles > 0 else { return }
             try inputs.append(rows: inputBytes)
             try labels.append(rows: labelBytes)
             try identifiers.append(int32: (0..<puzzles).map { Int32(firstIdentifier + $0) })
@@ -303,9 +321,14 @@ public enum DatasetBuilder {
             try puzzleIndices.append(int32: (1...puzzles).map { Int32(start + $0 * perPuzzle) })
             summary.examples += puzzles * perPuzzle
             summary.puzzles += puzzles
+            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
+        }
+
+        /// Closes the current group (when it got any puzzles).
+        func endGroup(perPuzzle: Int) throws {
+            guard perPuzzle > 0 else { return }
             summary.groups += 1
             try groupIndices.append(int32: [Int32(summary.puzzles)])
-            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
         }
 
         var bytesSoFar: Int { inputs.bytesWritten + labels.bytesWritten + identifiers.bytesWritten + puzzleIndices.bytesWritten + groupIndices.bytesWritten }
@@ -385,7 +408,7 @@ public enum DatasetBuilder {
         let condition = NSCondition()
         var nextToClaim = 0
         var nextToWrite = 0
-        var results = [Int: BuildResult]()
+        var outputs = [Int: TaskOutput]()
         var stopped = false
         /// Recycled buffer quadruples.
         var pool = [[ByteBuffer]]()
@@ -404,8 +427,12 @@ public enum DatasetBuilder {
         var nextIdentifier = 1
         var firstTestPuzzle = true
 
+        // Threads claim tasks in order (at most `window` ahead of the writer) and hand over each
+        // task's group in chunks of about `chunkBytes`, at most `maxPendingChunks` waiting per
+        // task: memory stays bounded whatever numAug is, and the writer keeps task order.
         let pipeline = Pipeline()
         let window = max(options.window, options.threads)
+        let chunkBytes = 4 << 20, maxPendingChunks = 3
         let group = DispatchGroup()
         for _ in 0..<options.threads {
             DispatchQueue.global().async(group: group) {
@@ -418,13 +445,41 @@ public enum DatasetBuilder {
                         pipeline.condition.unlock()
                         return
                     }
-                    let index = pipeline.nextToClaim
+                    let job = jobs[pipeline.nextToClaim]
                     pipeline.nextToClaim += 1
-                    let buffers = pipeline.pool.popLast() ?? (0..<4).map { _ in ByteBuffer() }
+                    let output = TaskOutput()
+                    pipeline.outputs[job.index] = output
                     pipeline.condition.unlock()
-                    let result = run(jobs[index], options: options, buffers: buffers)
+
+                    var rng = randomStream(job, options: options)
+                    let augmentations = DatasetBuilder.group(job, options: options, rng: &rng)
                     pipeline.condition.lock()
-                    pipeline.results[index] = result
+                    output.augmentations = augmentations
+                    pipeline.condition.broadcast()
+                    pipeline.condition.unlock()
+
+                    let bytesPerPuzzle = max(1, 2 * seqLen * (job.trainPairs.count + job.testPairs.count))
+                    let puzzlesPerChunk = max(1, chunkBytes / bytesPerPuzzle)
+                    var start = 0
+                    while start < augmentations.count {
+                        let end = min(start + puzzlesPerChunk, augmentations.count)
+                        pipeline.condition.lock()
+                        while !pipeline.stopped && output.chunks.count >= maxPendingChunks { pipeline.condition.wait() }
+                        if pipeline.stopped {
+                            pipeline.condition.unlock()
+                            return
+                        }
+                        let buffers = pipeline.pool.popLast() ?? (0..<4).map { _ in ByteBuffer() }
+                        pipeline.condition.unlock()
+                        encode(job, augmentations: augmentations[start..<end], options: options, rng: &rng, buffers: buffers)
+                        pipeline.condition.lock()
+                        output.chunks.append(EncodedChunk(puzzles: end - start, buffers: buffers))
+                        pipeline.condition.broadcast()
+                        pipeline.condition.unlock()
+                        start = end
+                    }
+                    pipeline.condition.lock()
+                    output.finished = true
                     pipeline.condition.broadcast()
                     pipeline.condition.unlock()
                 }
@@ -440,27 +495,48 @@ public enum DatasetBuilder {
 
         for job in jobs {
             pipeline.condition.lock()
-            while pipeline.results[job.index] == nil { pipeline.condition.wait() }
-            let result = pipeline.results.removeValue(forKey: job.index)!
+            while pipeline.outputs[job.index]?.augmentations == nil { pipeline.condition.wait() }
+            let output = pipeline.outputs[job.index]!
+            let augmentations = output.augmentations!
+            pipeline.condition.unlock()
+
+            let puzzles = augmentations.count
+            if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
+            var names = ""
+            for aug in augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
+            try identifiers.write(names)
+
+            var written = 0
+            while true {
+                pipeline.condition.lock()
+                while output.chunks.isEmpty && !output.finished { pipeline.condition.wait() }
+                if output.chunks.isEmpty {
+                    pipeline.condition.unlock()
+                    break
+                }
+                let chunk = output.chunks.removeFirst()
+                pipeline.condition.broadcast()
+                pipeline.condition.unlock()
+                try train.appendPuzzles(inputBytes: chunk.buffers[0].bytes, labelBytes: chunk.buffers[1].bytes,
+                                        firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.trainPairs.count)
+                try test?.appendPuzzles(inputBytes: chunk.buffers[2].bytes, labelBytes: chunk.buffers[3].bytes,
+                                        firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.testPairs.count)
+                written += chunk.puzzles
+                pipeline.condition.lock()
+                pipeline.pool.append(chunk.buffers)
+                pipeline.condition.unlock()
+            }
+            precondition(written == puzzles, "task \(job.name): wrote \(written) of \(puzzles) puzzles")
+            try train.endGroup(perPuzzle: job.trainPairs.count)
+            try test?.endGroup(perPuzzle: job.testPairs.count)
+            nextIdentifier += puzzles
+
+            pipeline.condition.lock()
+            pipeline.outputs[job.index] = nil
             pipeline.nextToWrite = job.index + 1
             pipeline.condition.broadcast()
             pipeline.condition.unlock()
 
-            let puzzles = result.augmentations.count
-            if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
-            try train.appendGroup(inputBytes: result.buffers[0].bytes, labelBytes: result.buffers[1].bytes, firstIdentifier: nextIdentifier,
-                                  puzzles: puzzles, perPuzzle: job.trainPairs.count)
-            if let test {
-                try test.appendGroup(inputBytes: result.buffers[2].bytes, labelBytes: result.buffers[3].bytes, firstIdentifier: nextIdentifier,
-                                     puzzles: puzzles, perPuzzle: job.testPairs.count)
-            }
-            var names = ""
-            for aug in result.augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
-            try identifiers.write(names)
-            nextIdentifier += puzzles
-            pipeline.condition.lock()
-            pipeline.pool.append(result.buffers)
-            pipeline.condition.unlock()
             if job.isEvaluation {
                 try testPuzzles.write((firstTestPuzzle ? "" : ", ") + jsonString(job.name) + ": " + taskJSON(job.original))
                 firstTestPuzzle = false
