@@ -1,7 +1,90 @@
-// `arc-pipeline fetch`: download, verify and unpack ARC datasets (placeholder, being built).
+// `arc-pipeline fetch`: download, verify and unpack ARC datasets into arc-data/<source>/.
+import ARCCore
+import ARCFetch
 import ArgumentParser
+import Foundation
 
 struct FetchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fetch", abstract: "Download and unpack ARC datasets.")
-    func run() throws { throw ValidationError("fetch is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Download, verify and unpack ARC datasets.",
+        discussion: """
+        Sources: \(DataSource.all.map { "\n  \($0.name): \($0.summary)" }.joined())
+
+        Offline machines point --mirror (or ARC_MIRROR) at a folder or URL that holds the archives
+        under these names: \(DataSource.all.map(\.archiveName).joined(separator: ", ")) (and SHA256SUMS).
+        Example: arc-pipeline fetch --mirror ../shared/arc-mirror arc-agi-1 arc-agi-2 concept-arc kaggle
+        """)
+
+    @Argument(help: "Sources to fetch (default: arc-agi-1 arc-agi-2 concept-arc).")
+    var sources: [String] = []
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Base URL or folder replacing the default download locations (env ARC_MIRROR).")
+    var mirror: String?
+
+    @Option(help: "For the kaggle source: the competition zip (path or URL) or its unpacked folder.")
+    var kaggleSource: String?
+
+    @Flag(help: "Download and unpack again even when up to date.")
+    var force = false
+
+    @Option(help: "Pin the archive's SHA-256 digest (with one source only).")
+    var sha256: String?
+
+    @Option(help: "Download attempts before giving up.")
+    var retries = 5
+
+    func validate() throws {
+        for s in sources where DataSource.named(s) == nil {
+            throw ValidationError("unknown source '\(s)' (known: \(DataSource.all.map(\.name).joined(separator: ", ")))")
+        }
+        if sha256 != nil && sources.count != 1 { throw ValidationError("--sha256 pins one archive: name exactly one source") }
+        if let d = sha256, d.count != 64 || !d.allSatisfy(\.isHexDigit) { throw ValidationError("--sha256 needs 64 hex digits") }
+        if retries < 1 { throw ValidationError("--retries must be at least 1") }
+    }
+
+    func run() throws {
+        let names = sources.isEmpty ? ["arc-agi-1", "arc-agi-2", "concept-arc"] : sources
+        let mirrorBase = mirror ?? ProcessInfo.processInfo.environment["ARC_MIRROR"].flatMap { $0.isEmpty ? nil : $0 }
+        var options = DownloadOptions()
+        options.maxAttempts = retries
+        let fetcher = Fetcher(dataDirectory: data.dataDirectory, downloader: Downloader(options: options))
+        fetcher.force = force
+        var rows: [(String, FetchManifest, Bool)] = []
+        for name in names {
+            let source = DataSource.named(name)!
+            let plan = try fetcher.plan(source, mirror: mirrorBase,
+                                        kaggleSource: kaggleSource,
+                                        pinnedSHA256: sha256)
+            let outcome = try fetcher.fetch(plan)
+            switch outcome {
+            case let .upToDate(m):
+                print("\(name): up to date (\(m.url), fetched \(m.fetchedAt))")
+                rows.append((name, m, false))
+            case let .installed(m):
+                rows.append((name, m, true))
+            }
+        }
+        print(Self.summaryTable(rows, dataDirectory: data.dataDirectory))
+    }
+
+    static func summaryTable(_ rows: [(String, FetchManifest, Bool)], dataDirectory: URL) -> String {
+        var lines = ["source        split        tasks  test inputs  solutions  sha256        status"]
+        for (name, m, installed) in rows {
+            for s in m.splits {
+                lines.append(
+                    name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + s.name.padding(toLength: 13, withPad: " ", startingAt: 0)
+                    + String(repeating: " ", count: max(0, 5 - String(s.tasks).count)) + "\(s.tasks)"
+                    + String(repeating: " ", count: max(0, 13 - String(s.testInputs).count)) + "\(s.testInputs)"
+                    + "  " + (s.withSolutions ? "yes" : "no ").padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + "  " + String(m.sha256.prefix(12)).padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + "  " + (installed ? "installed" : "up to date"))
+            }
+        }
+        lines.append("data in \(dataDirectory.path)")
+        return lines.joined(separator: "\n")
+    }
 }

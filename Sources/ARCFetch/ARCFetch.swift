@@ -1,1 +1,0 @@
-// ARCFetch module: placeholder until its issue lands (see README Architecture).

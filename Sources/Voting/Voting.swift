@@ -1,1 +1,0 @@
-// Voting module: placeholder until its issue lands (see README Architecture).
