@@ -14,14 +14,21 @@
 // (pad_id 0, ignore_label_id 0, blank_identifier_id 0, vocab_size 12, seq_len, num_puzzle_identifiers,
 // total_groups, mean_puzzle_examples, sets ["all"]) plus total_puzzles (newer reference versions).
 //
-// Per task (in set order, sets in the order given, training-role sets first): one group = the
-// original puzzle + up to numAug augmentations (AugmentationPlanner over all of the task's pairs);
-// every puzzle gets the next identifier (0 is blank), the same one in both splits. Train split: the
-// task's train-split pairs with translation for all but one random pair per puzzle; test split
-// (evaluation-role tasks): the test pairs at (0, 0). Unknown test outputs are encoded as all-PAD
-// labels (ignored by the loss). Task randomness comes from a Xoshiro stream derived from (seed,
-// task name), so a task's augmentations do not depend on filters or on the thread that ran it;
-// tasks run in parallel and are written in task order.
+// Per task (sets in the order given, training-role sets first, tasks sorted by id): one group =
+// the original puzzle + up to numAug augmentations (AugmentationPlanner over all of the task's
+// pairs, train and test); every puzzle gets the next identifier (0 is blank), the same one in both
+// splits. Train split: the task's train-split pairs (training role: train + test pairs; evaluation
+// role: demonstrations) with translation for all but one random pair per puzzle; test split
+// (evaluation role): the test pairs at (0, 0). Unknown test outputs are encoded as all-PAD labels
+// (ignored by the loss) and left out of test_puzzles.json. A training-role task whose id is taken
+// (by an evaluation-role task or an earlier set) is renamed `<id>-<set label>`; tasks with a grid
+// side above the canvas are left out and listed.
+//
+// Determinism: a task's randomness is one Xoshiro256** stream derived from (seed, task name) --
+// augmentation draws, then train-split translations in puzzle order -- so its bytes depend neither
+// on filters, nor on the thread that ran it, nor on how its group is chunked. Threads compute
+// tasks (at most `window` ahead) and hand each group over in ~4 MB chunks; one writer appends them
+// in task order, so memory is bounded whatever numAug is.
 import ARCCore
 import Foundation
 
