@@ -47,6 +47,9 @@ public struct DatasetBuildOptions: Sendable {
     public var maxTasksPerSet: Int? = nil
     /// Tasks computed ahead of the writer (bounds memory).
     public var window: Int = 4
+    /// Target size of the chunks a task's group is handed to the writer in (bounds memory; does
+    /// not change the output).
+    public var chunkBytes: Int = 4 << 20
 
     public init() {}
 }
@@ -425,10 +428,14 @@ public enum DatasetBuilder {
         // task: memory stays bounded whatever numAug is, and the writer keeps task order.
         let pipeline = Pipeline()
         let window = max(options.window, options.threads)
-        let chunkBytes = 4 << 20, maxPendingChunks = 3
+        let chunkBytes = max(1, options.chunkBytes), maxPendingChunks = 3
         let group = DispatchGroup()
         for _ in 0..<options.threads {
-            DispatchQueue.global().async(group: group) {
+            // Plain threads, not the global dispatch pool: the writer blocks the calling thread,
+            // which may itself be a pool thread.
+            group.enter()
+            Thread {
+                defer { group.leave() }
                 while true {
                     pipeline.condition.lock()
                     while !pipeline.stopped && pipeline.nextToClaim < jobs.count && pipeline.nextToClaim - pipeline.nextToWrite >= window {
@@ -476,7 +483,7 @@ public enum DatasetBuilder {
                     pipeline.condition.broadcast()
                     pipeline.condition.unlock()
                 }
-            }
+            }.start()
         }
         defer {
             pipeline.condition.lock()
