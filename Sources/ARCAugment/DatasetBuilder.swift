@@ -86,6 +86,10 @@ public struct DatasetBuildSummary: Sendable {
     public var leftOut: [LeftOutTask] = []
     /// Training-role tasks whose id was already taken, with the name they got.
     public var renamed: [(from: String, to: String)] = []
+    /// Training-role tasks (by name in this build) holding a test input of an evaluation-role
+    /// task: training on them leaks that task's answer (HRM-SPEC §3, e.g. ARC-AGI-2 training vs
+    /// ARC-AGI-1 evaluation). Reported, not removed.
+    public var leaks: [(training: String, evaluation: String)] = []
     /// Tasks whose dedupe kept fewer than numAug augmentations, with the count kept.
     public var shortGroups: [(task: String, augmentations: Int)] = []
     public var seconds = 0.0
@@ -201,6 +205,22 @@ public enum DatasetBuilder {
         return (jobs, leftOut, renamed)
     }
 
+    /// Training-role jobs that contain an input grid equal to an evaluation-role test input.
+    static func leaks(_ jobs: [BuildJob]) -> [(training: String, evaluation: String)] {
+        var testInputs = [ContentKey: String]()
+        for job in jobs where job.isEvaluation {
+            for p in job.testPairs { testInputs[ContentHash.grid(p.input)] = job.name }
+        }
+        guard !testInputs.isEmpty else { return [] }
+        var found = [(training: String, evaluation: String)]()
+        for job in jobs where !job.isEvaluation {
+            if let hit = job.trainPairs.lazy.compactMap({ testInputs[ContentHash.grid($0.input)] }).first {
+                found.append((job.name, hit))
+            }
+        }
+        return found
+    }
+
     /// Why a task does not fit the canvas (any side, since dihedral transforms swap them), or nil.
     static func misfit(_ task: ARCTask, canvas: Int) -> String? {
         for (kind, pairs) in [("train", task.train), ("test", task.test)] {
@@ -278,6 +298,7 @@ public enum DatasetBuilder {
         summary.tasks = jobs.count
         summary.leftOut = leftOut
         summary.renamed = renamed
+        summary.leaks = leaks(jobs)
 
         let fm = FileManager.default
         let parent = output.deletingLastPathComponent()
@@ -572,7 +593,9 @@ public enum DatasetBuilder {
         info += "\"max_tasks_per_set\": " + (options.maxTasksPerSet.map { String($0) } ?? "null") + ", "
         info += "\"tasks\": \(jobs.count), \"identifiers\": \(nextIdentifier), "
         info += "\"left_out\": [" + leftOutText.joined(separator: ", ") + "], "
-        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}}"
+        let leakText: [String] = summary.leaks.map { "\(jsonString($0.training)): \(jsonString($0.evaluation))" }
+        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}, "
+        info += "\"leaks\": {" + leakText.joined(separator: ", ") + "}}"
         try AtomicFile.write(info + "\n", to: directory.appendingPathComponent("build_info.json"))
     }
 }

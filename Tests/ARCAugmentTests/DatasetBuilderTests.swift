@@ -88,6 +88,23 @@ final class DatasetBuilderTests: XCTestCase {
         }
     }
 
+    func testLeaksAreReported() throws {
+        let secret = Pair(input: grid([[1, 2], [3, 4]]), output: grid([[5]]))
+        let evaluation = TaskSet(name: "e", tasks: [ARCTask(id: "dddd0001", train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [secret])])
+        let training = TaskSet(name: "t", tasks: [
+            ARCTask(id: "copy", train: [Pair(input: grid([[7]]), output: grid([[8]])), secret], test: [Pair(input: grid([[6]]), output: grid([[6]]))]),
+            ARCTask(id: "clean", train: [Pair(input: grid([[1, 2]]), output: grid([[5]]))], test: [Pair(input: grid([[6]]), output: grid([[6]]))]),
+        ])
+        let dir = try TestSupport.temporaryDirectory("leaks")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = DatasetBuildOptions()
+        options.numAug = 2
+        let summary = try DatasetBuilder.build(inputs: [RoledTaskSet(set: training, role: .training), RoledTaskSet(set: evaluation, role: .evaluation)],
+                                               options: options, output: dir.appendingPathComponent("b"))
+        XCTAssertEqual(summary.leaks.map(\.training), ["copy"])
+        XCTAssertEqual(summary.leaks.map(\.evaluation), ["dddd0001"])
+    }
+
     func testTrainingSetsNeedOutputs() throws {
         let task = ARCTask(id: "cccc0001", train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [Pair(input: grid([[3]]), output: nil)])
         let dir = try TestSupport.temporaryDirectory("nooutput")

@@ -128,6 +128,10 @@ struct BuildDatasetCommand: ParsableCommand {
             print("  \(summary.renamed.count) training tasks renamed (id already used): "
                 + summary.renamed.prefix(10).map { "\($0.from) -> \($0.to)" }.joined(separator: ", ") + (summary.renamed.count > 10 ? ", ..." : ""))
         }
+        if !summary.leaks.isEmpty {
+            print("  warning: \(summary.leaks.count) training tasks contain a test input of an evaluation task (their answers leak into training): "
+                + summary.leaks.prefix(10).map { "\($0.training) ~ \($0.evaluation)" }.joined(separator: ", ") + (summary.leaks.count > 10 ? ", ..." : ""))
+        }
         if summary.leftOut.isEmpty {
             print("  tasks left out: none")
         } else {
