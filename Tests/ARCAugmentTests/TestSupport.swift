@@ -77,12 +77,20 @@ enum TestSupport {
             throw Failure(description: "no ARC data for this test: run `arc-pipeline fetch` (into ./arc-data), set ARC_DATA_DIR to a fetched data folder, "
                 + "or ARC_MIRROR_DIR to a folder with ARC-AGI-master.zip and ConceptARC-main.zip (looked in \(mirror.path))")
         }
-        // The real fetch stage (ARCFetch), pointed at the offline mirror, into a temporary folder.
-        let root = try temporaryDirectory("arcdata")
-        let fetcher = Fetcher(dataDirectory: root, log: { _ in })
-        for source in [DataSource.arcAGI1, DataSource.conceptARC] {
-            let plan = try fetcher.plan(source, mirror: mirror.path, kaggleSource: nil, pinnedSHA256: nil)
-            _ = try fetcher.fetch(plan)
+        // The real fetch stage (ARCFetch), pointed at the offline mirror, into a temporary folder
+        // that later test runs reuse (it is only renamed into place once complete).
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("arc-pipeline-tests-arc1-data")
+        if !fm.fileExists(atPath: root.appendingPathComponent("arc-agi-1/manifest.json").path)
+            || !fm.fileExists(atPath: root.appendingPathComponent("concept-arc/manifest.json").path) {
+            let staging = try temporaryDirectory("arcdata")
+            let fetcher = Fetcher(dataDirectory: staging, log: { _ in })
+            for source in [DataSource.arcAGI1, DataSource.conceptARC] {
+                let plan = try fetcher.plan(source, mirror: mirror.path, kaggleSource: nil, pinnedSHA256: nil)
+                _ = try fetcher.fetch(plan)
+            }
+            try? fm.removeItem(at: root)
+            if (try? fm.moveItem(at: staging, to: root)) == nil { try? fm.removeItem(at: staging) }  // another run won the race
         }
         cachedDataDirectory = root
         return root
