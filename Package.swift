@@ -3,6 +3,8 @@
 // Module map (one-way dependencies): see README.md "Architecture" and ../shared/DESIGN.md.
 import PackageDescription
 
+// Kernels, HRM and ArcBench build with plain -O: with these flags, generic Tensor<Double> metadata
+// crashed (swift_allocateGenericClassMetadata / installGenericArguments) when used from the test module.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -29,21 +31,23 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
         // The HRM model, ACT, trainer, predictor, checkpoints.
-        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"], swiftSettings: optimized),
+        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
-        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"]),
         // Undo augmentation, vote, assemble and score submissions.
         .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
+        // The self-contained HTML report (`arc-pipeline report`): grids, votes, scores, training curves.
+        .target(name: "Report", dependencies: ["ARCCore", "Voting"]),
 
         .executableTarget(
             name: "ArcPipeline",
             dependencies: [
-                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting",
+                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"], swiftSettings: optimized),
+        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"]),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
@@ -52,6 +56,7 @@ let package = Package(
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore"]),
     ],
     // Numeric kernels share raw buffers across DispatchQueue.concurrentPerform workers, which
     // Swift 6's strict Sendable checking rejects; the v5 language mode keeps those loops plain.

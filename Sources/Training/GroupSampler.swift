@@ -2,19 +2,7 @@
 // the groups; take a group, pick one of its puzzles at random, put its examples (random
 // order, as many as fit) in the batch; fill the batch; drop the last incomplete batch.
 // Its whole state (epoch, position, RNG) is saved for exact resume.
-
-/// SplitMix64: a small, fast, seedable generator with a 64-bit state that is easy to save.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable, Codable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Kernels
 
 public struct GroupSampler: Sendable {
     public struct State: Sendable, Equatable, Codable {
@@ -22,7 +10,8 @@ public struct GroupSampler: Sendable {
         /// Next position in `groupOrder`.
         public var position: Int
         public var groupOrder: [Int32]
-        public var rng: SplitMix64
+        /// SplitMix64 state of the in-epoch draws.
+        public var rngState: UInt64
     }
 
     public struct Batch: Sendable, Equatable {
@@ -47,7 +36,7 @@ public struct GroupSampler: Sendable {
         self.groupIndices = groupIndices
         self.batchSize = batchSize
         self.seed = seed
-        state = State(epoch: 0, position: 0, groupOrder: [], rng: SplitMix64(seed: seed))
+        state = State(epoch: 0, position: 0, groupOrder: [], rngState: seed)
         startEpoch(0)
     }
 
@@ -59,7 +48,7 @@ public struct GroupSampler: Sendable {
         var rng = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
         var order = (0..<Int32(groupCount)).map { $0 }
         order.shuffle(using: &rng)
-        state = State(epoch: epoch, position: 0, groupOrder: order, rng: rng)
+        state = State(epoch: epoch, position: 0, groupOrder: order, rngState: rng.state)
     }
 
     /// The next full batch; moves to the next epoch when this one cannot fill a batch.
@@ -68,7 +57,7 @@ public struct GroupSampler: Sendable {
             var examples = [Int](), puzzles = [Int]()
             examples.reserveCapacity(batchSize)
             var position = state.position
-            var rng = state.rng
+            var rng = SplitMix64(seed: state.rngState)
             while position < state.groupOrder.count && examples.count < batchSize {
                 let group = Int(state.groupOrder[position])
                 position += 1
@@ -84,7 +73,7 @@ public struct GroupSampler: Sendable {
             }
             if examples.count == batchSize {
                 state.position = position
-                state.rng = rng
+                state.rngState = rng.state
                 return Batch(examples: examples, puzzles: puzzles, epoch: state.epoch)
             }
             // Drop the last incomplete batch, start the next epoch.

@@ -1,1 +1,0 @@
-// HRM module: placeholder until its issue lands (see README Architecture).

@@ -1,0 +1,436 @@
+// HRMModel: the Hierarchical Reasoning Model's inner step on the CPU with the 1-step gradient
+// (HRM-SPEC §4). Post-norm blocks (attention with RoPE, SwiGLU, weightless RMSNorm), the two
+// reasoning modules H and L, the no-gradient cycles, then the differentiated step
+// zL = L(zL, zH + x); zH = H(zH, zL), logits = lm_head(zH)[P:], (q_halt, q_continue) = q_head(zH[0]).
+// Generic over the scalar: Float in production, Double for finite-difference tests.
+//
+// Public API used by the trainer / predictor:
+//   let model = HRMModel<Float>(config: config, maxBatch: b)          // arena allocated, weights zero
+//   model.parameters.initialize(seed:)  or  try model.load(checkpoint: url) (Checkpoint.swift)
+//   let carry = HRMCarry<Float>(config: config, batch: b); carry.reset(slot:, model:)   // H_init/L_init
+//   model.innerStep(carry: carry, inputs: ptr[b*seqLen], puzzleIdentifiers: ptr[b], batch: b, withGradient: true)
+//     -> reads model.logits [b, seqLen, vocab], model.qLogits [b, 2] (col 0 halt, 1 continue); carry updated
+//   model.zeroGradients()
+//   model.backward(dlogits: ptr[b*seqLen*vocab], dq: ptr[b*2], batch: b)
+//     -> model.gradients (arena of layout.trainableCount, offsets = layout entries),
+//        model.puzzleGradients [b, ndim] per slot (rows of model.lastPuzzleIdentifiers; sum duplicates)
+//   Loss helpers: Kernels.sequenceStablemaxLoss, Kernels.binaryCrossEntropyWithLogits.
+//   model.profiler (optional KernelProfiler) collects per-kernel times.
+import Dispatch
+import Kernels
+
+/// The recurrent state (zH, zL) per batch slot, [batch, S, D] each.
+public final class HRMCarry<T: KernelScalar>: @unchecked Sendable {
+    public let zH: Tensor<T>
+    public let zL: Tensor<T>
+    public let batch: Int
+    public let rowsPerSlot: Int
+    public let dim: Int
+
+    public init(config: HRMConfig, batch: Int) {
+        self.batch = batch
+        rowsPerSlot = config.totalLength
+        dim = config.hiddenSize
+        zH = Tensor(shape: [batch, config.totalLength, config.hiddenSize])
+        zL = Tensor(shape: [batch, config.totalLength, config.hiddenSize])
+    }
+
+    /// Slot gets zH = H_init, zL = L_init broadcast over positions (HRM-SPEC §5 reset).
+    public func reset(slot: Int, model: HRMModel<T>) {
+        let hInit = model.parameters.pointer(ParameterLayout.prefix + "H_init")
+        let lInit = model.parameters.pointer(ParameterLayout.prefix + "L_init")
+        for row in 0..<rowsPerSlot {
+            (zH.pointer + (slot * rowsPerSlot + row) * dim).update(from: hInit, count: dim)
+            (zL.pointer + (slot * rowsPerSlot + row) * dim).update(from: lInit, count: dim)
+        }
+    }
+
+    public func resetAll(model: HRMModel<T>) {
+        for slot in 0..<batch { reset(slot: slot, model: model) }
+    }
+}
+
+/// Accumulated wall time per kernel name.
+public final class KernelProfiler: @unchecked Sendable {
+    public private(set) var seconds: [String: Double] = [:]
+    public private(set) var calls: [String: Int] = [:]
+    public init() {}
+    @inline(__always)
+    public func measure<R>(_ name: String, _ body: () -> R) -> R {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = body()
+        seconds[name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        calls[name, default: 0] += 1
+        return result
+    }
+    public func reset() { seconds = [:]; calls = [:] }
+}
+
+/// Activations of one block saved for its backward.
+struct BlockActivations<T: KernelScalar> {
+    let input: Tensor<T>      // [R, D] block input (qkv linear input)
+    let qkv: Tensor<T>        // [R, 3D] after RoPE
+    let attention: Tensor<T>  // [R, D] attention output (o_proj input)
+    let hidden: Tensor<T>     // [R, D] after the first rms (mlp input)
+    let rstd1: Tensor<T>      // [R]
+    let gateUp: Tensor<T>     // [R, 2I]
+    let activation: Tensor<T> // [R, I]
+    let output: Tensor<T>     // [R, D] block output (after the second rms)
+    let rstd2: Tensor<T>      // [R]
+
+    init(rows: Int, dim: Int, inter: Int) {
+        input = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); attention = Tensor(shape: [rows, dim])
+        hidden = Tensor(shape: [rows, dim]); rstd1 = Tensor(shape: [rows]); gateUp = Tensor(shape: [rows, 2 * inter])
+        activation = Tensor(shape: [rows, inter]); output = Tensor(shape: [rows, dim]); rstd2 = Tensor(shape: [rows])
+    }
+}
+
+/// Offsets of one block's weights in the arena.
+struct BlockWeights {
+    let qkv: Int, output: Int, gateUp: Int, down: Int
+}
+
+public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
+    public let config: HRMConfig
+    public var parameters: ParameterArena<T>
+    /// d loss / d parameter for the trainable part of the arena (same offsets). Accumulated by backward.
+    public let gradients: Tensor<T>
+    /// d loss / d puzzle row, per batch slot [maxBatch, ndim] (overwritten by backward).
+    public let puzzleGradients: Tensor<T>
+    /// Outputs of the last inner step: logits [maxBatch, seqLen, vocab], q logits [maxBatch, 2].
+    public let logits: Tensor<T>
+    public let qLogits: Tensor<T>
+    public let maxBatch: Int
+    public var profiler: KernelProfiler?
+
+    let dim: Int, heads: Int, headDim: Int, inter: Int, seq: Int, puzzleTokens: Int, ndim: Int, vocab: Int
+    let maxRows: Int
+    let rotary: RotaryTable<T>
+    let hWeights: [BlockWeights]
+    let lWeights: [BlockWeights]
+    let offsets: (tokens: Int, lmHead: Int, qWeight: Int, qBias: Int)
+
+    // Work buffers, [maxRows, ...]
+    let inputEmbedding: Tensor<T>
+    let injection: Tensor<T>
+    let puzzleRows: Tensor<T>
+    let qkvScratch: Tensor<T>, attentionScratchBuffer: Tensor<T>, projection: Tensor<T>
+    let gateUpScratch: Tensor<T>, activationScratch: Tensor<T>, rstdScratch: Tensor<T>
+    let attentionScratch: AttentionScratch<T>
+    let firstTokens: Tensor<T>
+    let savedFirstTokens: Tensor<T>
+    // Saved for backward (allocated on first use with gradient)
+    var hActivations: [BlockActivations<T>] = []
+    var lActivations: [BlockActivations<T>] = []
+    var savedInputs: [Int32] = []
+    public private(set) var lastPuzzleIdentifiers: [Int32] = []
+    var savedBatch = 0
+    var hasSavedActivations = false
+    // Backward scratch (allocated on first backward)
+    var backwardBuffers: [Tensor<T>] = []
+
+    public init(config: HRMConfig, maxBatch: Int) {
+        self.config = config
+        self.maxBatch = maxBatch
+        dim = config.hiddenSize; heads = config.numHeads; headDim = config.headDim; inter = config.intermediateSize
+        seq = config.totalLength; puzzleTokens = config.puzzleTokens; ndim = config.puzzleEmbeddingDim; vocab = config.vocabSize
+        maxRows = maxBatch * seq
+        parameters = ParameterArena(config: config)
+        let layout = parameters.layout
+        gradients = Tensor(shape: [layout.trainableCount])
+        puzzleGradients = Tensor(shape: [maxBatch, max(1, ndim)])
+        logits = Tensor(shape: [maxBatch, config.seqLen, vocab])
+        qLogits = Tensor(shape: [maxBatch, 2])
+        rotary = RotaryTable(sequenceLength: seq, headDim: headDim, theta: config.ropeTheta)
+        func blocks(_ level: String, _ count: Int) -> [BlockWeights] {
+            (0..<count).map { layer in
+                let base = ParameterLayout.prefix + "\(level).layers.\(layer)."
+                return BlockWeights(
+                    qkv: layout[base + "self_attn.qkv_proj.weight"].offset, output: layout[base + "self_attn.o_proj.weight"].offset,
+                    gateUp: layout[base + "mlp.gate_up_proj.weight"].offset, down: layout[base + "mlp.down_proj.weight"].offset)
+            }
+        }
+        hWeights = blocks("H_level", config.hLayers)
+        lWeights = blocks("L_level", config.lLayers)
+        let p = ParameterLayout.prefix
+        offsets = (layout[p + "embed_tokens.embedding_weight"].offset, layout[p + "lm_head.weight"].offset,
+                   layout[p + "q_head.weight"].offset, layout[p + "q_head.bias"].offset)
+        inputEmbedding = Tensor(shape: [maxRows, dim])
+        injection = Tensor(shape: [maxRows, dim])
+        puzzleRows = Tensor(shape: [maxBatch, max(1, ndim)])
+        qkvScratch = Tensor(shape: [maxRows, 3 * dim])
+        attentionScratchBuffer = Tensor(shape: [maxRows, dim])
+        projection = Tensor(shape: [maxRows, dim])
+        gateUpScratch = Tensor(shape: [maxRows, 2 * inter])
+        activationScratch = Tensor(shape: [maxRows, inter])
+        rstdScratch = Tensor(shape: [maxRows])
+        attentionScratch = AttentionScratch(seq: seq)
+        firstTokens = Tensor(shape: [maxBatch, dim])
+        savedFirstTokens = Tensor(shape: [maxBatch, dim])
+    }
+
+    @inline(__always)
+    func timed<R>(_ name: String, _ body: () -> R) -> R {
+        if let profiler { return profiler.measure(name, body) }
+        return body()
+    }
+
+    public func zeroGradients() {
+        gradients.zero()
+        puzzleGradients.zero()
+    }
+
+    // MARK: forward
+
+    /// Embeds inputs [batch, seqLen] and puzzle identifiers [batch] into inputEmbedding.
+    func embed(inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
+        let w = parameters.values.pointer
+        timed("embedding") {
+            if ndim > 0 {
+                puzzleRowsForward(puzzleRows.pointer, parameters.puzzleEmbedding.pointer, puzzleIdentifiers, batch: batch, tableRows: config.numPuzzleIdentifiers + 1, ndim: ndim)
+            }
+            inputEmbeddingForward(
+                inputEmbedding.pointer, inputs, w + offsets.tokens, ndim > 0 ? UnsafePointer(puzzleRows.pointer) : nil,
+                batch: batch, tokens: config.seqLen, vocab: vocab, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
+                scale: T(Double(dim).squareRoot()))
+        }
+    }
+
+    /// One post-norm block in place on z [rows, D]; saves activations when `save` is given.
+    func blockForward(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, save: BlockActivations<T>?) {
+        let rows = batch * seq
+        let w = parameters.values.pointer
+        let qkv = save?.qkv.pointer ?? qkvScratch.pointer
+        let attention = save?.attention.pointer ?? attentionScratchBuffer.pointer
+        let gateUp = save?.gateUp.pointer ?? gateUpScratch.pointer
+        let activation = save?.activation.pointer ?? activationScratch.pointer
+        if let save { save.input.pointer.update(from: z, count: rows * dim) }
+        timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
+        timed("rope") { ropeApply(qkv, table: rotary, inverse: false, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("attention") { attentionForward(attention, qkv, scratch: attentionScratch, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
+        timed("residual+rms") {
+            addInPlace(z, projection.pointer, count: rows * dim)
+            rmsNormForward(z, save?.rstd1.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
+        }
+        if let save { save.hidden.pointer.update(from: z, count: rows * dim) }
+        timed("linear gate_up") { linearForward(gateUp, z, w + weights.gateUp, nil, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
+        timed("swiglu") { swiGLUForward(activation, gateUp, rows: rows, inter: inter) }
+        timed("linear down") { linearForward(projection.pointer, activation, w + weights.down, nil, rows: rows, inFeatures: inter, outFeatures: dim) }
+        timed("residual+rms") {
+            addInPlace(z, projection.pointer, count: rows * dim)
+            rmsNormForward(z, save?.rstd2.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
+        }
+        if let save { save.output.pointer.update(from: z, count: rows * dim) }
+    }
+
+    /// Reasoning module: z = z + injection, then its blocks in order (in place on z).
+    func moduleForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, save: [BlockActivations<T>]?) {
+        timed("residual+rms") { addInPlace(z, inj, count: batch * seq * dim) }
+        for (index, block) in weights.enumerated() {
+            blockForward(z, weights: block, batch: batch, save: save?[index])
+        }
+    }
+
+    /// injection = a + b
+    func setInjection(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, batch: Int) {
+        let n = batch * seq * dim
+        let out = SendablePointer(injection.pointer), pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
+        parallelChunks(n) { range in
+            for i in range { out.pointer[i] = pa.pointer[i] + pb.pointer[i] }
+        }
+    }
+
+    /// The no-gradient cycles of the inner step on the carry (HRM-SPEC §4): every (h, l) but the last.
+    public func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
+        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
+        runNoGradientCycles(carry: carry, batch: batch)
+    }
+
+    func runNoGradientCycles(carry: HRMCarry<T>, batch: Int) {
+        let zH = carry.zH.pointer, zL = carry.zL.pointer
+        for h in 0..<config.hCycles {
+            for l in 0..<config.lCycles where !(h == config.hCycles - 1 && l == config.lCycles - 1) {
+                setInjection(zH, inputEmbedding.pointer, batch: batch)
+                moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, save: nil)
+            }
+            if h != config.hCycles - 1 {
+                moduleForward(zH, injection: zL, weights: hWeights, batch: batch, save: nil)
+            }
+        }
+    }
+
+    /// The differentiated step from the current carry (inputEmbedding must be set by embed):
+    /// zL = L(zL, zH + x); zH = H(zH, zL); then the heads. Saves activations when withGradient.
+    func gradientStep(carry: HRMCarry<T>, batch: Int, withGradient: Bool) {
+        if withGradient && hActivations.isEmpty {
+            let rows = maxRows
+            hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
+            lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
+        }
+        let zH = carry.zH.pointer, zL = carry.zL.pointer
+        setInjection(zH, inputEmbedding.pointer, batch: batch)
+        moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, save: withGradient ? lActivations : nil)
+        moduleForward(zH, injection: zL, weights: hWeights, batch: batch, save: withGradient ? hActivations : nil)
+        heads(zH: zH, batch: batch)
+        if withGradient {
+            savedFirstTokens.pointer.update(from: firstTokens.pointer, count: batch * dim)
+            hasSavedActivations = true
+            savedBatch = batch
+        }
+    }
+
+    /// logits = lm_head(zH)[P:], q = q_head(zH[:, 0]).
+    func heads(zH: UnsafePointer<T>, batch: Int) {
+        let w = parameters.values.pointer
+        timed("lm_head") {
+            for b in 0..<batch {
+                linearForward(logits.pointer + b * config.seqLen * vocab, zH + (b * seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
+                              rows: config.seqLen, inFeatures: dim, outFeatures: vocab)
+            }
+            for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * seq * dim, count: dim) }
+            linearForward(qLogits.pointer, firstTokens.pointer, w + offsets.qWeight, w + offsets.qBias, rows: batch, inFeatures: dim, outFeatures: 2)
+        }
+    }
+
+    /// One inner step on the carry for `batch` slots: inputs [batch, seqLen] tokens, puzzleIdentifiers [batch].
+    /// Writes logits/qLogits and updates the carry in place (the new carry is detached by construction).
+    /// With withGradient the final step's activations are kept for `backward`.
+    public func innerStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, withGradient: Bool) {
+        precondition(batch <= maxBatch && batch <= carry.batch, "innerStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
+        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
+        if withGradient {
+            // Outputs (logits, qLogits) are overwritten by the next innerStep; the saved activations stay
+            // valid for `backward` across later no-gradient steps (e.g. the ACT target step).
+            savedInputs = Array(UnsafeBufferPointer(start: inputs, count: batch * config.seqLen))
+            lastPuzzleIdentifiers = Array(UnsafeBufferPointer(start: puzzleIdentifiers, count: batch))
+        }
+        runNoGradientCycles(carry: carry, batch: batch)
+        gradientStep(carry: carry, batch: batch, withGradient: withGradient)
+    }
+
+    /// Array convenience for innerStep.
+    public func innerStep(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
+        let batch = puzzleIdentifiers.count
+        precondition(inputs.count == batch * config.seqLen, "innerStep: \(inputs.count) input tokens for batch \(batch) x seqLen \(config.seqLen)")
+        inputs.withUnsafeBufferPointer { ip in
+            puzzleIdentifiers.withUnsafeBufferPointer { pp in
+                innerStep(carry: carry, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, withGradient: withGradient)
+            }
+        }
+    }
+
+    /// Only the differentiated part from a given carry (for tests that hold the no-gradient part fixed).
+    public func gradientStepOnly(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
+        let batch = puzzleIdentifiers.count
+        inputs.withUnsafeBufferPointer { ip in
+            puzzleIdentifiers.withUnsafeBufferPointer { pp in
+                embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
+            }
+        }
+        if withGradient {
+            savedInputs = inputs
+            lastPuzzleIdentifiers = puzzleIdentifiers
+        }
+        gradientStep(carry: carry, batch: batch, withGradient: withGradient)
+    }
+
+    // MARK: backward
+
+    func backwardBuffer(_ index: Int, _ count: Int) -> UnsafeMutablePointer<T> {
+        while backwardBuffers.count <= index { backwardBuffers.append(Tensor(shape: [0])) }
+        if backwardBuffers[index].count < count { backwardBuffers[index] = Tensor(shape: [count]) }
+        return backwardBuffers[index].pointer
+    }
+
+    /// Backward of one block: dz [rows, D] holds d output on entry and d input on exit.
+    func blockBackward(_ dz: UnsafeMutablePointer<T>, weights: BlockWeights, saved: BlockActivations<T>, batch: Int) {
+        let rows = batch * seq
+        let w = parameters.values.pointer
+        let g = gradients.pointer
+        let dActivation = backwardBuffer(1, rows * inter)
+        let dGateUp = backwardBuffer(2, rows * 2 * inter)
+        let dAttention = backwardBuffer(3, rows * dim)
+        let dQKV = backwardBuffer(4, rows * 3 * dim)
+        // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
+        timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
+        timed("linear down backward") {
+            linearBackward(dActivation, g + weights.down, nil, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
+        }
+        timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
+        timed("linear gate_up backward") {
+            // d hidden = residual (dz) + dGateUp W_gu
+            linearBackward(dz, g + weights.gateUp, nil, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
+        }
+        timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
+        timed("linear o backward") {
+            linearBackward(dAttention, g + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
+        }
+        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: attentionScratch, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("rope backward") { ropeApply(dQKV, table: rotary, inverse: true, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("linear qkv backward") {
+            linearBackward(dz, g + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
+        }
+    }
+
+    /// Backward of the last innerStep(withGradient: true) given dlogits [batch, seqLen, vocab] and
+    /// dq [batch, 2] (d loss / d (q_halt, q_continue)). Accumulates into `gradients`; writes
+    /// `puzzleGradients` [batch, ndim] per slot. Nothing flows into the carry (1-step gradient).
+    public func backward(dlogits: UnsafePointer<T>, dq: UnsafePointer<T>, batch: Int) {
+        precondition(hasSavedActivations && batch == savedBatch, "backward: call innerStep(withGradient: true) with batch \(batch) first")
+        let rows = batch * seq
+        let w = parameters.values.pointer
+        let g = gradients.pointer
+        let dz = backwardBuffer(0, rows * dim)
+        let zH = hActivations[hActivations.count - 1].output.pointer
+        timed("lm_head backward") {
+            for b in 0..<batch {
+                let slot = dz + b * seq * dim
+                for j in 0..<(puzzleTokens * dim) { slot[j] = 0 }
+                linearBackward(slot + puzzleTokens * dim, g + offsets.lmHead, nil, dlogits + b * config.seqLen * vocab, zH + (b * seq + puzzleTokens) * dim,
+                               w + offsets.lmHead, rows: config.seqLen, inFeatures: dim, outFeatures: vocab)
+            }
+            let dFirst = backwardBuffer(5, batch * dim)
+            linearBackward(dFirst, g + offsets.qWeight, g + offsets.qBias, dq, savedFirstTokens.pointer, w + offsets.qWeight, rows: batch, inFeatures: dim, outFeatures: 2)
+            for b in 0..<batch {
+                let row = dz + b * seq * dim
+                for j in 0..<dim { row[j] += dFirst[b * dim + j] }
+            }
+        }
+        // H module: input = zH_old + zL_new; its gradient flows to zL_new only.
+        for index in stride(from: hWeights.count - 1, through: 0, by: -1) {
+            blockBackward(dz, weights: hWeights[index], saved: hActivations[index], batch: batch)
+        }
+        // dz is now d zL_new = d output of the L module.
+        for index in stride(from: lWeights.count - 1, through: 0, by: -1) {
+            blockBackward(dz, weights: lWeights[index], saved: lActivations[index], batch: batch)
+        }
+        // dz = d(zL_old + zH_old + x): its x part goes to the embeddings.
+        timed("embedding backward") {
+            savedInputs.withUnsafeBufferPointer { ip in
+                inputEmbeddingBackward(g + offsets.tokens, ndim > 0 ? puzzleGradients.pointer : nil, dz, ip.baseAddress!,
+                                       batch: batch, tokens: config.seqLen, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
+                                       scale: T(Double(dim).squareRoot()))
+            }
+        }
+    }
+
+    /// Sums the per-slot puzzle gradients into a full-table gradient [N+1, ndim] (for tests and dense use).
+    public func puzzleTableGradient(batch: Int) -> Tensor<T> {
+        let table = Tensor<T>(shape: [config.numPuzzleIdentifiers + 1, ndim])
+        for b in 0..<batch {
+            let row = Int(lastPuzzleIdentifiers[b])
+            for j in 0..<ndim { table[row * ndim + j] += puzzleGradients[b * ndim + j] }
+        }
+        return table
+    }
+}
+
+/// a += b over count elements.
+@inlinable
+public func addInPlace<T: KernelScalar>(_ a: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, count: Int) {
+    let pa = SendablePointer(a), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
+    parallelChunks(count) { range in
+        for i in range { pa.pointer[i] += pb.pointer[i] }
+    }
+}

@@ -1,1 +1,0 @@
-// Kernels module: placeholder until its issue lands (see README Architecture).

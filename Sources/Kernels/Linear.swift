@@ -1,0 +1,47 @@
+// Linear: out = inp W^T (+ bias), W stored [outFeatures, inFeatures] as in PyTorch (HRM-SPEC §4:
+// qkv/o/gate_up/down/lm_head have no bias; q_head has one). Backward accumulates into dweight/dbias
+// (beta = 1) and overwrites dinp unless accumulateInput is set.
+
+/// out[rows, outF] = inp[rows, inF] * weight[outF, inF]^T + bias[outF]
+@inlinable
+public func linearForward<T: KernelScalar>(
+    _ out: UnsafeMutablePointer<T>,
+    _ inp: UnsafePointer<T>, _ weight: UnsafePointer<T>, _ bias: UnsafePointer<T>?,
+    rows: Int, inFeatures: Int, outFeatures: Int
+) {
+    T.gemm(
+        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+        alpha: 1, a: inp, lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: out, ldc: outFeatures)
+    if let bias {
+        for row in 0..<rows {
+            let line = out + row * outFeatures
+            for column in 0..<outFeatures { line[column] += bias[column] }
+        }
+    }
+}
+
+/// dinp = dout * weight (overwritten, or added when accumulateInput); dweight += dout^T * inp; dbias += sum dout.
+@inlinable
+public func linearBackward<T: KernelScalar>(
+    _ dinp: UnsafeMutablePointer<T>?, _ dweight: UnsafeMutablePointer<T>?, _ dbias: UnsafeMutablePointer<T>?,
+    _ dout: UnsafePointer<T>, _ inp: UnsafePointer<T>, _ weight: UnsafePointer<T>,
+    rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false
+) {
+    if let dinp {
+        T.gemm(
+            transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
+            alpha: 1, a: dout, lda: outFeatures, b: weight, ldb: inFeatures,
+            beta: accumulateInput ? 1 : 0, c: dinp, ldc: inFeatures)
+    }
+    if let dweight {
+        T.gemm(
+            transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
+            alpha: 1, a: dout, lda: outFeatures, b: inp, ldb: inFeatures, beta: 1, c: dweight, ldc: inFeatures)
+    }
+    if let dbias {
+        for row in 0..<rows {
+            let line = dout + row * outFeatures
+            for column in 0..<outFeatures { dbias[column] += line[column] }
+        }
+    }
+}

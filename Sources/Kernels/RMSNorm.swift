@@ -1,0 +1,47 @@
+// RMSNorm without a learned weight (HRM-SPEC §4): y = x / sqrt(mean(x^2) + eps), eps 1e-5, computed
+// in the kernel's scalar type (fp32 in production). Forward saves the per-row reciprocal rms; backward
+// needs only the output y and that value: dx = r * (dy - y * mean(dy * y)).
+
+public let rmsNormEpsilon = 1e-5
+
+/// out[rows, dim] = rms_norm(inp); rstd[rows] saved for backward. out may equal inp.
+@inlinable
+public func rmsNormForward<T: KernelScalar>(
+    _ out: UnsafeMutablePointer<T>, _ rstd: UnsafeMutablePointer<T>,
+    _ inp: UnsafePointer<T>, rows: Int, dim: Int, epsilon: T = T(rmsNormEpsilon)
+) {
+    let o = SendablePointer(out), r = SendablePointer(rstd), i = SendablePointer(UnsafeMutablePointer(mutating: inp))
+    parallelChunks(rows, costPerItem: dim) { range in
+        for row in range {
+            let x = i.pointer + row * dim
+            let y = o.pointer + row * dim
+            var sum: T = 0
+            for j in 0..<dim { sum += x[j] * x[j] }
+            let reciprocal = 1 / (sum / T(dim) + epsilon).squareRoot()
+            r.pointer[row] = reciprocal
+            for j in 0..<dim { y[j] = x[j] * reciprocal }
+        }
+    }
+}
+
+/// dinp = rms_norm backward, from the forward's output and rstd. dinp may equal dout.
+@inlinable
+public func rmsNormBackward<T: KernelScalar>(
+    _ dinp: UnsafeMutablePointer<T>,
+    _ dout: UnsafePointer<T>, _ out: UnsafePointer<T>, _ rstd: UnsafePointer<T>, rows: Int, dim: Int
+) {
+    let di = SendablePointer(dinp), dO = SendablePointer(UnsafeMutablePointer(mutating: dout))
+    let o = SendablePointer(UnsafeMutablePointer(mutating: out)), r = SendablePointer(UnsafeMutablePointer(mutating: rstd))
+    parallelChunks(rows, costPerItem: dim) { range in
+        for row in range {
+            let dy = dO.pointer + row * dim
+            let y = o.pointer + row * dim
+            let dx = di.pointer + row * dim
+            var dot: T = 0
+            for j in 0..<dim { dot += dy[j] * y[j] }
+            let mean = dot / T(dim)
+            let reciprocal = r.pointer[row]
+            for j in 0..<dim { dx[j] = reciprocal * (dy[j] - y[j] * mean) }
+        }
+    }
+}

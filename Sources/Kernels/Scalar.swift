@@ -1,0 +1,107 @@
+// Scalar: the element types the kernels run in. Float is production (HRM-SPEC §4: fp32 on CPU);
+// Double runs the same generic kernels for finite-difference gradient tests. Each scalar brings its
+// BLAS gemm (OpenBLAS sgemm/dgemm) and the elementary functions the kernels need.
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public protocol KernelScalar: BinaryFloatingPoint, Sendable {
+    /// C = alpha * op(A) * op(B) + beta * C, row-major, op = transpose when the flag is set.
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+    static func cosine(_ x: Self) -> Self
+    static func sine(_ x: Self) -> Self
+    /// x[j] = exp(x[j] - shift) for j < count; returns the sum (softmax inner loop).
+    static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Self>, count: Int, shift: Self) -> Self
+}
+
+extension Float: KernelScalar {
+    @inlinable public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func exponential(_ x: Float) -> Float { expf(x) }
+    @inlinable public static func logarithm(_ x: Float) -> Float { logf(x) }
+    @inlinable public static func cosine(_ x: Float) -> Float { cosf(x) }
+    @inlinable public static func sine(_ x: Float) -> Float { sinf(x) }
+    @inlinable public static func exponentialShiftedInPlace(
+        _ x: UnsafeMutablePointer<Float>, count: Int, shift: Float
+    ) -> Float {
+        var sum = SIMD8<Float>(repeating: 0)
+        let shiftVector = SIMD8<Float>(repeating: shift)
+        var j = 0
+        let raw = UnsafeMutableRawPointer(x)
+        while j + 8 <= count {
+            let value = fastExponential(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
+            raw.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            sum += value
+            j += 8
+        }
+        var total = sum.sum()
+        while j < count {
+            let value = expf(x[j] - shift)
+            x[j] = value
+            total += value
+            j += 1
+        }
+        return total
+    }
+}
+
+/// Vectorised expf (Cephes polynomial, about 1-2 ulp on the softmax range), for 8 lanes.
+@inlinable @inline(__always)
+public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    var x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
+    let fx = (x * 1.44269504088896341 + 0.5).rounded(.down)
+    x = x - fx * 0.693359375 + fx * 2.12194440e-4
+    let z = x * x
+    var y = SIMD8<Float>(repeating: 1.9875691500e-4)
+    y = y * x + 1.3981999507e-3
+    y = y * x + 8.3334519073e-3
+    y = y * x + 4.1665795894e-2
+    y = y * x + 1.6666665459e-1
+    y = y * x + 5.0000001201e-1
+    y = y * z + x + 1
+    let exponent = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
+    let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
+    return y * scale
+}
+
+extension Double: KernelScalar {
+    @inlinable public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func exponential(_ x: Double) -> Double { exp(x) }
+    @inlinable public static func logarithm(_ x: Double) -> Double { log(x) }
+    @inlinable public static func cosine(_ x: Double) -> Double { cos(x) }
+    @inlinable public static func sine(_ x: Double) -> Double { sin(x) }
+    @inlinable public static func exponentialShiftedInPlace(
+        _ x: UnsafeMutablePointer<Double>, count: Int, shift: Double
+    ) -> Double {
+        var sum = 0.0
+        for j in 0..<count {
+            let value = exp(x[j] - shift)
+            x[j] = value
+            sum += value
+        }
+        return sum
+    }
+}

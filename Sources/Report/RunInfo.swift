@@ -1,0 +1,135 @@
+// What the report reads from a training run folder (written by `train`): `config.json`, a JSON object
+// of hyperparameters shown generically (known keys highlighted), and `metrics.jsonl`, one JSON object
+// per logging interval ("step", "lm_loss", "exact_accuracy", ...; any key may be missing on a line).
+import ARCCore
+import Foundation
+
+/// The hyperparameters of a run, in file order.
+public struct RunConfig: Sendable {
+    public var entries: [(key: String, value: JSONValue)]
+
+    /// Keys shown first, in this order, when present.
+    public static let highlightedKeys = ["preset", "dataset", "hidden_size", "num_heads", "H_layers", "L_layers",
+                                         "H_cycles", "L_cycles", "halt_max_steps", "batch_size", "lr", "puzzle_emb_lr",
+                                         "steps", "train_seconds", "num_aug", "seed"]
+
+    public init(entries: [(key: String, value: JSONValue)]) { self.entries = entries }
+
+    public subscript(key: String) -> JSONValue? { entries.first { $0.key == key }?.value }
+
+    public func number(_ key: String) -> Double? {
+        switch self[key] {
+        case let .int(i)?: return Double(i)
+        case let .double(d)?: return d
+        default: return nil
+        }
+    }
+
+    public static func load(from url: URL) throws -> RunConfig {
+        let json = try JSONFile.read(url)
+        guard case let .object(members) = json else {
+            throw ARCDataError(file: url.path, message: "is \(json.kindName), expected an object of hyperparameters")
+        }
+        return RunConfig(entries: members.map { (key: $0.0, value: $0.1) })
+    }
+
+    /// A short text for a value (strings unquoted, nested values as compact JSON).
+    public static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case let .bool(b): return b ? "true" : "false"
+        case let .int(i): return String(i)
+        case let .double(d): return d.isFinite ? String(format: "%g", d) : "\(d)"
+        case let .string(s): return s
+        case let .array(items): return "[" + items.map { compact($0) }.joined(separator: ", ") + "]"
+        case .object: return compact(value)
+        }
+    }
+
+    static func compact(_ value: JSONValue) -> String {
+        switch value {
+        case let .string(s): return "\"" + s + "\""
+        case let .array(items): return "[" + items.map { compact($0) }.joined(separator: ",") + "]"
+        case let .object(members): return "{" + members.map { "\"\($0.0)\":" + compact($0.1) }.joined(separator: ",") + "}"
+        default: return text(value)
+        }
+    }
+}
+
+/// The logged training metrics: one record per line, numeric fields only.
+public struct MetricsLog: Sendable {
+    public var records: [[String: Double]]
+    public init(records: [[String: Double]]) { self.records = records }
+
+    /// The (step, value) points of `key`, x = "step" (or the line number when a line has no step).
+    public func series(_ key: String) -> [(x: Double, y: Double)] {
+        var out = [(x: Double, y: Double)]()
+        for (i, r) in records.enumerated() {
+            if let y = r[key], y.isFinite { out.append((x: r["step"] ?? Double(i), y: y)) }
+        }
+        return out
+    }
+
+    /// The last value of `key` on any line.
+    public func last(_ key: String) -> Double? {
+        for r in records.reversed() { if let v = r[key], v.isFinite { return v } }
+        return nil
+    }
+
+    /// Reads `metrics.jsonl`. Blank lines are skipped; a final line without a newline that does not parse
+    /// (a run interrupted mid-write) is ignored; any other bad line is an error naming file and line.
+    public static func load(from url: URL) throws -> MetricsLog {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ARCDataError(file: url.path, message: "no such file")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try decode(data, file: url.path)
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> MetricsLog {
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let endsWithNewline = data.last == UInt8(ascii: "\n")
+        var records = [[String: Double]]()
+        for (n, line) in lines.enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            let isUnterminatedLast = n == lines.count - 1 && !endsWithNewline
+            let json: JSONValue
+            do { json = try JSONParser.parse(Data(line)) } catch let e as JSONParseError {
+                if isUnterminatedLast { break }
+                throw ARCDataError(file: "\(file):\(n + 1)", message: e.description)
+            }
+            guard case let .object(members) = json else {
+                throw ARCDataError(file: "\(file):\(n + 1)", message: "line is \(json.kindName), expected an object")
+            }
+            var record = [String: Double]()
+            for (key, value) in members {
+                switch value {
+                case let .int(i): record[key] = Double(i)
+                case let .double(d): record[key] = d
+                default: continue
+                }
+            }
+            records.append(record)
+        }
+        return MetricsLog(records: records)
+    }
+}
+
+/// Reads and parses a JSON file; errors name the file (a missing file says so).
+enum JSONFile {
+    static func read(_ url: URL) throws -> JSONValue {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ARCDataError(file: url.path, message: "no such file")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONParser.parse(data) } catch let e as JSONParseError {
+            throw ARCDataError(file: url.path, message: e.description)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// Inference with ACT (HRM-SPEC §5 "Evaluation always runs halt_max_steps steps for every
+// slot"): a fresh carry per batch, halt_max_steps inner steps, then the argmax tokens and
+// q_halt of the last step for every example.
+
+public struct ExamplePrediction: Sendable, Equatable {
+    public var example: Int
+    /// Argmax token per grid position (seq_len values).
+    public var tokens: [UInt8]
+    public var qHalt: Float
+}
+
+public final class ACTPredictor<Model: ACTInnerModel> {
+    public let model: Model
+    public let batchSize: Int
+    public let haltMaxSteps: Int
+    let carry: Model.Carry
+    var inputs: [Int32], identifiers: [Int32], logits: [Float], qHalt: [Float], qContinue: [Float]
+
+    public init(model: Model, batchSize: Int, haltMaxSteps: Int) {
+        self.model = model
+        self.batchSize = batchSize
+        self.haltMaxSteps = haltMaxSteps
+        carry = model.makeCarry(batchSize: batchSize)
+        inputs = [Int32](repeating: 0, count: batchSize * model.sequenceLength)
+        identifiers = [Int32](repeating: 0, count: batchSize)
+        logits = [Float](repeating: 0, count: batchSize * model.sequenceLength * model.vocabularySize)
+        qHalt = [Float](repeating: 0, count: batchSize)
+        qContinue = qHalt
+    }
+
+    /// Predicts examples `examples` (indices into `data`), in batches; unused slots of the last
+    /// batch hold blank examples (PAD inputs, identifier 0) and are dropped.
+    public func predict(_ examples: [Int], from data: ExampleSource, identifierOf: (Int) -> Int32,
+                        progress: ((Int) -> Void)? = nil) -> [ExamplePrediction] {
+        let seqLen = model.sequenceLength, vocab = model.vocabularySize
+        var results = [ExamplePrediction]()
+        results.reserveCapacity(examples.count)
+        var labels = [Int32](repeating: 0, count: seqLen)
+        var start = 0
+        while start < examples.count {
+            let chunk = Array(examples[start..<min(examples.count, start + batchSize)])
+            for slot in 0..<batchSize {
+                if slot < chunk.count {
+                    inputs.withUnsafeMutableBufferPointer { i in
+                        labels.withUnsafeMutableBufferPointer { l in
+                            data.copyExample(chunk[slot], inputs: i.baseAddress! + slot * seqLen, labels: l.baseAddress!, ignoreLabel: -100)
+                        }
+                    }
+                    identifiers[slot] = identifierOf(chunk[slot])
+                } else {
+                    for t in 0..<seqLen { inputs[slot * seqLen + t] = 0 }
+                    identifiers[slot] = 0
+                }
+            }
+            model.resetCarry(carry, slots: Array(0..<batchSize))
+            for _ in 0..<haltMaxSteps {
+                inputs.withUnsafeBufferPointer { i in
+                    identifiers.withUnsafeBufferPointer { ids in
+                        model.innerStep(carry: carry, inputs: i.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batchSize,
+                                        logits: &logits, qHalt: &qHalt, qContinue: &qContinue, recordForBackward: false)
+                    }
+                }
+            }
+            for (slot, example) in chunk.enumerated() {
+                var tokens = [UInt8](repeating: 0, count: seqLen)
+                for t in 0..<seqLen {
+                    let row = (slot * seqLen + t) * vocab
+                    var best = 0
+                    for j in 1..<vocab where logits[row + j] > logits[row + best] { best = j }
+                    tokens[t] = UInt8(best)
+                }
+                results.append(ExamplePrediction(example: example, tokens: tokens, qHalt: qHalt[slot]))
+            }
+            start += chunk.count
+            progress?(start)
+        }
+        return results
+    }
+}

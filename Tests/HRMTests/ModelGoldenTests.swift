@@ -1,0 +1,119 @@
+// Golden tests of the whole inner step (forward, losses, 1-step gradients, second step) against the
+// PyTorch reference fixtures model_a (D=32, P=1, duplicate identifier) and model_b (D=8,
+// puzzle_emb_ndim = 2D so P = 2). Forward |a-b| <= 1e-5 + 1e-4|b|; gradients within 1e-4 of max |g|.
+import Foundation
+import Kernels
+import XCTest
+@testable import HRM
+
+final class ModelGoldenTests: XCTestCase {
+    override func setUp() { KernelThreads.configure(threads: 2) }
+
+    func config(from fixture: SafeTensorsFile) -> HRMConfig {
+        let c = fixture.configJSON
+        func int(_ key: String) -> Int { (c[key] as? NSNumber)?.intValue ?? -1 }
+        return HRMConfig(
+            hiddenSize: int("hidden_size"), numHeads: int("num_heads"), expansion: (c["expansion"] as? NSNumber)?.doubleValue ?? 4,
+            hLayers: int("H_layers"), lLayers: int("L_layers"), hCycles: int("H_cycles"), lCycles: int("L_cycles"),
+            haltMaxSteps: int("halt_max_steps"), haltExplorationProbability: 0, puzzleEmbeddingDim: int("puzzle_emb_ndim"),
+            numPuzzleIdentifiers: int("num_puzzle_identifiers") - 1, vocabSize: int("vocab_size"), seqLen: int("seq_len"),
+            batchSize: int("batch_size"))
+    }
+
+    func runGolden(_ name: String) throws {
+        let fixture = try Fixtures.load(name)
+        let c = fixture.configJSON
+        let config = self.config(from: fixture)
+        XCTAssertEqual(config.intermediateSize, (c["intermediate_size"] as? NSNumber)?.intValue)
+        XCTAssertEqual(config.puzzleTokens, (c["puzzle_emb_len"] as? NSNumber)?.intValue)
+        XCTAssertEqual(config.totalLength, (c["total_len"] as? NSNumber)?.intValue)
+        let batch = config.batchSize
+        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        try model.load(from: fixture, source: name)
+        // Shapes first: every arena tensor and gradient has the fixture's shape.
+        for entry in model.parameters.layout.entries {
+            XCTAssertEqual(fixture.shape(entry.name), entry.shape, "\(name): shape of \(entry.name)")
+            if entry.trainable { XCTAssertEqual(fixture.shape("grad." + entry.name), entry.shape, "\(name): shape of grad.\(entry.name)") }
+        }
+        let trainableNames = Set((c["trainable"] as? [String]) ?? [])
+        XCTAssertEqual(trainableNames, Set(model.parameters.layout.trainableEntries.map(\.name) + [ParameterLayout.puzzleEmbeddingName]))
+        XCTAssertEqual(fixture.shape("out.logits"), [batch, config.seqLen, config.vocabSize])
+
+        let inputs = try fixture.ints("batch.inputs")
+        let labels = try fixture.ints("batch.labels")
+        let identifiers = try fixture.ints("batch.puzzle_identifiers")
+        let continueTarget = try fixture.floats("batch.q_continue_target").map { Double($0) }
+
+        // Starting carry = H_init / L_init broadcast.
+        let carry = HRMCarry<Float>(config: config, batch: batch)
+        carry.resetAll(model: model)
+        assertClose("\(name) carry.z_H", carry.zH.array, try fixture.floats("carry.z_H"), atol: 0, rtol: 0)
+        assertClose("\(name) carry.z_L", carry.zL.array, try fixture.floats("carry.z_L"), atol: 0, rtol: 0)
+
+        // No-gradient part alone.
+        let probe = HRMCarry<Float>(config: config, batch: batch)
+        probe.resetAll(model: model)
+        inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
+            model.noGradientCycles(carry: probe, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
+        } }
+        assertClose("\(name) debug.input_embeddings", Array(model.inputEmbedding.array.prefix(batch * config.totalLength * config.hiddenSize)), try fixture.floats("debug.input_embeddings"))
+        assertClose("\(name) debug.z_H_nograd", probe.zH.array, try fixture.floats("debug.z_H_nograd"))
+        assertClose("\(name) debug.z_L_nograd", probe.zL.array, try fixture.floats("debug.z_L_nograd"))
+
+        // Full inner step with gradient.
+        model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: true)
+        let logitCount = batch * config.seqLen * config.vocabSize
+        let logits = Array(model.logits.array.prefix(logitCount))
+        assertClose("\(name) out.logits", logits, try fixture.floats("out.logits"))
+        assertClose("\(name) out.q_halt_logits", (0..<batch).map { model.qLogits[2 * $0] }, try fixture.floats("out.q_halt_logits"))
+        assertClose("\(name) out.q_continue_logits", (0..<batch).map { model.qLogits[2 * $0 + 1] }, try fixture.floats("out.q_continue_logits"))
+        assertClose("\(name) out.z_H", carry.zH.array, try fixture.floats("out.z_H"))
+        assertClose("\(name) out.z_L", carry.zL.array, try fixture.floats("out.z_L"))
+
+        // Losses (labels 0 ignored) and upstream gradients.
+        let dlogits = Tensor<Float>(shape: [batch, config.seqLen, config.vocabSize])
+        let lm = labels.withUnsafeBufferPointer {
+            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: config.seqLen, vocab: config.vocabSize, ignoreLabel: 0)
+        }
+        var correct = [Double](repeating: 0, count: batch)
+        for b in 0..<batch {
+            var all = true
+            for t in 0..<config.seqLen where labels[b * config.seqLen + t] != 0 {
+                let row = logits[((b * config.seqLen + t) * config.vocabSize)..<((b * config.seqLen + t + 1) * config.vocabSize)]
+                let argmax = row.indices.max { row[$0] < row[$1] }! - row.startIndex
+                if argmax != Int(labels[b * config.seqLen + t]) { all = false }
+            }
+            correct[b] = all ? 1 : 0
+        }
+        XCTAssertEqual(correct.map { Int32($0) }, try fixture.ints("out.seq_is_correct"))
+        let dq = Tensor<Float>(shape: [batch, 2])
+        let qHalt = correct.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer, model.qLogits.pointer, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5) }
+        let qContinue = continueTarget.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer + 1, model.qLogits.pointer + 1, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5) }
+        assertClose("\(name) out.lm_loss", [lm.loss], try fixture.floats("out.lm_loss"))
+        assertClose("\(name) out.q_halt_loss", [qHalt], try fixture.floats("out.q_halt_loss"))
+        assertClose("\(name) out.q_continue_loss", [qContinue], try fixture.floats("out.q_continue_loss"))
+        assertClose("\(name) out.loss", [lm.loss + 0.5 * (qHalt + qContinue)], try fixture.floats("out.loss"))
+
+        // Second inner step without gradient between forward and backward must not disturb backward.
+        let logitsCopy = logits
+        model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
+        assertClose("\(name) out2.logits", Array(model.logits.array.prefix(logitCount)), try fixture.floats("out2.logits"))
+        assertClose("\(name) out2.q_halt_logits", (0..<batch).map { model.qLogits[2 * $0] }, try fixture.floats("out2.q_halt_logits"))
+        assertClose("\(name) out2.q_continue_logits", (0..<batch).map { model.qLogits[2 * $0 + 1] }, try fixture.floats("out2.q_continue_logits"))
+        assertClose("\(name) out2.z_H", carry.zH.array, try fixture.floats("out2.z_H"))
+        assertClose("\(name) out2.z_L", carry.zL.array, try fixture.floats("out2.z_L"))
+        XCTAssertEqual(logitsCopy.count, logitCount)
+
+        model.zeroGradients()
+        model.backward(dlogits: dlogits.pointer, dq: dq.pointer, batch: batch)
+        for entry in model.parameters.layout.trainableEntries {
+            let actual = Array(UnsafeBufferPointer(start: model.gradients.pointer + entry.offset, count: entry.count))
+            assertGradientClose("\(name) grad.\(entry.name)", actual, try fixture.floats("grad." + entry.name))
+        }
+        assertGradientClose("\(name) grad.\(ParameterLayout.puzzleEmbeddingName)", model.puzzleTableGradient(batch: batch).array,
+                            try fixture.floats("grad." + ParameterLayout.puzzleEmbeddingName))
+    }
+
+    func testModelA() throws { try runGolden("model_a.safetensors") }
+    func testModelB() throws { try runGolden("model_b.safetensors") }
+}

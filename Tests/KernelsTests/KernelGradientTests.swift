@@ -1,0 +1,256 @@
+// Finite-difference gradient tests (Double) for every forward/backward kernel pair in Kernels.
+// Loss = sum(output * R) for a fixed random R, so backward is called with dout = R.
+import Kernels
+import XCTest
+
+final class KernelGradientTests: XCTestCase {
+    override func setUp() { KernelThreads.configure(threads: 2) }
+
+    func testLinearWithBiasGradients() {
+        var g = SplitMix64(seed: 1)
+        let rows = 5, inF = 7, outF = 4
+        let x = randomTensor([rows, inF], &g), w = randomTensor([outF, inF], &g), bias = randomTensor([outF], &g)
+        let r = randomTensor([rows, outF], &g)
+        let out = Tensor<Double>(shape: [rows, outF])
+        func loss() -> Double {
+            linearForward(out.pointer, x.pointer, w.pointer, bias.pointer, rows: rows, inFeatures: inF, outFeatures: outF)
+            return dot(out, r)
+        }
+        _ = loss()
+        let dx = Tensor<Double>(shape: [rows, inF]), dw = Tensor<Double>(shape: [outF, inF]), db = Tensor<Double>(shape: [outF])
+        linearBackward(dx.pointer, dw.pointer, db.pointer, r.pointer, x.pointer, w.pointer, rows: rows, inFeatures: inF, outFeatures: outF)
+        finiteDifferenceCheck("linear.dinput", parameter: x.pointer, count: x.count, analytic: dx.array, loss: loss)
+        finiteDifferenceCheck("linear.dweight", parameter: w.pointer, count: w.count, analytic: dw.array, loss: loss)
+        finiteDifferenceCheck("linear.dbias", parameter: bias.pointer, count: bias.count, analytic: db.array, loss: loss)
+        // Accumulation: a second backward adds to dweight and (with accumulateInput) to dinput.
+        linearBackward(dx.pointer, dw.pointer, nil, r.pointer, x.pointer, w.pointer, rows: rows, inFeatures: inF, outFeatures: outF, accumulateInput: true)
+        let dw1 = Tensor<Double>(shape: [outF, inF])
+        linearBackward(nil, dw1.pointer, nil, r.pointer, x.pointer, w.pointer, rows: rows, inFeatures: inF, outFeatures: outF)
+        for i in 0..<dw.count { XCTAssertEqual(dw[i], 2 * dw1[i], accuracy: 1e-12) }
+    }
+
+    func testLinearMatchesNaiveProduct() {
+        var g = SplitMix64(seed: 2)
+        let rows = 3, inF = 4, outF = 2
+        let x = randomTensor([rows, inF], &g), w = randomTensor([outF, inF], &g)
+        let out = Tensor<Double>(shape: [rows, outF])
+        linearForward(out.pointer, x.pointer, w.pointer, nil, rows: rows, inFeatures: inF, outFeatures: outF)
+        for i in 0..<rows {
+            for o in 0..<outF {
+                var s = 0.0
+                for k in 0..<inF { s += x[i * inF + k] * w[o * inF + k] }
+                XCTAssertEqual(out[i * outF + o], s, accuracy: 1e-12)
+            }
+        }
+    }
+
+    func testRMSNormGradientAndValue() {
+        var g = SplitMix64(seed: 3)
+        let rows = 4, dim = 6
+        let x = randomTensor([rows, dim], &g), r = randomTensor([rows, dim], &g)
+        let out = Tensor<Double>(shape: [rows, dim]), rstd = Tensor<Double>(shape: [rows])
+        func loss() -> Double {
+            rmsNormForward(out.pointer, rstd.pointer, x.pointer, rows: rows, dim: dim)
+            return dot(out, r)
+        }
+        _ = loss()
+        // value: mean of squares of the output = 1 - eps/(ms+eps)
+        var ms = 0.0, msx = 0.0
+        for j in 0..<dim { ms += out[j] * out[j]; msx += x[j] * x[j] }
+        XCTAssertEqual(ms / Double(dim), (msx / Double(dim)) / (msx / Double(dim) + 1e-5), accuracy: 1e-12)
+        let dx = Tensor<Double>(shape: [rows, dim])
+        rmsNormBackward(dx.pointer, r.pointer, out.pointer, rstd.pointer, rows: rows, dim: dim)
+        finiteDifferenceCheck("rms_norm.dinput", parameter: x.pointer, count: x.count, analytic: dx.array, loss: loss)
+    }
+
+    func testRoPEGradientAndRotation() {
+        var g = SplitMix64(seed: 4)
+        let batch = 2, seq = 5, heads = 2, headDim = 4, dim = heads * headDim
+        let table = RotaryTable<Double>(sequenceLength: seq, headDim: headDim)
+        let x = randomTensor([batch * seq, 3 * dim], &g), r = randomTensor([batch * seq, 3 * dim], &g)
+        let work = Tensor<Double>(shape: [batch * seq, 3 * dim])
+        func loss() -> Double {
+            work.copy(from: x)
+            ropeApply(work.pointer, table: table, inverse: false, batch: batch, seq: seq, heads: heads, headDim: headDim)
+            return dot(work, r)
+        }
+        _ = loss()
+        // v is untouched, position 0 is the identity, rotation preserves norms per half-pair.
+        for row in 0..<(batch * seq) {
+            for j in (2 * dim)..<(3 * dim) { XCTAssertEqual(work[row * 3 * dim + j], x[row * 3 * dim + j]) }
+        }
+        for j in 0..<(2 * dim) { XCTAssertEqual(work[j], x[j], accuracy: 1e-15) }
+        // angle for position 3, pair i=1: 3 * 10000^(-2/4) = 0.03
+        let row = 3, i = 1, half = headDim / 2
+        let x1 = x[row * 3 * dim + i], x2 = x[row * 3 * dim + i + half], angle = 3.0 * pow(10000, -0.5)
+        XCTAssertEqual(work[row * 3 * dim + i], x1 * cos(angle) - x2 * sin(angle), accuracy: 1e-14)
+        XCTAssertEqual(work[row * 3 * dim + i + half], x2 * cos(angle) + x1 * sin(angle), accuracy: 1e-14)
+        let dx = Tensor<Double>(shape: [batch * seq, 3 * dim])
+        dx.copy(from: r)
+        ropeApply(dx.pointer, table: table, inverse: true, batch: batch, seq: seq, heads: heads, headDim: headDim)
+        finiteDifferenceCheck("rope.dinput", parameter: x.pointer, count: x.count, analytic: dx.array, loss: loss)
+    }
+
+    func testAttentionGradientAndValue() {
+        var g = SplitMix64(seed: 5)
+        let batch = 2, seq = 6, heads = 2, headDim = 4, dim = heads * headDim
+        let qkv = randomTensor([batch * seq, 3 * dim], &g), r = randomTensor([batch * seq, dim], &g)
+        let out = Tensor<Double>(shape: [batch * seq, dim])
+        let scratch = AttentionScratch<Double>(seq: seq)
+        func loss() -> Double {
+            attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
+            return dot(out, r)
+        }
+        _ = loss()
+        // value check against a naive computation for (b=1, head=1, query=2)
+        let b = 1, h = 1, query = 2
+        var scores = [Double](repeating: 0, count: seq)
+        for key in 0..<seq {
+            var s = 0.0
+            for d in 0..<headDim {
+                s += qkv[(b * seq + query) * 3 * dim + h * headDim + d] * qkv[(b * seq + key) * 3 * dim + dim + h * headDim + d]
+            }
+            scores[key] = s / Double(headDim).squareRoot()
+        }
+        let m = scores.max()!
+        let e = scores.map { exp($0 - m) }
+        let z = e.reduce(0, +)
+        for d in 0..<headDim {
+            var v = 0.0
+            for key in 0..<seq { v += e[key] / z * qkv[(b * seq + key) * 3 * dim + 2 * dim + h * headDim + d] }
+            XCTAssertEqual(out[(b * seq + query) * dim + h * headDim + d], v, accuracy: 1e-12)
+        }
+        let dqkv = Tensor<Double>(shape: [batch * seq, 3 * dim])
+        attentionBackward(dqkv.pointer, r.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
+        finiteDifferenceCheck("attention.dqkv", parameter: qkv.pointer, count: qkv.count, analytic: dqkv.array, maxChecks: 400, loss: loss)
+    }
+
+    func testSwiGLUGradient() {
+        var g = SplitMix64(seed: 6)
+        let rows = 3, inter = 5
+        let gu = randomTensor([rows, 2 * inter], &g, scale: 3), r = randomTensor([rows, inter], &g)
+        let out = Tensor<Double>(shape: [rows, inter])
+        func loss() -> Double {
+            swiGLUForward(out.pointer, gu.pointer, rows: rows, inter: inter)
+            return dot(out, r)
+        }
+        _ = loss()
+        let g0 = gu[0], u0 = gu[inter]
+        XCTAssertEqual(out[0], g0 / (1 + exp(-g0)) * u0, accuracy: 1e-14)
+        let dgu = Tensor<Double>(shape: [rows, 2 * inter])
+        swiGLUBackward(dgu.pointer, r.pointer, gu.pointer, rows: rows, inter: inter)
+        finiteDifferenceCheck("swiglu.dgate_up", parameter: gu.pointer, count: gu.count, analytic: dgu.array, loss: loss)
+    }
+
+    func testSwiGLUIntermediateSizes() {
+        XCTAssertEqual(swiGLUIntermediateSize(dim: 512, expansion: 4), 1536)
+        XCTAssertEqual(swiGLUIntermediateSize(dim: 128, expansion: 4), 512)
+        XCTAssertEqual(swiGLUIntermediateSize(dim: 32, expansion: 4), 256)
+    }
+
+    func testInputEmbeddingGradients() {
+        var g = SplitMix64(seed: 7)
+        let batch = 2, tokens = 5, vocab = 4, dim = 3, ndim = 5, puzzleTokens = 2  // ndim 5 -> padded to 6
+        let seq = puzzleTokens + tokens
+        let table = randomTensor([vocab, dim], &g), rows = randomTensor([batch, ndim], &g)
+        let r = randomTensor([batch, seq, dim], &g)
+        let inputs: [Int32] = [0, 1, 2, 3, 1, 3, 3, 0, 2, 1]
+        let out = Tensor<Double>(shape: [batch, seq, dim])
+        let scale = Double(dim).squareRoot()
+        func loss() -> Double {
+            inputs.withUnsafeBufferPointer { ip in
+                inputEmbeddingForward(out.pointer, ip.baseAddress!, table.pointer, rows.pointer, batch: batch, tokens: tokens, vocab: vocab, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim, scale: scale)
+            }
+            return dot(out, r)
+        }
+        _ = loss()
+        XCTAssertEqual(out[5], 0)  // zero padding of the puzzle row
+        XCTAssertEqual(out[4], scale * rows[4])
+        XCTAssertEqual(out[(seq + puzzleTokens + 1) * dim + 2], scale * table[3 * dim + 2])
+        let dTable = Tensor<Double>(shape: [vocab, dim]), dRows = Tensor<Double>(shape: [batch, ndim])
+        inputs.withUnsafeBufferPointer { ip in
+            inputEmbeddingBackward(dTable.pointer, dRows.pointer, r.pointer, ip.baseAddress!, batch: batch, tokens: tokens, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim, scale: scale)
+        }
+        finiteDifferenceCheck("embedding.dtoken_table", parameter: table.pointer, count: table.count, analytic: dTable.array, loss: loss)
+        finiteDifferenceCheck("embedding.dpuzzle_rows", parameter: rows.pointer, count: rows.count, analytic: dRows.array, loss: loss)
+        // gather of puzzle rows
+        let puzzleTable = randomTensor([4, ndim], &g)
+        let gathered = Tensor<Double>(shape: [batch, ndim])
+        let ids: [Int32] = [3, 1]
+        ids.withUnsafeBufferPointer { puzzleRowsForward(gathered.pointer, puzzleTable.pointer, $0.baseAddress!, batch: batch, tableRows: 4, ndim: ndim) }
+        for j in 0..<ndim {
+            XCTAssertEqual(gathered[j], puzzleTable[3 * ndim + j])
+            XCTAssertEqual(gathered[ndim + j], puzzleTable[ndim + j])
+        }
+    }
+
+    func testStablemaxCrossEntropyGradientAndValue() {
+        var g = SplitMix64(seed: 8)
+        let batch = 2, tokens = 4, vocab = 5
+        let logits = randomTensor([batch * tokens, vocab], &g, scale: 3)
+        let labels: [Int32] = [1, -100, 4, 0, -100, -100, 2, 3]
+        let dlogits = Tensor<Double>(shape: [batch * tokens, vocab])
+        func loss() -> Double {
+            labels.withUnsafeBufferPointer {
+                sequenceStablemaxLoss(nil, logits.pointer, $0.baseAddress!, batch: batch, tokens: tokens, vocab: vocab, ignoreLabel: -100).loss
+            }
+        }
+        let (value, counts) = labels.withUnsafeBufferPointer {
+            sequenceStablemaxLoss(dlogits.pointer, logits.pointer, $0.baseAddress!, batch: batch, tokens: tokens, vocab: vocab, ignoreLabel: -100)
+        }
+        XCTAssertEqual(counts, [3, 2])
+        // naive value
+        func s(_ x: Double) -> Double { x >= 0 ? x + 1 : 1 / (1 - x) }
+        var expected = 0.0
+        for b in 0..<batch {
+            var sum = 0.0
+            for t in 0..<tokens where labels[b * tokens + t] != -100 {
+                let row = (b * tokens + t) * vocab
+                var z = 0.0
+                for j in 0..<vocab { z += s(logits[row + j]) }
+                sum += -log(s(logits[row + Int(labels[b * tokens + t])]) / z)
+            }
+            expected += sum / Double(counts[b])
+        }
+        XCTAssertEqual(value, expected, accuracy: 1e-12)
+        finiteDifferenceCheck("stablemax_ce.dlogits", parameter: logits.pointer, count: logits.count, analytic: dlogits.array, loss: loss)
+    }
+
+    func testBinaryCrossEntropyGradientAndValue() {
+        var g = SplitMix64(seed: 9)
+        let count = 4
+        let logits = randomTensor([count, 2], &g, scale: 6)
+        let targets: [Double] = [1, 0, 0.3, 1]
+        let dlogits = Tensor<Double>(shape: [count, 2])
+        func loss() -> Double {
+            targets.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(nil, logits.pointer, stride: 2, $0.baseAddress!, count: count) }
+        }
+        let value = targets.withUnsafeBufferPointer {
+            binaryCrossEntropyWithLogits(dlogits.pointer, logits.pointer, stride: 2, $0.baseAddress!, count: count)
+        }
+        var expected = 0.0
+        for i in 0..<count {
+            let p = 1 / (1 + exp(-logits[2 * i]))
+            expected += -(targets[i] * log(p) + (1 - targets[i]) * log(1 - p))
+        }
+        XCTAssertEqual(value, expected, accuracy: 1e-10)
+        finiteDifferenceCheck("bce.dlogits", parameter: logits.pointer, count: logits.count, analytic: dlogits.array, loss: loss)
+    }
+
+    func testFloatFastExponentialAccuracy() {
+        var worst: Float = 0
+        var values = [Float](repeating: 0, count: 1000)
+        for i in 0..<1000 { values[i] = -80 + Float(i) * 0.08 }
+        let original = values
+        let sum = values.withUnsafeMutableBufferPointer { Float.exponentialShiftedInPlace($0.baseAddress!, count: 1000, shift: 0) }
+        var expectedSum = 0.0
+        for i in 0..<1000 {
+            let e = exp(Double(original[i]))
+            expectedSum += e
+            worst = max(worst, Float(abs(Double(values[i]) - e) / e))
+        }
+        print("fast exp: largest relative error \(worst)")
+        XCTAssertLessThan(worst, 3e-7)
+        XCTAssertEqual(Double(sum), expectedSum, accuracy: expectedSum * 1e-5)
+    }
+}
