@@ -51,7 +51,7 @@ let package = Package(
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
-        .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore"]),
+        .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels"]),

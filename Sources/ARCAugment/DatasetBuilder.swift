@@ -14,14 +14,21 @@
 // (pad_id 0, ignore_label_id 0, blank_identifier_id 0, vocab_size 12, seq_len, num_puzzle_identifiers,
 // total_groups, mean_puzzle_examples, sets ["all"]) plus total_puzzles (newer reference versions).
 //
-// Per task (in set order, sets in the order given, training-role sets first): one group = the
-// original puzzle + up to numAug augmentations (AugmentationPlanner over all of the task's pairs);
-// every puzzle gets the next identifier (0 is blank), the same one in both splits. Train split: the
-// task's train-split pairs with translation for all but one random pair per puzzle; test split
-// (evaluation-role tasks): the test pairs at (0, 0). Unknown test outputs are encoded as all-PAD
-// labels (ignored by the loss). Task randomness comes from a Xoshiro stream derived from (seed,
-// task name), so a task's augmentations do not depend on filters or on the thread that ran it;
-// tasks run in parallel and are written in task order.
+// Per task (sets in the order given, training-role sets first, tasks sorted by id): one group =
+// the original puzzle + up to numAug augmentations (AugmentationPlanner over all of the task's
+// pairs, train and test); every puzzle gets the next identifier (0 is blank), the same one in both
+// splits. Train split: the task's train-split pairs (training role: train + test pairs; evaluation
+// role: demonstrations) with translation for all but one random pair per puzzle; test split
+// (evaluation role): the test pairs at (0, 0). Unknown test outputs are encoded as all-PAD labels
+// (ignored by the loss) and left out of test_puzzles.json. A training-role task whose id is taken
+// (by an evaluation-role task or an earlier set) is renamed `<id>-<set label>`; tasks with a grid
+// side above the canvas are left out and listed.
+//
+// Determinism: a task's randomness is one Xoshiro256** stream derived from (seed, task name) --
+// augmentation draws, then train-split translations in puzzle order -- so its bytes depend neither
+// on filters, nor on the thread that ran it, nor on how its group is chunked. Threads compute
+// tasks (at most `window` ahead) and hand each group over in ~4 MB chunks; one writer appends them
+// in task order, so memory is bounded whatever numAug is.
 import ARCCore
 import Foundation
 
@@ -35,10 +42,14 @@ public struct DatasetBuildOptions: Sendable {
     public var retriesFactor: Int = AugmentationPlanner.referenceRetriesFactor
     /// Only these task ids (nil = all).
     public var taskFilter: Set<String>? = nil
-    /// At most this many tasks from each set (after `taskFilter`), in sorted id order.
+    /// At most this many tasks from each set (after `taskFilter`, counting only tasks that fit
+    /// the canvas), in sorted id order.
     public var maxTasksPerSet: Int? = nil
     /// Tasks computed ahead of the writer (bounds memory).
     public var window: Int = 4
+    /// Target size of the chunks a task's group is handed to the writer in (bounds memory; does
+    /// not change the output).
+    public var chunkBytes: Int = 4 << 20
 
     public init() {}
 }
@@ -75,6 +86,10 @@ public struct DatasetBuildSummary: Sendable {
     public var leftOut: [LeftOutTask] = []
     /// Training-role tasks whose id was already taken, with the name they got.
     public var renamed: [(from: String, to: String)] = []
+    /// Training-role tasks (by name in this build) holding a test input of an evaluation-role
+    /// task: training on them leaks that task's answer (HRM-SPEC §3, e.g. ARC-AGI-2 training vs
+    /// ARC-AGI-1 evaluation). Reported, not removed.
+    public var leaks: [(training: String, evaluation: String)] = []
     /// Tasks whose dedupe kept fewer than numAug augmentations, with the count kept.
     public var shortGroups: [(task: String, augmentations: Int)] = []
     public var seconds = 0.0
@@ -90,13 +105,45 @@ struct BuildJob: Sendable {
     var isEvaluation: Bool
 }
 
-/// One task's encoded group.
-struct BuildResult: @unchecked Sendable {
-    var augmentations: [Augmentation]
-    var trainInputs: [UInt8]
-    var trainLabels: [UInt8]
-    var testInputs: [UInt8]
-    var testLabels: [UInt8]
+/// A reusable, uninitialised byte buffer (the builder recycles them between tasks so that
+/// streaming gigabytes does not mean faulting in gigabytes of fresh pages).
+final class ByteBuffer: @unchecked Sendable {
+    private(set) var pointer: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1 << 20) {
+        self.capacity = max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+    }
+    deinit { pointer.deallocate() }
+
+    /// Sets the length to `count` bytes (contents unspecified; callers write every byte).
+    func resize(_ newCount: Int) {
+        if newCount > capacity {
+            pointer.deallocate()
+            capacity = max(newCount, capacity * 2)
+            pointer = .allocate(capacity: capacity)
+        }
+        count = newCount
+    }
+
+    var buffer: UnsafeMutableBufferPointer<UInt8> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
+}
+
+/// Consecutive puzzles of one task's group, encoded (four buffers: train inputs/labels, test
+/// inputs/labels).
+struct EncodedChunk: @unchecked Sendable {
+    var puzzles: Int
+    var buffers: [ByteBuffer]
+}
+
+/// One task in flight between a compute thread and the writer (guarded by Pipeline.condition).
+final class TaskOutput: @unchecked Sendable {
+    var augmentations: [Augmentation]?
+    var chunks: [EncodedChunk] = []
+    var finished = false
 }
 
 public enum DatasetBuilder {
@@ -112,7 +159,18 @@ public enum DatasetBuilder {
         for input in ordered {
             var tasks = input.set.tasks
             if let filter = options.taskFilter { tasks = tasks.filter { filter.contains($0.id) } }
-            if let limit = options.maxTasksPerSet { tasks = Array(tasks.prefix(limit)) }
+            // Walk in id order, leaving out tasks that do not fit the canvas, until the limit of
+            // fitting tasks is reached (so --max-tasks N gives N usable tasks per set).
+            var fitting = [ARCTask]()
+            for task in tasks {
+                if let limit = options.maxTasksPerSet, fitting.count >= limit { break }
+                if let reason = misfit(task, canvas: options.canvas) {
+                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
+                } else {
+                    fitting.append(task)
+                }
+            }
+            tasks = fitting
             selected.append((input, tasks))
             if input.role == .evaluation {
                 for t in tasks where !taken.insert(t.id).inserted {
@@ -122,10 +180,6 @@ public enum DatasetBuilder {
         }
         for (input, tasks) in selected {
             for task in tasks {
-                if let reason = misfit(task, canvas: options.canvas) {
-                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
-                    continue
-                }
                 var name = task.id
                 if input.role == .training {
                     if taken.contains(name) {
@@ -151,6 +205,22 @@ public enum DatasetBuilder {
         return (jobs, leftOut, renamed)
     }
 
+    /// Training-role jobs that contain an input grid equal to an evaluation-role test input.
+    static func leaks(_ jobs: [BuildJob]) -> [(training: String, evaluation: String)] {
+        var testInputs = [ContentKey: String]()
+        for job in jobs where job.isEvaluation {
+            for p in job.testPairs { testInputs[ContentHash.grid(p.input)] = job.name }
+        }
+        guard !testInputs.isEmpty else { return [] }
+        var found = [(training: String, evaluation: String)]()
+        for job in jobs where !job.isEvaluation {
+            if let hit = job.trainPairs.lazy.compactMap({ testInputs[ContentHash.grid($0.input)] }).first {
+                found.append((job.name, hit))
+            }
+        }
+        return found
+    }
+
     /// Why a task does not fit the canvas (any side, since dihedral transforms swap them), or nil.
     static func misfit(_ task: ARCTask, canvas: Int) -> String? {
         for (kind, pairs) in [("train", task.train), ("test", task.test)] {
@@ -164,54 +234,56 @@ public enum DatasetBuilder {
         return nil
     }
 
-    /// Computes one task's group and encodes its examples for both splits.
-    static func run(_ job: BuildJob, options: DatasetBuildOptions) -> BuildResult {
-        var rng = Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
-        let augmentations = AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
-                                                     retriesFactor: options.retriesFactor, using: &rng)
+    /// The task's random stream: the augmentation draws first, then the translations of its
+    /// train-split puzzles in puzzle order (the test split draws nothing), so how the group is
+    /// cut into chunks does not change a byte.
+    static func randomStream(_ job: BuildJob, options: DatasetBuildOptions) -> Xoshiro256StarStar {
+        Xoshiro256StarStar(seed: options.seed, stream: StableHash.fnv1a64(job.name))
+    }
+
+    /// The task's group: the original and its deduplicated augmentations.
+    static func group(_ job: BuildJob, options: DatasetBuildOptions, rng: inout Xoshiro256StarStar) -> [Augmentation] {
+        AugmentationPlanner.draw(pairs: job.trainPairs + job.testPairs, count: options.numAug,
+                                 retriesFactor: options.retriesFactor, using: &rng)
+    }
+
+    /// Encodes the puzzles `augmentations` (consecutive members of the group) for both splits
+    /// into `buffers` (train inputs, train labels, test inputs, test labels), every byte written.
+    static func encode(_ job: BuildJob, augmentations: ArraySlice<Augmentation>, options: DatasetBuildOptions,
+                       rng: inout Xoshiro256StarStar, buffers: [ByteBuffer]) {
         let canvas = options.canvas, seqLen = canvas * canvas
         let puzzles = augmentations.count
-        var trainInputs = [UInt8](repeating: 0, count: puzzles * job.trainPairs.count * seqLen)
-        var trainLabels = trainInputs
-        var testInputs = [UInt8](repeating: 0, count: puzzles * job.testPairs.count * seqLen)
-        var testLabels = testInputs
+        buffers[0].resize(puzzles * job.trainPairs.count * seqLen)
+        buffers[1].resize(puzzles * job.trainPairs.count * seqLen)
+        buffers[2].resize(puzzles * job.testPairs.count * seqLen)
+        buffers[3].resize(puzzles * job.testPairs.count * seqLen)
         func encodePairs(_ pairs: [Pair], _ aug: Augmentation, translate: Bool, first: Int,
                          _ inputs: UnsafeMutableBufferPointer<UInt8>, _ labels: UnsafeMutableBufferPointer<UInt8>) {
-            let keep = pairs.isEmpty ? 0 : rng.nextInt(below: pairs.count)
+            // One pair per puzzle, chosen at random, stays at (0, 0) (HRM-SPEC §2).
+            let keep = translate && !pairs.isEmpty ? rng.nextInt(below: pairs.count) : 0
             for (k, pair) in pairs.enumerated() {
-                let input = aug.apply(to: pair.input)
-                let output = pair.output.map { aug.apply(to: $0) }
                 var r0 = 0, c0 = 0
                 if translate && k != keep {
-                    let rows = max(input.rows, output?.rows ?? 0), cols = max(input.cols, output?.cols ?? 0)
-                    r0 = rng.nextInt(in: 0...(canvas - rows))
-                    c0 = rng.nextInt(in: 0...(canvas - cols))
+                    let input = Dihedral.shape(aug.dihedral, rows: pair.input.rows, cols: pair.input.cols)
+                    let output = pair.output.map { Dihedral.shape(aug.dihedral, rows: $0.rows, cols: $0.cols) } ?? (rows: 0, cols: 0)
+                    r0 = rng.nextInt(in: 0...(canvas - max(input.rows, output.rows)))
+                    c0 = rng.nextInt(in: 0...(canvas - max(input.cols, output.cols)))
                 }
                 let slot = (first + k) * seqLen
                 SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: inputs[slot..<(slot + seqLen)]),
-                                     grid: input, canvas: canvas, rowOffset: r0, colOffset: c0)
-                if let output {
-                    SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)]),
-                                         grid: output, canvas: canvas, rowOffset: r0, colOffset: c0)
-                }  // else: the label stays all PAD (unknown output, ignored by the loss)
-            }
-        }
-        trainInputs.withUnsafeMutableBufferPointer { inputs in
-            trainLabels.withUnsafeMutableBufferPointer { labels in
-                for (p, aug) in augmentations.enumerated() {
-                    encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, inputs, labels)
+                                     grid: pair.input, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                let label = UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)])
+                if let output = pair.output {
+                    SequenceCodec.encode(tokens: label, grid: output, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                } else {
+                    label.update(repeating: SequenceCodec.padToken)  // unknown output: all PAD, ignored by the loss
                 }
             }
         }
-        testInputs.withUnsafeMutableBufferPointer { inputs in
-            testLabels.withUnsafeMutableBufferPointer { labels in
-                for (p, aug) in augmentations.enumerated() {
-                    encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, inputs, labels)
-                }
-            }
+        for (p, aug) in augmentations.enumerated() {
+            encodePairs(job.trainPairs, aug, translate: true, first: p * job.trainPairs.count, buffers[0].buffer, buffers[1].buffer)
+            encodePairs(job.testPairs, aug, translate: false, first: p * job.testPairs.count, buffers[2].buffer, buffers[3].buffer)
         }
-        return BuildResult(augmentations: augmentations, trainInputs: trainInputs, trainLabels: trainLabels,
-                           testInputs: testInputs, testLabels: testLabels)
     }
 
     /// Builds the dataset into `output` (replaced as a whole at the end; built in a temporary
@@ -226,6 +298,7 @@ public enum DatasetBuilder {
         summary.tasks = jobs.count
         summary.leftOut = leftOut
         summary.renamed = renamed
+        summary.leaks = leaks(jobs)
 
         let fm = FileManager.default
         let parent = output.deletingLastPathComponent()
@@ -268,19 +341,25 @@ public enum DatasetBuilder {
             summary = SplitSummary(name: name)
         }
 
-        /// Appends one group: `firstIdentifier..` for its puzzles, `perPuzzle` examples each.
-        func appendGroup(inputBytes: [UInt8], labelBytes: [UInt8], firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
-            guard perPuzzle > 0 else { return }
-            try inputBytes.withUnsafeBytes { try inputs.append(rows: $0) }
-            try labelBytes.withUnsafeBytes { try labels.append(rows: $0) }
+        /// Appends consecutive puzzles of the current group: identifiers `firstIdentifier...`,
+        /// `perPuzzle` examples each (nothing when the split gets no pairs of this task).
+        func appendPuzzles(inputBytes: UnsafeRawBufferPointer, labelBytes: UnsafeRawBufferPointer, firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
+            guard perPuzzle > 0, puzzles > 0 else { return }
+            try inputs.append(rows: inputBytes)
+            try labels.append(rows: labelBytes)
             try identifiers.append(int32: (0..<puzzles).map { Int32(firstIdentifier + $0) })
             let start = summary.examples
             try puzzleIndices.append(int32: (1...puzzles).map { Int32(start + $0 * perPuzzle) })
             summary.examples += puzzles * perPuzzle
             summary.puzzles += puzzles
+            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
+        }
+
+        /// Closes the current group (when it got any puzzles).
+        func endGroup(perPuzzle: Int) throws {
+            guard perPuzzle > 0 else { return }
             summary.groups += 1
             try groupIndices.append(int32: [Int32(summary.puzzles)])
-            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
         }
 
         var bytesSoFar: Int { inputs.bytesWritten + labels.bytesWritten + identifiers.bytesWritten + puzzleIndices.bytesWritten + groupIndices.bytesWritten }
@@ -346,8 +425,10 @@ public enum DatasetBuilder {
         let condition = NSCondition()
         var nextToClaim = 0
         var nextToWrite = 0
-        var results = [Int: BuildResult]()
+        var outputs = [Int: TaskOutput]()
         var stopped = false
+        /// Recycled buffer quadruples.
+        var pool = [[ByteBuffer]]()
     }
 
     static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
@@ -363,11 +444,19 @@ public enum DatasetBuilder {
         var nextIdentifier = 1
         var firstTestPuzzle = true
 
+        // Threads claim tasks in order (at most `window` ahead of the writer) and hand over each
+        // task's group in chunks of about `chunkBytes`, at most `maxPendingChunks` waiting per
+        // task: memory stays bounded whatever numAug is, and the writer keeps task order.
         let pipeline = Pipeline()
         let window = max(options.window, options.threads)
+        let chunkBytes = max(1, options.chunkBytes), maxPendingChunks = 3
         let group = DispatchGroup()
         for _ in 0..<options.threads {
-            DispatchQueue.global().async(group: group) {
+            // Plain threads, not the global dispatch pool: the writer blocks the calling thread,
+            // which may itself be a pool thread.
+            group.enter()
+            Thread {
+                defer { group.leave() }
                 while true {
                     pipeline.condition.lock()
                     while !pipeline.stopped && pipeline.nextToClaim < jobs.count && pipeline.nextToClaim - pipeline.nextToWrite >= window {
@@ -377,16 +466,45 @@ public enum DatasetBuilder {
                         pipeline.condition.unlock()
                         return
                     }
-                    let index = pipeline.nextToClaim
+                    let job = jobs[pipeline.nextToClaim]
                     pipeline.nextToClaim += 1
+                    let output = TaskOutput()
+                    pipeline.outputs[job.index] = output
                     pipeline.condition.unlock()
-                    let result = run(jobs[index], options: options)
+
+                    var rng = randomStream(job, options: options)
+                    let augmentations = DatasetBuilder.group(job, options: options, rng: &rng)
                     pipeline.condition.lock()
-                    pipeline.results[index] = result
+                    output.augmentations = augmentations
+                    pipeline.condition.broadcast()
+                    pipeline.condition.unlock()
+
+                    let bytesPerPuzzle = max(1, 2 * seqLen * (job.trainPairs.count + job.testPairs.count))
+                    let puzzlesPerChunk = max(1, chunkBytes / bytesPerPuzzle)
+                    var start = 0
+                    while start < augmentations.count {
+                        let end = min(start + puzzlesPerChunk, augmentations.count)
+                        pipeline.condition.lock()
+                        while !pipeline.stopped && output.chunks.count >= maxPendingChunks { pipeline.condition.wait() }
+                        if pipeline.stopped {
+                            pipeline.condition.unlock()
+                            return
+                        }
+                        let buffers = pipeline.pool.popLast() ?? (0..<4).map { _ in ByteBuffer() }
+                        pipeline.condition.unlock()
+                        encode(job, augmentations: augmentations[start..<end], options: options, rng: &rng, buffers: buffers)
+                        pipeline.condition.lock()
+                        output.chunks.append(EncodedChunk(puzzles: end - start, buffers: buffers))
+                        pipeline.condition.broadcast()
+                        pipeline.condition.unlock()
+                        start = end
+                    }
+                    pipeline.condition.lock()
+                    output.finished = true
                     pipeline.condition.broadcast()
                     pipeline.condition.unlock()
                 }
-            }
+            }.start()
         }
         defer {
             pipeline.condition.lock()
@@ -398,24 +516,48 @@ public enum DatasetBuilder {
 
         for job in jobs {
             pipeline.condition.lock()
-            while pipeline.results[job.index] == nil { pipeline.condition.wait() }
-            let result = pipeline.results.removeValue(forKey: job.index)!
+            while pipeline.outputs[job.index]?.augmentations == nil { pipeline.condition.wait() }
+            let output = pipeline.outputs[job.index]!
+            let augmentations = output.augmentations!
+            pipeline.condition.unlock()
+
+            let puzzles = augmentations.count
+            if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
+            var names = ""
+            for aug in augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
+            try identifiers.write(names)
+
+            var written = 0
+            while true {
+                pipeline.condition.lock()
+                while output.chunks.isEmpty && !output.finished { pipeline.condition.wait() }
+                if output.chunks.isEmpty {
+                    pipeline.condition.unlock()
+                    break
+                }
+                let chunk = output.chunks.removeFirst()
+                pipeline.condition.broadcast()
+                pipeline.condition.unlock()
+                try train.appendPuzzles(inputBytes: chunk.buffers[0].bytes, labelBytes: chunk.buffers[1].bytes,
+                                        firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.trainPairs.count)
+                try test?.appendPuzzles(inputBytes: chunk.buffers[2].bytes, labelBytes: chunk.buffers[3].bytes,
+                                        firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.testPairs.count)
+                written += chunk.puzzles
+                pipeline.condition.lock()
+                pipeline.pool.append(chunk.buffers)
+                pipeline.condition.unlock()
+            }
+            precondition(written == puzzles, "task \(job.name): wrote \(written) of \(puzzles) puzzles")
+            try train.endGroup(perPuzzle: job.trainPairs.count)
+            try test?.endGroup(perPuzzle: job.testPairs.count)
+            nextIdentifier += puzzles
+
+            pipeline.condition.lock()
+            pipeline.outputs[job.index] = nil
             pipeline.nextToWrite = job.index + 1
             pipeline.condition.broadcast()
             pipeline.condition.unlock()
 
-            let puzzles = result.augmentations.count
-            if puzzles < options.numAug + 1 { summary.shortGroups.append((job.name, puzzles - 1)) }
-            try train.appendGroup(inputBytes: result.trainInputs, labelBytes: result.trainLabels, firstIdentifier: nextIdentifier,
-                                  puzzles: puzzles, perPuzzle: job.trainPairs.count)
-            if let test {
-                try test.appendGroup(inputBytes: result.testInputs, labelBytes: result.testLabels, firstIdentifier: nextIdentifier,
-                                     puzzles: puzzles, perPuzzle: job.testPairs.count)
-            }
-            var names = ""
-            for aug in result.augmentations { names += ", " + jsonString(aug.puzzleName(task: job.name)) }
-            try identifiers.write(names)
-            nextIdentifier += puzzles
             if job.isEvaluation {
                 try testPuzzles.write((firstTestPuzzle ? "" : ", ") + jsonString(job.name) + ": " + taskJSON(job.original))
                 firstTestPuzzle = false
@@ -451,7 +593,9 @@ public enum DatasetBuilder {
         info += "\"max_tasks_per_set\": " + (options.maxTasksPerSet.map { String($0) } ?? "null") + ", "
         info += "\"tasks\": \(jobs.count), \"identifiers\": \(nextIdentifier), "
         info += "\"left_out\": [" + leftOutText.joined(separator: ", ") + "], "
-        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}}"
+        let leakText: [String] = summary.leaks.map { "\(jsonString($0.training)): \(jsonString($0.evaluation))" }
+        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}, "
+        info += "\"leaks\": {" + leakText.joined(separator: ", ") + "}}"
         try AtomicFile.write(info + "\n", to: directory.appendingPathComponent("build_info.json"))
     }
 }

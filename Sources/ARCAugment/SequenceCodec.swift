@@ -7,6 +7,7 @@
 //   SequenceCodec.encode(grid:canvas:rowOffset:colOffset:) -> [UInt8]
 //   SequenceCodec.encodeInt32(grid:canvas:rowOffset:colOffset:) -> [Int32]
 //   SequenceCodec.encode(tokens:grid:canvas:rowOffset:colOffset:)   // into a caller's buffer
+//   SequenceCodec.encode(tokens:grid:augmentation:canvas:rowOffset:colOffset:)  // augment + encode in one pass
 //   SequenceCodec.decode(tokens:canvas:) -> Grid?                     // anchored at (0, 0)
 //   SequenceCodec.decode(tokens:canvas:rowOffset:colOffset:) -> Grid? // anchored elsewhere
 //   SequenceCodec.locate(tokens:canvas:) -> (row, col)?              // first colour cell
@@ -52,6 +53,39 @@ public enum SequenceCodec {
         }
     }
 
+    /// Writes the encoding of `augmentation.apply(to: grid)` into `tokens` without building the
+    /// augmented grid (one pass: colour map, dihedral walk, tokens). Offsets refer to the
+    /// augmented grid's shape.
+    @inlinable
+    public static func encode(tokens: UnsafeMutableBufferPointer<UInt8>, grid: Grid, augmentation: Augmentation,
+                              canvas: Int = defaultCanvas, rowOffset: Int = 0, colOffset: Int = 0) {
+        let (rows, cols) = Dihedral.shape(augmentation.dihedral, rows: grid.rows, cols: grid.cols)
+        precondition(tokens.count >= canvas * canvas, "token buffer has \(tokens.count) cells, canvas needs \(canvas * canvas)")
+        precondition(rowOffset >= 0 && colOffset >= 0 && rowOffset + rows <= canvas && colOffset + cols <= canvas,
+                     "a \(rows)x\(cols) grid at (\(rowOffset), \(colOffset)) does not fit a \(canvas)x\(canvas) canvas")
+        let out = tokens.baseAddress!
+        out.update(repeating: padToken, count: canvas * canvas)
+        let (base, rowStep, colStep) = Dihedral.affine(augmentation.dihedral, rows: grid.rows, cols: grid.cols)
+        var table = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        withUnsafeMutableBytes(of: &table) { t in
+            for c in 0..<10 { t[c] = augmentation.colours.map[c] &+ colourOffset }
+            grid.cells.withUnsafeBufferPointer { cells in
+                for i in 0..<rows {
+                    let row = out + (rowOffset + i) * canvas + colOffset
+                    var k = base + i * rowStep
+                    for j in 0..<cols {
+                        row[j] = t[Int(cells[k])]
+                        k += colStep
+                    }
+                    if colOffset + cols < canvas { row[cols] = eosToken }
+                }
+            }
+        }
+        if rowOffset + rows < canvas {
+            (out + (rowOffset + rows) * canvas + colOffset).update(repeating: eosToken, count: cols)
+        }
+    }
+
     /// The encoded grid as canvas * canvas tokens.
     public static func encode(grid: Grid, canvas: Int = defaultCanvas, rowOffset: Int = 0, colOffset: Int = 0) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: canvas * canvas) { buffer, initialized in
@@ -65,10 +99,11 @@ public enum SequenceCodec {
         encode(grid: grid, canvas: canvas, rowOffset: rowOffset, colOffset: colOffset).map { Int32($0) }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     static func isColour<T: BinaryInteger>(_ token: T) -> Bool { token >= 2 && token <= 11 }
 
     /// Spec §2 crop anchored at (0, 0): nil when the token at (0, 0) is not a colour.
+    @inlinable
     public static func decode<C: RandomAccessCollection>(tokens: C, canvas: Int = defaultCanvas) -> Grid?
     where C.Element: BinaryInteger, C.Index == Int {
         decode(tokens: tokens, canvas: canvas, rowOffset: 0, colOffset: 0)
@@ -77,6 +112,7 @@ public enum SequenceCodec {
     /// Spec §2 crop anchored at (rowOffset, colOffset): walk rows top-down keeping the run of
     /// leading colour cells (which can only shrink), keep the (rows, cols) of largest area, and
     /// subtract 2. Nil when the anchor cell is not a colour.
+    @inlinable
     public static func decode<C: RandomAccessCollection>(tokens: C, canvas: Int = defaultCanvas,
                                                          rowOffset: Int, colOffset: Int) -> Grid?
     where C.Element: BinaryInteger, C.Index == Int {
@@ -106,6 +142,7 @@ public enum SequenceCodec {
 
     /// The first colour cell in row-major order: the top-left corner of a grid encoded at any
     /// offset (everything before it is PAD). Nil when no cell holds a colour.
+    @inlinable
     public static func locate<C: RandomAccessCollection>(tokens: C, canvas: Int = defaultCanvas) -> (row: Int, col: Int)?
     where C.Element: BinaryInteger, C.Index == Int {
         let start = tokens.startIndex
@@ -114,6 +151,7 @@ public enum SequenceCodec {
     }
 
     /// Locates the grid (for translated train-split examples) and decodes it there.
+    @inlinable
     public static func decodeLocated<C: RandomAccessCollection>(tokens: C, canvas: Int = defaultCanvas) -> Grid?
     where C.Element: BinaryInteger, C.Index == Int {
         guard let (r, c) = locate(tokens: tokens, canvas: canvas) else { return nil }

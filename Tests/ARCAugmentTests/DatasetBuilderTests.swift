@@ -88,6 +88,23 @@ final class DatasetBuilderTests: XCTestCase {
         }
     }
 
+    func testLeaksAreReported() throws {
+        let secret = Pair(input: grid([[1, 2], [3, 4]]), output: grid([[5]]))
+        let evaluation = TaskSet(name: "e", tasks: [ARCTask(id: "dddd0001", train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [secret])])
+        let training = TaskSet(name: "t", tasks: [
+            ARCTask(id: "copy", train: [Pair(input: grid([[7]]), output: grid([[8]])), secret], test: [Pair(input: grid([[6]]), output: grid([[6]]))]),
+            ARCTask(id: "clean", train: [Pair(input: grid([[1, 2]]), output: grid([[5]]))], test: [Pair(input: grid([[6]]), output: grid([[6]]))]),
+        ])
+        let dir = try TestSupport.temporaryDirectory("leaks")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = DatasetBuildOptions()
+        options.numAug = 2
+        let summary = try DatasetBuilder.build(inputs: [RoledTaskSet(set: training, role: .training), RoledTaskSet(set: evaluation, role: .evaluation)],
+                                               options: options, output: dir.appendingPathComponent("b"))
+        XCTAssertEqual(summary.leaks.map(\.training), ["copy"])
+        XCTAssertEqual(summary.leaks.map(\.evaluation), ["dddd0001"])
+    }
+
     func testTrainingSetsNeedOutputs() throws {
         let task = ARCTask(id: "cccc0001", train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [Pair(input: grid([[3]]), output: nil)])
         let dir = try TestSupport.temporaryDirectory("nooutput")
@@ -244,5 +261,85 @@ final class DatasetBuilderTests: XCTestCase {
         XCTAssertNotEqual(a["/identifiers.json"], c["/identifiers.json"])
         XCTAssertNotEqual(a["/test/all__inputs.npy"], c["/test/all__inputs.npy"])
         XCTAssertEqual(a["/test_puzzles.json"], c["/test_puzzles.json"], "the original test puzzles do not depend on the seed")
+    }
+}
+
+final class DatasetBuilderStreamingTests: XCTestCase {
+    /// Chunk size, window and thread count change how a group travels, never the bytes.
+    func testChunkingAndThreadsDoNotChangeTheOutput() throws {
+        var rng = Xoshiro256StarStar(seed: 40)
+        func randomPair() -> Pair {
+            Pair(input: TestSupport.randomGrid(rows: rng.nextInt(in: 1...9), cols: rng.nextInt(in: 1...9), using: &rng),
+                 output: TestSupport.randomGrid(rows: rng.nextInt(in: 1...9), cols: rng.nextInt(in: 1...9), using: &rng))
+        }
+        let training = TaskSet(name: "t", tasks: (0..<6).map { ARCTask(id: "t\($0)", train: [randomPair(), randomPair()], test: [randomPair()]) })
+        let evaluation = TaskSet(name: "e", tasks: (0..<4).map { ARCTask(id: "e\($0)", train: [randomPair(), randomPair(), randomPair()], test: [randomPair()]) })
+        let inputs = [RoledTaskSet(set: training, role: .training), RoledTaskSet(set: evaluation, role: .evaluation)]
+        let dir = try TestSupport.temporaryDirectory("chunks")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var outputs = [[String: Data]]()
+        for (chunkBytes, threads, window) in [(4 << 20, 2, 4), (1, 2, 1), (5000, 1, 2), (20000, 2, 8)] {
+            var options = DatasetBuildOptions()
+            options.numAug = 60
+            options.canvas = 10
+            options.chunkBytes = chunkBytes
+            options.threads = threads
+            options.window = window
+            let out = dir.appendingPathComponent("c\(chunkBytes)-\(threads)-\(window)")
+            let summary = try DatasetBuilder.build(inputs: inputs, options: options, output: out)
+            XCTAssertEqual(summary.identifiers, 1 + 10 * 61)
+            outputs.append(try TestSupport.fileContents(out))
+        }
+        XCTAssertEqual(outputs[0].count, 15)
+        for other in outputs.dropFirst() {
+            for (file, bytes) in outputs[0] { XCTAssertTrue(other[file] == bytes, "\(file) depends on chunking or threads") }
+        }
+    }
+
+    // MARK: The `arc-pipeline build-dataset` command (run as the executable `swift test` builds).
+
+    func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let executable = testBinary.deletingLastPathComponent().appendingPathComponent("arc-pipeline")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw TestSupport.Failure(description: "arc-pipeline executable not found at \(executable.path) (build the package first)")
+        }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    func testCommandBuildsPresetWithSmallCanvasAndListsLeftOutTasks() throws {
+        let data = try TestSupport.arcDataDirectory()
+        let dir = try TestSupport.temporaryDirectory("command")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("small")
+        let run = try runPipeline(["build-dataset", "--preset", "arc1", "--data-dir", data.path, "--out", out.path,
+                                   "--num-aug", "3", "--canvas", "10", "--max-tasks", "5", "--seed", "9"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("built \(out.path)"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("train: 15 groups"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("test: 5 groups"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("tasks left out:") && run.stdout.contains("larger than the 10x10 canvas"), run.stdout)
+        XCTAssertTrue(run.stderr.contains("tasks 15/15"), "progress lines on stderr: \(run.stderr)")
+        let dataset = try BuiltDataset(directory: out)
+        XCTAssertEqual(try dataset.split("train").metadata.seqLen, 100)
+        XCTAssertEqual(dataset.testPuzzles.count, 5)
+
+        let bad = try runPipeline(["build-dataset", "--train", "no-such-source", "--data-dir", data.path, "--out", dir.appendingPathComponent("bad").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("unknown task source"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").path))
+        let missing = try runPipeline(["build-dataset", "--preset", "arc2", "--data-dir", data.path, "--out", dir.appendingPathComponent("arc2").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("arc-pipeline fetch"), missing.stderr)
     }
 }

@@ -44,6 +44,22 @@ final class SequenceCodecTests: XCTestCase {
         }
     }
 
+    func testAugmentedEncodeEqualsEncodeOfAugmentedGrid() {
+        var rng = Xoshiro256StarStar(seed: 13)
+        var buffer = [UInt8](repeating: 99, count: 900)
+        for _ in 0..<500 {
+            let rows = rng.nextInt(in: 1...30), cols = rng.nextInt(in: 1...30)
+            let grid = TestSupport.randomGrid(rows: rows, cols: cols, using: &rng)
+            let aug = Augmentation(dihedral: rng.nextInt(below: 8), colours: .random(using: &rng))
+            let augmented = aug.apply(to: grid)
+            let r0 = rng.nextInt(in: 0...(30 - augmented.rows)), c0 = rng.nextInt(in: 0...(30 - augmented.cols))
+            buffer.withUnsafeMutableBufferPointer {
+                SequenceCodec.encode(tokens: $0, grid: grid, augmentation: aug, rowOffset: r0, colOffset: c0)
+            }
+            XCTAssertEqual(buffer, SequenceCodec.encode(grid: augmented, rowOffset: r0, colOffset: c0), "\(rows)x\(cols) t\(aug.dihedral)")
+        }
+    }
+
     func testSmallCanvas() {
         var rng = Xoshiro256StarStar(seed: 11)
         for rows in 1...8 {

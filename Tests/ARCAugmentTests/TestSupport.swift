@@ -1,8 +1,9 @@
 // Shared helpers for the ARCAugment tests: random grids, temporary folders, running python3
-// (numpy cross-checks), and locating ARC data (ARC_DATA_DIR, or the offline mirror zips
-// extracted into a temporary fetched layout). Missing data or python3 make tests FAIL, never skip.
+// (numpy cross-checks), and locating ARC data ($ARC_DATA_DIR, ./arc-data, or the offline mirror
+// fetched with ARCFetch into a temporary folder). Missing data or python3 make tests FAIL, never skip.
 import ARCAugment
 import ARCCore
+import ARCFetch
 import Foundation
 import XCTest
 
@@ -46,8 +47,9 @@ enum TestSupport {
     static let dataLock = NSLock()
 
     /// A folder in the fetched layout (arc-agi-1/, concept-arc/, ...): $ARC_DATA_DIR if set,
-    /// else the offline mirror zips ($ARC_MIRROR_DIR, default /work/shared/arc-mirror)
-    /// extracted once per test process with python3's zipfile.
+    /// else ./arc-data when it holds arc-agi-1 and concept-arc, else the offline mirror
+    /// ($ARC_MIRROR_DIR or $ARC_MIRROR, default /work/shared/arc-mirror) fetched once per test
+    /// process with ARCFetch's Fetcher (copy from the folder, checksum, unpack) into a temp folder.
     static func arcDataDirectory() throws -> URL {
         dataLock.lock()
         defer { dataLock.unlock() }
@@ -62,28 +64,34 @@ enum TestSupport {
             cachedDataDirectory = url
             return url
         }
-        let mirror = URL(fileURLWithPath: env["ARC_MIRROR_DIR"] ?? "/work/shared/arc-mirror")
+        // The default data folder of `arc-pipeline fetch`, relative to the package root.
+        let local = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("arc-data")
+        if FileManager.default.fileExists(atPath: local.appendingPathComponent("arc-agi-1/training").path),
+           FileManager.default.fileExists(atPath: local.appendingPathComponent("concept-arc").path) {
+            cachedDataDirectory = local
+            return local
+        }
+        let mirror = URL(fileURLWithPath: env["ARC_MIRROR_DIR"] ?? env["ARC_MIRROR"] ?? "/work/shared/arc-mirror")
         let arc1 = mirror.appendingPathComponent("ARC-AGI-master.zip"), concept = mirror.appendingPathComponent("ConceptARC-main.zip")
         guard FileManager.default.fileExists(atPath: arc1.path), FileManager.default.fileExists(atPath: concept.path) else {
-            throw Failure(description: "no ARC data for this test: set ARC_DATA_DIR to a fetched data folder (arc-pipeline fetch) "
+            throw Failure(description: "no ARC data for this test: run `arc-pipeline fetch` (into ./arc-data), set ARC_DATA_DIR to a fetched data folder, "
                 + "or ARC_MIRROR_DIR to a folder with ARC-AGI-master.zip and ConceptARC-main.zip (looked in \(mirror.path))")
         }
-        let root = try temporaryDirectory("arcdata")
-        let raw = root.appendingPathComponent("raw")
-        let script = """
-        import sys, zipfile, os, shutil
-        raw, out, arc1, concept = sys.argv[1:5]
-        for z in (arc1, concept):
-            zipfile.ZipFile(z).extractall(raw)
-        os.makedirs(os.path.join(out, 'arc-agi-1'))
-        for split in ('training', 'evaluation'):
-            shutil.move(os.path.join(raw, 'ARC-AGI-master', 'data', split), os.path.join(out, 'arc-agi-1', split))
-        shutil.move(os.path.join(raw, 'ConceptARC-main', 'corpus'), os.path.join(out, 'concept-arc'))
-        for d in ('arc-agi-1', 'concept-arc'):
-            open(os.path.join(out, d, 'manifest.json'), 'w').write('{"note": "test extraction of the offline mirror"}')
-        shutil.rmtree(raw)
-        """
-        _ = try python(script, [raw.path, root.path, arc1.path, concept.path])
+        // The real fetch stage (ARCFetch), pointed at the offline mirror, into a temporary folder
+        // that later test runs reuse (it is only renamed into place once complete).
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("arc-pipeline-tests-arc1-data")
+        if !fm.fileExists(atPath: root.appendingPathComponent("arc-agi-1/manifest.json").path)
+            || !fm.fileExists(atPath: root.appendingPathComponent("concept-arc/manifest.json").path) {
+            let staging = try temporaryDirectory("arcdata")
+            let fetcher = Fetcher(dataDirectory: staging, log: { _ in })
+            for source in [DataSource.arcAGI1, DataSource.conceptARC] {
+                let plan = try fetcher.plan(source, mirror: mirror.path, kaggleSource: nil, pinnedSHA256: nil)
+                _ = try fetcher.fetch(plan)
+            }
+            try? fm.removeItem(at: root)
+            if (try? fm.moveItem(at: staging, to: root)) == nil { try? fm.removeItem(at: staging) }  // another run won the race
+        }
         cachedDataDirectory = root
         return root
     }

@@ -11,21 +11,22 @@ struct BuildDatasetCommand: ParsableCommand {
         commandName: "build-dataset",
         abstract: "Build an augmented HRM dataset (dihedral x colour permutations, one identifier per puzzle).",
         discussion: """
-        Reads fetched task sets (see `arc-pipeline fetch`) and writes <out>/{train,test}/all__*.npy,
-        dataset.json, identifiers.json and test_puzzles.json, the layout of the reference HRM builder.
-        Training-role sets put all pairs in the train split; evaluation-role sets put their
+        Reads fetched task sets (see `arc-pipeline fetch`) and writes <out>/{train,test}/all__*.npy, \
+        dataset.json, identifiers.json and test_puzzles.json: the layout of the reference HRM builder. \
+        Training-role sets put all pairs in the train split; evaluation-role sets put their \
         demonstrations in the train split and their test pairs in the test split.
 
-        Sources: arc-agi-1:training, arc-agi-1:evaluation, arc-agi-2:training, arc-agi-2:evaluation,
+        Sources: arc-agi-1:training, arc-agi-1:evaluation, arc-agi-2:training, arc-agi-2:evaluation, \
         concept-arc, kaggle:training, kaggle:evaluation, kaggle:test, or a folder path containing '/'.
-        Presets: arc1 (ARC-AGI-1 training + ConceptARC; eval ARC-AGI-1 evaluation), arc2 (ARC-AGI-2
-        training; eval ARC-AGI-2 evaluation), kaggle (Kaggle training; eval the test challenges, labels
-        unknown; add --kaggle-with-evaluation to also train on the evaluation set, which the public
+
+        Presets: arc1 (ARC-AGI-1 training + ConceptARC; eval ARC-AGI-1 evaluation), arc2 (ARC-AGI-2 \
+        training; eval ARC-AGI-2 evaluation), kaggle (Kaggle training; eval the test challenges, labels \
+        unknown; add --kaggle-with-evaluation to also train on the evaluation set, which the public \
         test file repeats). --train/--eval replace the preset's lists.
 
         Examples:
           arc-pipeline build-dataset --preset arc1 --num-aug 1000
-          arc-pipeline build-dataset --train arc-agi-1:training,concept-arc --eval arc-agi-1:evaluation --num-aug 8
+          arc-pipeline build-dataset --train arc-agi-1:training,concept-arc --eval arc-agi-1:evaluation
           arc-pipeline build-dataset --preset arc1 --canvas 12 --max-tasks 20 --num-aug 16
         """)
 
@@ -62,7 +63,7 @@ struct BuildDatasetCommand: ParsableCommand {
     @Option(help: "Only these task ids, comma-separated.")
     var tasks: [String] = []
 
-    @Option(help: "At most this many tasks from each set (sorted by id), for experiments.")
+    @Option(help: "At most this many tasks from each set (sorted by id, counting tasks that fit the canvas), for experiments.")
     var maxTasks: Int?
 
     @Option(help: "Worker threads (default: all cores).")
@@ -127,6 +128,10 @@ struct BuildDatasetCommand: ParsableCommand {
         if !summary.renamed.isEmpty {
             print("  \(summary.renamed.count) training tasks renamed (id already used): "
                 + summary.renamed.prefix(10).map { "\($0.from) -> \($0.to)" }.joined(separator: ", ") + (summary.renamed.count > 10 ? ", ..." : ""))
+        }
+        if !summary.leaks.isEmpty {
+            print("  warning: \(summary.leaks.count) training tasks contain a test input of an evaluation task (their answers leak into training): "
+                + summary.leaks.prefix(10).map { "\($0.training) ~ \($0.evaluation)" }.joined(separator: ", ") + (summary.leaks.count > 10 ? ", ..." : ""))
         }
         if summary.leftOut.isEmpty {
             print("  tasks left out: none")
