@@ -56,7 +56,7 @@ public enum DatasetInputs {
     /// Loads the task set a label names, from the fetched layout under `dataDirectory`.
     public static func load(label: String, dataDirectory: URL) throws -> TaskSet {
         func needFetch(_ url: URL, _ source: String) -> ARCDataError {
-            ARCDataError(file: url.path, message: "not found; run `arc-pipeline fetch --source \(source)` first (or pass --data-dir)")
+            ARCDataError(file: url.path, message: "not found; run `arc-pipeline fetch \(source)` first (or pass --data-dir)")
         }
         func folder(_ relative: String, source: String) throws -> TaskSet {
             let url = dataDirectory.appendingPathComponent(relative)

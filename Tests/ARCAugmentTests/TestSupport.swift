@@ -48,7 +48,7 @@ enum TestSupport {
 
     /// A folder in the fetched layout (arc-agi-1/, concept-arc/, ...): $ARC_DATA_DIR if set,
     /// else ./arc-data when it holds arc-agi-1 and concept-arc, else the offline mirror
-    /// ($ARC_MIRROR_DIR or $ARC_MIRROR, default /work/shared/arc-mirror) fetched once per test
+    /// ($ARC_MIRROR_DIR or $ARC_MIRROR, default ../shared/arc-mirror beside the repository) fetched once per test
     /// process with ARCFetch's Fetcher (copy from the folder, checksum, unpack) into a temp folder.
     static func arcDataDirectory() throws -> URL {
         dataLock.lock()
@@ -71,7 +71,9 @@ enum TestSupport {
             cachedDataDirectory = local
             return local
         }
-        let mirror = URL(fileURLWithPath: env["ARC_MIRROR_DIR"] ?? env["ARC_MIRROR"] ?? "/work/shared/arc-mirror")
+        let besideRepository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/arc-mirror")
+        let mirror = env["ARC_MIRROR_DIR"].map { URL(fileURLWithPath: $0) } ?? env["ARC_MIRROR"].map { URL(fileURLWithPath: $0) } ?? besideRepository
         let arc1 = mirror.appendingPathComponent("ARC-AGI-master.zip"), concept = mirror.appendingPathComponent("ConceptARC-main.zip")
         guard FileManager.default.fileExists(atPath: arc1.path), FileManager.default.fileExists(atPath: concept.path) else {
             throw Failure(description: "no ARC data for this test: run `arc-pipeline fetch` (into ./arc-data), set ARC_DATA_DIR to a fetched data folder, "
