@@ -1,0 +1,145 @@
+// The train stage: a built dataset's train split -> a run folder (config.json, metrics.jsonl,
+// checkpoints/). Fresh runs refuse a folder that already holds checkpoints (use --resume).
+import ARCAugment
+import ARCCore
+import ARCFetch
+import Foundation
+import HRM
+import Kernels
+import Training
+
+enum CodeVersion {
+    static let string = "arc-pipeline 0.1.0"
+}
+
+struct TrainRequest {
+    var dataset: URL
+    var runDirectory: URL
+    var model: ModelOptions
+    var trainer: TrainerArguments
+    var run: RunArguments
+    var resume: Bool
+    var quiet = false
+}
+
+enum TrainStage {
+    /// SHA-256 over the built dataset's metadata files (they change whenever its content does).
+    static func datasetDigest(_ dataset: URL) throws -> String {
+        var hasher = SHA256Hasher()
+        for name in ["build_info.json", "identifiers.json", "train/dataset.json", "test/dataset.json"] {
+            let url = dataset.appendingPathComponent(name)
+            if let data = try? Data(contentsOf: url) {
+                hasher.update(Data(name.utf8))
+                hasher.update(data)
+            }
+        }
+        return hasher.finalizeHex()
+    }
+
+    static func jsonValue<T: Encodable>(_ value: T) throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try JSONParser.parse(try encoder.encode(value))
+    }
+
+    static func readConfig(_ runDirectory: URL) throws -> (HRMConfig, TrainerOptions, JSONValue) {
+        let url = runDirectory.appendingPathComponent("config.json")
+        guard let data = try? Data(contentsOf: url) else { throw ARCDataError(file: url.path, message: "missing: not a run folder") }
+        let json = try JSONParser.parse(data)
+        guard let model = json["model"], let trainer = json["trainer"] else {
+            throw ARCDataError(file: url.path, field: "model/trainer", message: "missing")
+        }
+        let decoder = JSONDecoder()
+        do {
+            return (try decoder.decode(HRMConfig.self, from: Data(JSONWriter.text(model).utf8)),
+                    try decoder.decode(TrainerOptions.self, from: Data(JSONWriter.text(trainer).utf8)), json)
+        } catch {
+            throw ARCDataError(file: url.path, field: "model/trainer", message: "cannot be read: \(error)")
+        }
+    }
+
+    static func run(_ request: TrainRequest, stop: StopRequest) throws -> TrainingSummary {
+        KernelThreads.configure(threads: request.run.threads)
+        let dataset = try BuiltDataset(directory: request.dataset)
+        let split = try dataset.split("train")
+        let meta = split.metadata
+        let subset = try split.subset("all")
+        let digest = try datasetDigest(request.dataset)
+        let fm = FileManager.default
+        let store = CheckpointStore(runDirectory: request.runDirectory)
+
+        var config: HRMConfig
+        var options: TrainerOptions
+        if request.resume {
+            let (savedConfig, savedOptions, json) = try readConfig(request.runDirectory)
+            if case let .string(savedDigest)? = json["dataset_digest"], savedDigest != digest {
+                throw ARCDataError(file: request.runDirectory.appendingPathComponent("config.json").path, field: "dataset_digest",
+                                   message: "the run was trained on another dataset than \(request.dataset.path); resume with the same dataset")
+            }
+            config = savedConfig
+            options = savedOptions
+        } else {
+            if store.latest() != nil {
+                throw ARCDataError(file: request.runDirectory.path, message: "already holds checkpoints; pass --resume to continue it or choose another --out")
+            }
+            config = try request.model.config(seqLen: meta.seqLen, numPuzzleIdentifiers: meta.numPuzzleIdentifiers - 1, vocabSize: meta.vocabSize)
+            options = request.trainer.options(preset: request.model.preset, haltMaxSteps: config.haltMaxSteps, seed: request.run.seed)
+            config.batchSize = options.batchSize
+            config.haltExplorationProbability = options.explorationProbability
+            let perEpoch = Double(meta.totalGroups) * meta.meanPuzzleExamples / Double(options.batchSize)
+            options.totalSteps = max(1, Int(request.trainer.epochs * perEpoch))
+        }
+        guard subset.exampleCount >= options.batchSize else {
+            throw ARCDataError(file: request.dataset.path, message: "the train split has \(subset.exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
+        }
+        let maxSteps = request.trainer.maxSteps ?? options.totalSteps
+
+        let model = HRMModel<Float>(config: config, maxBatch: options.batchSize)
+        if !request.resume { model.parameters.initialize(seed: request.run.seed) }
+        try fm.createDirectory(at: request.runDirectory, withIntermediateDirectories: true)
+        if !request.resume {
+            let flat: [(String, JSONValue)] = [
+                ("code_version", .string(CodeVersion.string)),
+                ("preset", .string(request.model.preset)),
+                ("dataset", .string(request.dataset.path)), ("dataset_digest", .string(digest)),
+                ("seed", .int(Int(request.run.seed))), ("threads", .int(request.run.threads)),
+                ("hidden_size", .int(config.hiddenSize)), ("num_heads", .int(config.numHeads)),
+                ("H_layers", .int(config.hLayers)), ("L_layers", .int(config.lLayers)),
+                ("H_cycles", .int(config.hCycles)), ("L_cycles", .int(config.lCycles)),
+                ("halt_max_steps", .int(config.haltMaxSteps)), ("puzzle_emb_ndim", .int(config.puzzleEmbeddingDim)),
+                ("num_puzzle_identifiers", .int(config.numPuzzleIdentifiers + 1)), ("seq_len", .int(config.seqLen)),
+                ("batch_size", .int(options.batchSize)), ("lr", .double(options.learningRate)),
+                ("puzzle_emb_lr", .double(options.puzzleEmbeddingLearningRate)), ("weight_decay", .double(options.weightDecay)),
+                ("warmup_steps", .int(options.warmupSteps)), ("total_steps", .int(options.totalSteps)),
+                ("max_steps", .int(maxSteps)), ("epochs", .double(request.trainer.epochs)),
+                ("time_budget_seconds", request.run.timeBudgetSeconds.map { .double($0) } ?? .null),
+                ("parameters", .int(ParameterLayout(config: config).parameterCount)),
+                ("model", try jsonValue(config)), ("trainer", try jsonValue(options)),
+                ("created_at", .string(ISO8601DateFormatter().string(from: Date()))),
+            ]
+            try AtomicFile.write(JSONWriter.text(.object(flat)) + "\n", to: request.runDirectory.appendingPathComponent("config.json"))
+        }
+
+        let source = BuiltExampleSource(subset: subset, ignoreLabelId: meta.ignoreLabelId)
+        let session = try TrainingSession(runDirectory: request.runDirectory, model: model, data: source, options: options,
+                                          resume: request.resume, metadata: ["dataset_digest": digest, "code_version": CodeVersion.string])
+        var plan = TrainingPlan(maxSteps: maxSteps, timeBudget: request.run.timeBudgetSeconds)
+        plan.logInterval = request.trainer.logInterval
+        plan.checkpointInterval = request.trainer.checkpointInterval
+        plan.quiet = request.quiet
+        if !request.quiet {
+            FileHandle.standardError.write(Data(("training \(ParameterLayout(config: config).parameterCount) parameters (D \(config.hiddenSize), \(config.hLayers)+\(config.lLayers) layers, "
+                + "cycles \(config.hCycles)/\(config.lCycles), ACT \(config.haltMaxSteps)) on \(subset.exampleCount) examples, batch \(options.batchSize), "
+                + "\(request.resume ? "resuming at step \(session.trainer.step)" : "from scratch") to step \(maxSteps)"
+                + (request.run.timeBudgetSeconds.map { " or \(Int($0)) s" } ?? "") + "\n").utf8))
+        }
+        let summary = try session.run(plan, stop: stop)
+        var record: [(String, JSONValue)] = [
+            ("start_step", .int(summary.startStep)), ("steps", .int(summary.endStep)), ("train_seconds", .double(summary.seconds)),
+            ("stop_reason", .string(summary.stopReason)), ("checkpoint", summary.checkpoint.map { .string($0.path) } ?? .null),
+        ]
+        if let m = summary.lastMetrics { record.append(("last_metrics", .object(m.values.map { ($0.0, .double($0.1)) }))) }
+        try AtomicFile.write(JSONWriter.text(.object(record)) + "\n", to: request.runDirectory.appendingPathComponent("training_summary.json"))
+        return summary
+    }
+}
