@@ -60,11 +60,14 @@ extension Float: KernelScalar {
     }
 }
 
-/// Vectorised expf (Cephes polynomial, about 1-2 ulp on the softmax range), for 8 lanes.
+/// Vectorised expf (Cephes polynomial, about 1-2 ulp on the softmax range), for 8 lanes. Rounding and
+/// the 2^n scale use the 1.5*2^23 magic-number trick: only plain float and integer lane arithmetic.
 @inlinable @inline(__always)
 public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
-    var x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-    let fx = (x * 1.44269504088896341 + 0.5).rounded(.down)
+    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
+    var x = pointwiseMax(pointwiseMin(input, SIMD8(repeating: 88.3)), SIMD8(repeating: -87.3))
+    let shifted = x * 1.44269504088896341 + magic
+    let fx = shifted - magic  // round(x / ln 2)
     x = x - fx * 0.693359375 + fx * 2.12194440e-4
     let z = x * x
     var y = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -74,34 +77,7 @@ public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
     y = y * x + 1.6666665459e-1
     y = y * x + 5.0000001201e-1
     y = y * z + x + 1
-    let exponent = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
-    let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
     return y * scale
-}
-
-extension Double: KernelScalar {
-    @inlinable public static func gemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
-        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
-    ) {
-        cblas_dgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-    @inlinable public static func exponential(_ x: Double) -> Double { exp(x) }
-    @inlinable public static func logarithm(_ x: Double) -> Double { log(x) }
-    @inlinable public static func cosine(_ x: Double) -> Double { cos(x) }
-    @inlinable public static func sine(_ x: Double) -> Double { sin(x) }
-    @inlinable public static func exponentialShiftedInPlace(
-        _ x: UnsafeMutablePointer<Double>, count: Int, shift: Double
-    ) -> Double {
-        var sum = 0.0
-        for j in 0..<count {
-            let value = exp(x[j] - shift)
-            x[j] = value
-            sum += value
-        }
-        return sum
-    }
 }
