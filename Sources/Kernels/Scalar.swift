@@ -81,3 +81,30 @@ public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
     let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
     return y * scale
 }
+
+extension Double: KernelScalar {
+    @inlinable public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func exponential(_ x: Double) -> Double { exp(x) }
+    @inlinable public static func logarithm(_ x: Double) -> Double { log(x) }
+    @inlinable public static func cosine(_ x: Double) -> Double { cos(x) }
+    @inlinable public static func sine(_ x: Double) -> Double { sin(x) }
+    @inlinable public static func exponentialShiftedInPlace(
+        _ x: UnsafeMutablePointer<Double>, count: Int, shift: Double
+    ) -> Double {
+        var sum = 0.0
+        for j in 0..<count {
+            let value = exp(x[j] - shift)
+            x[j] = value
+            sum += value
+        }
+        return sum
+    }
+}
