@@ -20,6 +20,17 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
     static func sine(_ x: Self) -> Self
     /// x[j] = exp(x[j] - shift) for j < count; returns the sum (softmax inner loop).
     static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Self>, count: Int, shift: Self) -> Self
+    /// out[j] = silu(gate[j]) * up[j] = gate / (1 + exp(-gate)) * up for j < count.
+    static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
+}
+
+extension KernelScalar {
+    @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int) {
+        for j in 0..<count {
+            let g = gate[j]
+            out[j] = g / (1 + exponential(-g)) * up[j]
+        }
+    }
 }
 
 extension Float: KernelScalar {
@@ -57,6 +68,21 @@ extension Float: KernelScalar {
             j += 1
         }
         return total
+    }
+
+    @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        var j = 0
+        let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+        while j + 8 <= count {
+            let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
+            j += 1
+        }
     }
 }
 
