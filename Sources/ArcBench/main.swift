@@ -94,7 +94,7 @@ struct StepFLOPs {
 }
 
 func printProfile(_ profiler: KernelProfiler, total: Double, steps: Int) {
-    print("  per-kernel time (mean per step):")
+    print("  per-kernel time (mean per step; share of the mean step):")
     print("    kernel                          ms/step    share")
     for (name, seconds) in profiler.seconds.sorted(by: { $0.value > $1.value }) {
         let perStep = seconds / Double(steps)
@@ -127,7 +127,7 @@ func benchSgemm(repeats: Int) -> Double {
         best = max(best, g)
         print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(format(g, 1)) GFLOP/s")
     }
-    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s")
+    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
     return best
 }
 
@@ -154,13 +154,15 @@ func benchStep(options: Options, peak: Double) {
     model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)  // warm-up
     let profiler = KernelProfiler()
     model.profiler = profiler
-    var start = now()
+    var times: [Double] = []
     for _ in 0..<options.repeats {
+        let start = now()
         model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)
+        times.append(now() - start)
     }
-    var elapsed = (now() - start) / Double(options.repeats)
-    print("  forward:            \(format(elapsed * 1000, 1)) ms/step, \(format(tokens / elapsed, 0)) tokens/s, \(format(flops.forward / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * flops.forward / elapsed / 1e9 / peak, 1))% of sgemm peak")
-    printProfile(profiler, total: elapsed, steps: options.repeats)
+    var elapsed = times.min()!
+    print("  forward:            best \(format(elapsed * 1000, 1)) ms/step (mean \(format(times.reduce(0, +) / Double(times.count) * 1000, 1))), \(format(tokens / elapsed, 0)) tokens/s, \(format(flops.forward / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * flops.forward / elapsed / 1e9 / peak, 1))% of sgemm peak")
+    printProfile(profiler, total: times.reduce(0, +) / Double(times.count), steps: options.repeats)
 
     // Forward + backward (training step without the optimizer).
     let dlogits = Tensor<Float>(shape: [batch, config.seqLen, config.vocabSize])
@@ -180,12 +182,16 @@ func benchStep(options: Options, peak: Double) {
     trainStep()  // warm-up (allocates saved activations)
     profiler.reset()
     model.profiler = profiler
-    start = now()
-    for _ in 0..<options.repeats { trainStep() }
-    elapsed = (now() - start) / Double(options.repeats)
+    times = []
+    for _ in 0..<options.repeats {
+        let start = now()
+        trainStep()
+        times.append(now() - start)
+    }
+    elapsed = times.min()!
     let total = flops.forward + flops.backward
-    print("  forward+backward:   \(format(elapsed * 1000, 1)) ms/step, \(format(tokens / elapsed, 0)) tokens/s, \(format(total / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * total / elapsed / 1e9 / peak, 1))% of sgemm peak")
-    printProfile(profiler, total: elapsed, steps: options.repeats)
+    print("  forward+backward:   best \(format(elapsed * 1000, 1)) ms/step (mean \(format(times.reduce(0, +) / Double(times.count) * 1000, 1))), \(format(tokens / elapsed, 0)) tokens/s, \(format(total / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * total / elapsed / 1e9 / peak, 1))% of sgemm peak")
+    printProfile(profiler, total: times.reduce(0, +) / Double(times.count), steps: options.repeats)
     print("  peak RSS (VmHWM): \(format(peakRSSMegabytes(), 1)) MB")
 }
 

@@ -94,7 +94,8 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     public let config: HRMConfig
     public var parameters: ParameterArena<T>
     /// d loss / d parameter for the trainable part of the arena (same offsets). Accumulated by backward.
-    public let gradients: Tensor<T>
+    /// Allocated on first use, so an inference-only model does not pay for it.
+    public private(set) lazy var gradients: Tensor<T> = Tensor(shape: [parameters.layout.trainableCount])
     /// d loss / d puzzle row, per batch slot [maxBatch, ndim] (overwritten by backward).
     public let puzzleGradients: Tensor<T>
     /// Outputs of the last inner step: logits [maxBatch, seqLen, vocab], q logits [maxBatch, 2].
@@ -137,7 +138,6 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         maxRows = maxBatch * seq
         parameters = ParameterArena(config: config)
         let layout = parameters.layout
-        gradients = Tensor(shape: [layout.trainableCount])
         puzzleGradients = Tensor(shape: [maxBatch, max(1, ndim)])
         logits = Tensor(shape: [maxBatch, config.seqLen, vocab])
         qLogits = Tensor(shape: [maxBatch, 2])

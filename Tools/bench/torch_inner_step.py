@@ -100,12 +100,12 @@ def main():
 
     def timed(fn):
         fn()  # warm-up
-        best = []
+        times = []
         for _ in range(args.repeats):
             t = time.perf_counter()
             fn()
-            best.append(time.perf_counter() - t)
-        return sum(best) / len(best)
+            times.append(time.perf_counter() - t)
+        return min(times), sum(times) / len(times)
 
     def forward():
         with torch.no_grad():
@@ -118,10 +118,10 @@ def main():
 
     tokens = B * seq_len
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpu-bench config D {D} heads {heads} layers {h_layers}/{l_layers} cycles {h_cycles}/{l_cycles} inter {inter} batch {B} seq {seq_len}+{P}")
-    f = timed(forward)
-    print(f"  forward:          {f * 1000:.1f} ms/step, {tokens / f:.0f} tokens/s")
-    t = timed(train)
-    print(f"  forward+backward: {t * 1000:.1f} ms/step, {tokens / t:.0f} tokens/s")
+    f, fm = timed(forward)
+    print(f"  forward:          best {f * 1000:.1f} ms/step (mean {fm * 1000:.1f}), {tokens / f:.0f} tokens/s")
+    t, tm = timed(train)
+    print(f"  forward+backward: best {t * 1000:.1f} ms/step (mean {tm * 1000:.1f}), {tokens / t:.0f} tokens/s")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
 
 
