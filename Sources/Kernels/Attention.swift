@@ -31,9 +31,7 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
 public func softmaxNumeratorsInPlace<T: KernelScalar>(_ matrix: UnsafeMutablePointer<T>, _ sums: UnsafeMutablePointer<T>, rows: Int, cols: Int) {
     for row in 0..<rows {
         let line = matrix + row * cols
-        var maximum = line[0]
-        for j in 1..<cols where line[j] > maximum { maximum = line[j] }
-        sums[row] = T.exponentialShiftedInPlace(line, count: cols, shift: maximum)
+        sums[row] = T.exponentialShiftedInPlace(line, count: cols, shift: T.maximum(line, count: cols))
     }
 }
 
@@ -42,9 +40,7 @@ public func softmaxNumeratorsInPlace<T: KernelScalar>(_ matrix: UnsafeMutablePoi
 public func softmaxRowsInPlace<T: KernelScalar>(_ matrix: UnsafeMutablePointer<T>, rows: Int, cols: Int) {
     for row in 0..<rows {
         let line = matrix + row * cols
-        var maximum = line[0]
-        for j in 1..<cols where line[j] > maximum { maximum = line[j] }
-        let sum = T.exponentialShiftedInPlace(line, count: cols, shift: maximum)
+        let sum = T.exponentialShiftedInPlace(line, count: cols, shift: T.maximum(line, count: cols))
         let inverse = 1 / sum
         for j in 0..<cols { line[j] *= inverse }
     }
@@ -58,8 +54,7 @@ public func softmaxBackwardRowsInPlace<T: KernelScalar>(
     for row in 0..<rows {
         let gLine = gradients + row * cols
         let pLine = probabilities + row * cols
-        var dot: T = 0
-        for j in 0..<cols { dot += gLine[j] * pLine[j] }
+        let dot = T.dot(gLine, pLine, count: cols)
         for j in 0..<cols { gLine[j] = pLine[j] * (gLine[j] - dot) }
     }
 }
