@@ -1,2 +1,240 @@
-// arc-bench: kernel and model benchmark (placeholder until the CPU-model issue lands).
-print("arc-bench: not implemented yet")
+// arc-bench: measures the machine's sgemm peak, then the HRM inner step at the cpu-bench config
+// (forward, and forward + 1-step backward): tokens/s, achieved GFLOP/s from an analytic FLOP count,
+// ratio to the sgemm peak, a per-kernel time table, peak RSS; and paper-size inference at batch 1
+// for 16 ACT steps (seconds per example, peak RSS). Results are recorded in BENCHMARKS.md.
+//
+// Usage: arc-bench [sgemm|step|paper|all] [--threads N] [--repeats N] [--batch N] [--seed N]
+// Run `paper` in its own process to see its own peak RSS.
+import CBLAS
+import Dispatch
+import Foundation
+import HRM
+import Kernels
+
+struct Options {
+    var mode = "all"
+    var threads = 0
+    var repeats = 3
+    var batch: Int? = nil
+    var seed: UInt64 = 1
+}
+
+func parseOptions() -> Options {
+    var options = Options()
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    func value(_ flag: String) -> String {
+        guard !arguments.isEmpty else { fatalError("arc-bench: \(flag) needs a value") }
+        return arguments.removeFirst()
+    }
+    while !arguments.isEmpty {
+        let argument = arguments.removeFirst()
+        switch argument {
+        case "--threads": options.threads = Int(value(argument)) ?? 0
+        case "--repeats": options.repeats = max(1, Int(value(argument)) ?? 3)
+        case "--batch": options.batch = Int(value(argument))
+        case "--seed": options.seed = UInt64(value(argument)) ?? 1
+        case "sgemm", "step", "paper", "all", "micro": options.mode = argument
+        case "-h", "--help":
+            print("usage: arc-bench [sgemm|step|paper|all] [--threads N] [--repeats N] [--batch N] [--seed N]")
+            exit(0)
+        default:
+            FileHandle.standardError.write("arc-bench: unknown argument \(argument)\n".data(using: .utf8)!)
+            exit(2)
+        }
+    }
+    return options
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+func peakRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let digits = line.split(separator: " ").compactMap { Double($0) }
+        if let kilobytes = digits.first { return kilobytes / 1024 }
+    }
+    return -1
+}
+
+func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+/// Best-of-repeats sgemm GFLOP/s for C[m,n] = A[m,k] B[k,n] (and the model's A B^T form).
+func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repeats: Int) -> Double {
+    let a = Tensor<Float>(shape: [m, k]), b = Tensor<Float>(shape: [k, n]), c = Tensor<Float>(shape: [m, n])
+    var generator = SplitMix64(seed: 3)
+    for i in 0..<a.count { a[i] = Float(generator.nextUnit()) }
+    for i in 0..<b.count { b[i] = Float(generator.nextUnit()) }
+    var best = Double.infinity
+    for _ in 0..<(repeats + 1) {
+        let start = now()
+        parallelGemmRows(transposeB: transposeB, m: m, n: n, k: k, alpha: Float(1), a: a.pointer, lda: k,
+                   b: b.pointer, ldb: transposeB ? k : n, beta: 0, c: c.pointer, ldc: n)
+        best = min(best, now() - start)
+    }
+    return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
+}
+
+/// Analytic FLOPs of one inner step: forward of all block applications + heads; backward of the
+/// differentiated step (linear: 2x forward; attention: recompute + 4 products = 2.5x forward).
+struct StepFLOPs {
+    let forward: Double
+    let backward: Double
+    init(config: HRMConfig, batch: Int) {
+        let d = Double(config.hiddenSize), inter = Double(config.intermediateSize)
+        let s = Double(config.totalLength), b = Double(batch)
+        let rows = b * s
+        let linear = 2 * rows * d * (4 * d + 3 * inter)
+        let attention = 4 * b * s * s * d
+        let applications = Double(config.hCycles * config.lCycles * config.lLayers + config.hCycles * config.hLayers)
+        let headsFLOPs = 2 * b * Double(config.seqLen) * d * Double(config.vocabSize) + 2 * b * d * 2
+        forward = applications * (linear + attention) + headsFLOPs
+        let differentiated = Double(config.lLayers + config.hLayers)
+        backward = differentiated * (2 * linear + 2.5 * attention) + 2 * headsFLOPs
+    }
+}
+
+func printProfile(_ profiler: KernelProfiler, total: Double, steps: Int) {
+    print("  per-kernel time (mean per step; share of the mean step):")
+    print("    kernel                          ms/step    share")
+    for (name, seconds) in profiler.seconds.sorted(by: { $0.value > $1.value }) {
+        let perStep = seconds / Double(steps)
+        print("    " + name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%9.1f  %6.1f%%", perStep * 1000, 100 * perStep / total))
+    }
+}
+
+func randomBatch(config: HRMConfig, batch: Int, seed: UInt64) -> (inputs: [Int32], labels: [Int32], identifiers: [Int32]) {
+    var generator = SplitMix64(seed: seed)
+    let inputs = (0..<(batch * config.seqLen)).map { _ in Int32(2 + generator.next() % 10) }
+    let labels = (0..<(batch * config.seqLen)).map { _ in Int32(1 + generator.next() % 11) }
+    let identifiers = (0..<batch).map { _ in Int32(1 + Int(generator.next() % UInt64(max(1, config.numPuzzleIdentifiers)))) }
+    return (inputs, labels, identifiers)
+}
+
+func benchSgemm(repeats: Int) -> Double {
+    print("== sgemm (OpenBLAS single-threaded per call, row blocks over \(KernelThreads.count) threads), best of \(repeats + 1)")
+    let square = sgemmGFLOPS(m: 1024, n: 1024, k: 1024, transposeB: false, repeats: repeats)
+    print("  1024 x 1024 x 1024            \(format(square, 1)) GFLOP/s")
+    let rows = 8 * 901
+    let shapes: [(String, Int, Int, Int)] = [
+        ("qkv   [7208,128] x [384,128]^T", rows, 384, 128),
+        ("gate_up [7208,128] x [1024,128]^T", rows, 1024, 128),
+        ("down  [7208,512] x [128,512]^T", rows, 128, 512),
+        ("scores [901,32] x [901,32]^T", 901, 901, 32),
+    ]
+    var best = square
+    for (label, m, n, k) in shapes {
+        let g = sgemmGFLOPS(m: m, n: n, k: k, transposeB: true, repeats: repeats)
+        best = max(best, g)
+        print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(format(g, 1)) GFLOP/s")
+    }
+    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
+    return best
+}
+
+func benchStep(options: Options, peak: Double) {
+    var config = HRMConfig.cpuBench
+    if let batch = options.batch { config.batchSize = batch }
+    config.numPuzzleIdentifiers = 64
+    let batch = config.batchSize
+    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(config.seqLen)+\(config.puzzleTokens), threads \(KernelThreads.count)")
+    let model = HRMModel<Float>(config: config, maxBatch: batch)
+    model.parameters.initialize(seed: options.seed)
+    // Non-trivial q_head so the backward is representative.
+    let q = model.parameters.layout[ParameterLayout.prefix + "q_head.weight"]
+    var generator = SplitMix64(seed: options.seed &+ 1)
+    for i in 0..<q.count { model.parameters.values[q.offset + i] = Float(generator.nextNormal() * 0.02) }
+    let data = randomBatch(config: config, batch: batch, seed: options.seed)
+    let carry = HRMCarry<Float>(config: config, batch: batch)
+    carry.resetAll(model: model)
+    let flops = StepFLOPs(config: config, batch: batch)
+    print("  analytic FLOPs per step: forward \(format(flops.forward / 1e9, 2)) GFLOP, backward \(format(flops.backward / 1e9, 2)) GFLOP")
+    let tokens = Double(batch * config.seqLen)
+
+    // Forward only (inference step).
+    model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)  // warm-up
+    let profiler = KernelProfiler()
+    model.profiler = profiler
+    var times: [Double] = []
+    for _ in 0..<options.repeats {
+        let start = now()
+        model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)
+        times.append(now() - start)
+    }
+    var elapsed = times.min()!
+    print("  forward:            best \(format(elapsed * 1000, 1)) ms/step (mean \(format(times.reduce(0, +) / Double(times.count) * 1000, 1))), \(format(tokens / elapsed, 0)) tokens/s, \(format(flops.forward / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * flops.forward / elapsed / 1e9 / peak, 1))% of sgemm peak")
+    printProfile(profiler, total: times.reduce(0, +) / Double(times.count), steps: options.repeats)
+
+    // Forward + backward (training step without the optimizer).
+    let dlogits = Tensor<Float>(shape: [batch, config.seqLen, config.vocabSize])
+    let dq = Tensor<Float>(shape: [batch, 2])
+    let targets = [Double](repeating: 0, count: batch)
+    func trainStep() {
+        model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: true)
+        _ = data.labels.withUnsafeBufferPointer {
+            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: config.seqLen, vocab: config.vocabSize, ignoreLabel: 0, gradientScale: 1 / Double(batch))
+        }
+        _ = targets.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer, model.qLogits.pointer, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5 / Double(batch)) }
+        _ = targets.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer + 1, model.qLogits.pointer + 1, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5 / Double(batch)) }
+        model.zeroGradients()
+        model.backward(dlogits: dlogits.pointer, dq: dq.pointer, batch: batch)
+    }
+    model.profiler = nil
+    trainStep()  // warm-up (allocates saved activations)
+    profiler.reset()
+    model.profiler = profiler
+    times = []
+    for _ in 0..<options.repeats {
+        let start = now()
+        trainStep()
+        times.append(now() - start)
+    }
+    elapsed = times.min()!
+    let total = flops.forward + flops.backward
+    print("  forward+backward:   best \(format(elapsed * 1000, 1)) ms/step (mean \(format(times.reduce(0, +) / Double(times.count) * 1000, 1))), \(format(tokens / elapsed, 0)) tokens/s, \(format(total / elapsed / 1e9, 1)) GFLOP/s = \(format(100 * total / elapsed / 1e9 / peak, 1))% of sgemm peak")
+    printProfile(profiler, total: times.reduce(0, +) / Double(times.count), steps: options.repeats)
+    print("  peak RSS (VmHWM): \(format(peakRSSMegabytes(), 1)) MB")
+}
+
+func benchPaper(options: Options) {
+    var config = HRMConfig.paper
+    config.numPuzzleIdentifiers = 1000
+    print("== paper-size inference: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), batch 1, \(config.haltMaxSteps) ACT steps, puzzle table \(config.numPuzzleIdentifiers + 1) rows, threads \(KernelThreads.count)")
+    let model = HRMModel<Float>(config: config, maxBatch: 1)
+    model.parameters.initialize(seed: options.seed)
+    let data = randomBatch(config: config, batch: 1, seed: options.seed)
+    let carry = HRMCarry<Float>(config: config, batch: 1)
+    let flops = StepFLOPs(config: config, batch: 1)
+    var best = Double.infinity
+    for _ in 0..<max(1, options.repeats - 1) {
+        carry.resetAll(model: model)
+        let start = now()
+        for _ in 0..<config.haltMaxSteps {
+            model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)
+        }
+        best = min(best, now() - start)
+    }
+    print("  \(format(best, 2)) s per example (16 steps), \(format(flops.forward * 16 / best / 1e9, 1)) GFLOP/s; parameters \(model.parameters.layout.parameterCount)")
+    print("  peak RSS (VmHWM): \(format(peakRSSMegabytes(), 1)) MB")
+}
+
+let options = parseOptions()
+KernelThreads.configure(threads: options.threads)
+var peak = 0.0
+if options.mode == "sgemm" || options.mode == "all" || options.mode == "step" { peak = benchSgemm(repeats: options.repeats) }
+if options.mode == "step" || options.mode == "all" { benchStep(options: options, peak: peak) }
+if options.mode == "paper" || options.mode == "all" { benchPaper(options: options) }
+if options.mode == "micro" {
+    let n = 901 * 901
+    let buffer = Tensor<Float>(shape: [n])
+    for i in 0..<n { buffer[i] = Float(i % 1000) * -0.01 }
+    var start = now()
+    var total: Float = 0
+    for _ in 0..<10 { total += Float.exponentialShiftedInPlace(buffer.pointer, count: n, shift: 0.5) }
+    print("exp: \(format((now() - start) / 10 / Double(n) * 1e9, 2)) ns/element (\(total))")
+    let qkv = Tensor<Float>(shape: [8 * 901, 384]), out = Tensor<Float>(shape: [8 * 901, 128])
+    for i in 0..<qkv.count { qkv[i] = Float(i % 17) * 0.01 }
+    let scratch = AttentionScratch<Float>(seq: 901)
+    start = now()
+    attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
+    print("attention layer forward: \(format((now() - start) * 1000, 1)) ms")
+}

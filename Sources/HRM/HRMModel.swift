@@ -94,7 +94,8 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     public let config: HRMConfig
     public var parameters: ParameterArena<T>
     /// d loss / d parameter for the trainable part of the arena (same offsets). Accumulated by backward.
-    public let gradients: Tensor<T>
+    /// Allocated on first use, so an inference-only model does not pay for it.
+    public private(set) lazy var gradients: Tensor<T> = Tensor(shape: [parameters.layout.trainableCount])
     /// d loss / d puzzle row, per batch slot [maxBatch, ndim] (overwritten by backward).
     public let puzzleGradients: Tensor<T>
     /// Outputs of the last inner step: logits [maxBatch, seqLen, vocab], q logits [maxBatch, 2].
@@ -137,7 +138,6 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         maxRows = maxBatch * seq
         parameters = ParameterArena(config: config)
         let layout = parameters.layout
-        gradients = Tensor(shape: [layout.trainableCount])
         puzzleGradients = Tensor(shape: [maxBatch, max(1, ndim)])
         logits = Tensor(shape: [maxBatch, config.seqLen, vocab])
         qLogits = Tensor(shape: [maxBatch, 2])
@@ -183,6 +183,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     // MARK: forward
 
     /// Embeds inputs [batch, seqLen] and puzzle identifiers [batch] into inputEmbedding.
+    @_specialize(where T == Float)
     func embed(inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
         let w = parameters.values.pointer
         timed("embedding") {
@@ -197,6 +198,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// One post-norm block in place on z [rows, D]; saves activations when `save` is given.
+    @_specialize(where T == Float)
     func blockForward(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, save: BlockActivations<T>?) {
         let rows = batch * seq
         let w = parameters.values.pointer
@@ -225,6 +227,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Reasoning module: z = z + injection, then its blocks in order (in place on z).
+    @_specialize(where T == Float)
     func moduleForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, save: [BlockActivations<T>]?) {
         timed("residual+rms") { addInPlace(z, inj, count: batch * seq * dim) }
         for (index, block) in weights.enumerated() {
@@ -233,6 +236,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// injection = a + b
+    @_specialize(where T == Float)
     func setInjection(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, batch: Int) {
         let n = batch * seq * dim
         let out = SendablePointer(injection.pointer), pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
@@ -247,6 +251,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         runNoGradientCycles(carry: carry, batch: batch)
     }
 
+    @_specialize(where T == Float)
     func runNoGradientCycles(carry: HRMCarry<T>, batch: Int) {
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         for h in 0..<config.hCycles {
@@ -262,6 +267,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     /// The differentiated step from the current carry (inputEmbedding must be set by embed):
     /// zL = L(zL, zH + x); zH = H(zH, zL); then the heads. Saves activations when withGradient.
+    @_specialize(where T == Float)
     func gradientStep(carry: HRMCarry<T>, batch: Int, withGradient: Bool) {
         if withGradient && hActivations.isEmpty {
             let rows = maxRows
@@ -281,6 +287,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// logits = lm_head(zH)[P:], q = q_head(zH[:, 0]).
+    @_specialize(where T == Float)
     func heads(zH: UnsafePointer<T>, batch: Int) {
         let w = parameters.values.pointer
         timed("lm_head") {
@@ -296,6 +303,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     /// One inner step on the carry for `batch` slots: inputs [batch, seqLen] tokens, puzzleIdentifiers [batch].
     /// Writes logits/qLogits and updates the carry in place (the new carry is detached by construction).
     /// With withGradient the final step's activations are kept for `backward`.
+    @_specialize(where T == Float)
     public func innerStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, withGradient: Bool) {
         precondition(batch <= maxBatch && batch <= carry.batch, "innerStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
         embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
@@ -344,6 +352,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Backward of one block: dz [rows, D] holds d output on entry and d input on exit.
+    @_specialize(where T == Float)
     func blockBackward(_ dz: UnsafeMutablePointer<T>, weights: BlockWeights, saved: BlockActivations<T>, batch: Int) {
         let rows = batch * seq
         let w = parameters.values.pointer
@@ -376,6 +385,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     /// Backward of the last innerStep(withGradient: true) given dlogits [batch, seqLen, vocab] and
     /// dq [batch, 2] (d loss / d (q_halt, q_continue)). Accumulates into `gradients`; writes
     /// `puzzleGradients` [batch, ndim] per slot. Nothing flows into the carry (1-step gradient).
+    @_specialize(where T == Float)
     public func backward(dlogits: UnsafePointer<T>, dq: UnsafePointer<T>, batch: Int) {
         precondition(hasSavedActivations && batch == savedBatch, "backward: call innerStep(withGradient: true) with batch \(batch) first")
         let rows = batch * seq

@@ -1,34 +1,69 @@
 // Non-causal multi-head attention (HRM-SPEC §4): softmax(q k^T / sqrt(hd)) v per (batch, head) over a
 // packed, already rotated qkv buffer [batch*seq, 3*D] (rows q|k|v, heads contiguous); output
-// [batch*seq, D] with heads contiguous. Memory-conscious: one S x S score matrix lives in a reusable
-// scratch buffer (3.2 MB at S = 901 in fp32); the backward recomputes the probabilities per
-// (batch, head) instead of keeping batch*heads*S*S of them for the whole step.
+// [batch*seq, D] with heads contiguous. Memory-conscious: the scores are computed for a block of
+// query rows at a time (blockRows x S, about 0.5 MB at S = 901, so it stays in L2) in a reusable
+// per-worker scratch; the full B x heads x S x S probabilities never exist, and the backward
+// recomputes them block by block. (batch, head) pairs are spread over the worker threads.
 
-/// Scratch for attention: probabilities and their gradient, S x S each.
+/// Query rows per score block.
+public let attentionBlockRows = 128
+
+/// Scratch for attention: per worker, one block of probabilities and one of their gradients.
 public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     public let probabilities: Tensor<T>
     public let probabilityGradients: Tensor<T>
+    public let rowSums: Tensor<T>
     public let seq: Int
-    public init(seq: Int) {
+    public let workers: Int
+    public let blockRows: Int
+    public init(seq: Int, workers: Int = KernelThreads.count, blockRows: Int = attentionBlockRows) {
         self.seq = seq
-        probabilities = Tensor(shape: [seq, seq])
-        probabilityGradients = Tensor(shape: [seq, seq])
+        self.workers = max(1, workers)
+        self.blockRows = max(1, min(blockRows, seq))
+        probabilities = Tensor(shape: [self.workers, self.blockRows, seq])
+        probabilityGradients = Tensor(shape: [self.workers, self.blockRows, seq])
+        rowSums = Tensor(shape: [self.workers, self.blockRows])
     }
 }
 
-/// Row-wise softmax of a [rows, cols] matrix, in place.
+/// Row-wise exp(x - rowmax) in place on the calling thread; sums[row] = the row's sum.
+@inlinable
+public func softmaxNumeratorsInPlace<T: KernelScalar>(_ matrix: UnsafeMutablePointer<T>, _ sums: UnsafeMutablePointer<T>, rows: Int, cols: Int) {
+    for row in 0..<rows {
+        let line = matrix + row * cols
+        sums[row] = T.exponentialShiftedInPlace(line, count: cols, shift: T.maximum(line, count: cols))
+    }
+}
+
+/// Row-wise softmax of a [rows, cols] matrix, in place, on the calling thread.
 @inlinable
 public func softmaxRowsInPlace<T: KernelScalar>(_ matrix: UnsafeMutablePointer<T>, rows: Int, cols: Int) {
-    let m = SendablePointer(matrix)
-    parallelChunks(rows, costPerItem: cols * 8) { range in
-        for row in range {
-            let line = m.pointer + row * cols
-            var maximum = line[0]
-            for j in 1..<cols where line[j] > maximum { maximum = line[j] }
-            let sum = T.exponentialShiftedInPlace(line, count: cols, shift: maximum)
-            let inverse = 1 / sum
-            for j in 0..<cols { line[j] *= inverse }
-        }
+    for row in 0..<rows {
+        let line = matrix + row * cols
+        let sum = T.exponentialShiftedInPlace(line, count: cols, shift: T.maximum(line, count: cols))
+        let inverse = 1 / sum
+        for j in 0..<cols { line[j] *= inverse }
+    }
+}
+
+/// gradients <- probabilities * (gradients - rowsum(probabilities * gradients)), row-wise, on the calling thread.
+@inlinable
+public func softmaxBackwardRowsInPlace<T: KernelScalar>(
+    _ gradients: UnsafeMutablePointer<T>, _ probabilities: UnsafePointer<T>, rows: Int, cols: Int
+) {
+    for row in 0..<rows {
+        let gLine = gradients + row * cols
+        let pLine = probabilities + row * cols
+        let dot = T.dot(gLine, pLine, count: cols)
+        for j in 0..<cols { gLine[j] = pLine[j] * (gLine[j] - dot) }
+    }
+}
+
+/// Runs body(worker, pair) for every (batch, head) pair, pairs spread over the scratch's workers.
+@inlinable
+func forEachHeadPair(pairs: Int, workers: Int, _ body: (Int, Int) -> Void) {
+    parallelParts(pairs, parts: min(workers, KernelThreads.count)) { worker, range in
+        for pair in range { body(worker, pair) }
     }
 }
 
@@ -42,25 +77,39 @@ public func attentionForward<T: KernelScalar>(
     precondition(scratch.seq == seq, "attentionForward: scratch for seq \(scratch.seq), asked \(seq)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let probabilities = scratch.probabilities.pointer
-    for b in 0..<batch {
-        for h in 0..<heads {
-            let q = qkv + b * seq * 3 * dim + h * headDim
-            let k = q + dim
-            let v = q + 2 * dim
+    let blockRows = scratch.blockRows
+    let o = SendablePointer(out), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
+    let scores = SendablePointer(scratch.probabilities.pointer), sumsBase = SendablePointer(scratch.rowSums.pointer)
+    forEachHeadPair(pairs: batch * heads, workers: scratch.workers) { worker, pair in
+        let b = pair / heads, h = pair % heads
+        let block = scores.pointer + worker * blockRows * seq
+        let sums = sumsBase.pointer + worker * blockRows
+        let q = input.pointer + b * seq * 3 * dim + h * headDim
+        let k = q + dim
+        let v = q + 2 * dim
+        let output = o.pointer + b * seq * dim + h * headDim
+        var first = 0
+        while first < seq {
+            let rows = min(blockRows, seq - first)
             T.gemm(
-                transposeA: false, transposeB: true, m: seq, n: seq, k: headDim,
-                alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: probabilities, ldc: seq)
-            softmaxRowsInPlace(probabilities, rows: seq, cols: seq)
+                transposeA: false, transposeB: true, m: rows, n: seq, k: headDim,
+                alpha: scale, a: q + first * 3 * dim, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: block, ldc: seq)
+            softmaxNumeratorsInPlace(block, sums, rows: rows, cols: seq)
+            let outputBlock = output + first * dim
             T.gemm(
-                transposeA: false, transposeB: false, m: seq, n: headDim, k: seq,
-                alpha: 1, a: probabilities, lda: seq, b: v, ldb: 3 * dim, beta: 0,
-                c: out + b * seq * dim + h * headDim, ldc: dim)
+                transposeA: false, transposeB: false, m: rows, n: headDim, k: seq,
+                alpha: 1, a: block, lda: seq, b: v, ldb: 3 * dim, beta: 0, c: outputBlock, ldc: dim)
+            for row in 0..<rows {
+                let inverse = 1 / sums[row]
+                let line = outputBlock + row * dim
+                for j in 0..<headDim { line[j] *= inverse }
+            }
+            first += rows
         }
     }
 }
 
-/// dqkv[batch*seq, 3D] (overwritten) from dout[batch*seq, D], recomputing the probabilities.
+/// dqkv[batch*seq, 3D] (overwritten) from dout[batch*seq, D], recomputing the probabilities block by block.
 @inlinable
 public func attentionBackward<T: KernelScalar>(
     _ dqkv: UnsafeMutablePointer<T>,
@@ -70,52 +119,44 @@ public func attentionBackward<T: KernelScalar>(
     precondition(scratch.seq == seq, "attentionBackward: scratch for seq \(scratch.seq), asked \(seq)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let probabilities = scratch.probabilities.pointer
-    let gradients = scratch.probabilityGradients.pointer
-    for b in 0..<batch {
-        for h in 0..<heads {
-            let offset = b * seq * 3 * dim + h * headDim
-            let q = qkv + offset, k = q + dim, v = q + 2 * dim
-            let dq = dqkv + offset, dk = dq + dim, dv = dq + 2 * dim
-            let dO = dout + b * seq * dim + h * headDim
+    let blockRows = scratch.blockRows
+    let input = SendablePointer(UnsafeMutablePointer(mutating: qkv)), gradient = SendablePointer(dqkv)
+    let upstream = SendablePointer(UnsafeMutablePointer(mutating: dout))
+    let scores = SendablePointer(scratch.probabilities.pointer), scoreGradients = SendablePointer(scratch.probabilityGradients.pointer)
+    forEachHeadPair(pairs: batch * heads, workers: scratch.workers) { worker, pair in
+        let b = pair / heads, h = pair % heads
+        let probabilities = scores.pointer + worker * blockRows * seq
+        let gradients = scoreGradients.pointer + worker * blockRows * seq
+        let offset = b * seq * 3 * dim + h * headDim
+        let q = input.pointer + offset, k = q + dim, v = q + 2 * dim
+        let dq = gradient.pointer + offset, dk = dq + dim, dv = dq + 2 * dim
+        let dO = upstream.pointer + b * seq * dim + h * headDim
+        var first = 0
+        while first < seq {
+            let rows = min(blockRows, seq - first)
+            let accumulate: T = first == 0 ? 0 : 1
             T.gemm(
-                transposeA: false, transposeB: true, m: seq, n: seq, k: headDim,
-                alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: probabilities, ldc: seq)
-            softmaxRowsInPlace(probabilities, rows: seq, cols: seq)
-            // dV = P^T dO
+                transposeA: false, transposeB: true, m: rows, n: seq, k: headDim,
+                alpha: scale, a: q + first * 3 * dim, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: probabilities, ldc: seq)
+            softmaxRowsInPlace(probabilities, rows: rows, cols: seq)
+            // dV += P_block^T dO_block
             T.gemm(
-                transposeA: true, transposeB: false, m: seq, n: headDim, k: seq,
-                alpha: 1, a: probabilities, lda: seq, b: dO, ldb: dim, beta: 0, c: dv, ldc: 3 * dim)
-            // dP = dO V^T
+                transposeA: true, transposeB: false, m: seq, n: headDim, k: rows,
+                alpha: 1, a: probabilities, lda: seq, b: dO + first * dim, ldb: dim, beta: accumulate, c: dv, ldc: 3 * dim)
+            // dP_block = dO_block V^T
             T.gemm(
-                transposeA: false, transposeB: true, m: seq, n: seq, k: headDim,
-                alpha: 1, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: gradients, ldc: seq)
+                transposeA: false, transposeB: true, m: rows, n: seq, k: headDim,
+                alpha: 1, a: dO + first * dim, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: gradients, ldc: seq)
             // dS = P * (dP - rowsum(P * dP))
-            softmaxBackwardRowsInPlace(gradients, probabilities, rows: seq, cols: seq)
-            // dQ = scale dS K ; dK = scale dS^T Q
+            softmaxBackwardRowsInPlace(gradients, probabilities, rows: rows, cols: seq)
+            // dQ_block = scale dS K ; dK += scale dS^T Q_block
             T.gemm(
-                transposeA: false, transposeB: false, m: seq, n: headDim, k: seq,
-                alpha: scale, a: gradients, lda: seq, b: k, ldb: 3 * dim, beta: 0, c: dq, ldc: 3 * dim)
+                transposeA: false, transposeB: false, m: rows, n: headDim, k: seq,
+                alpha: scale, a: gradients, lda: seq, b: k, ldb: 3 * dim, beta: 0, c: dq + first * 3 * dim, ldc: 3 * dim)
             T.gemm(
-                transposeA: true, transposeB: false, m: seq, n: headDim, k: seq,
-                alpha: scale, a: gradients, lda: seq, b: q, ldb: 3 * dim, beta: 0, c: dk, ldc: 3 * dim)
-        }
-    }
-}
-
-/// gradients <- probabilities * (gradients - rowsum(probabilities * gradients)), row-wise.
-@inlinable
-public func softmaxBackwardRowsInPlace<T: KernelScalar>(
-    _ gradients: UnsafeMutablePointer<T>, _ probabilities: UnsafePointer<T>, rows: Int, cols: Int
-) {
-    let g = SendablePointer(gradients), p = SendablePointer(UnsafeMutablePointer(mutating: probabilities))
-    parallelChunks(rows, costPerItem: cols * 2) { range in
-        for row in range {
-            let gLine = g.pointer + row * cols
-            let pLine = p.pointer + row * cols
-            var dot: T = 0
-            for j in 0..<cols { dot += gLine[j] * pLine[j] }
-            for j in 0..<cols { gLine[j] = pLine[j] * (gLine[j] - dot) }
+                transposeA: true, transposeB: false, m: seq, n: headDim, k: rows,
+                alpha: scale, a: gradients, lda: seq, b: q + first * 3 * dim, ldb: 3 * dim, beta: accumulate, c: dk, ldc: 3 * dim)
+            first += rows
         }
     }
 }

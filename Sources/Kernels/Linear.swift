@@ -9,8 +9,8 @@ public func linearForward<T: KernelScalar>(
     _ inp: UnsafePointer<T>, _ weight: UnsafePointer<T>, _ bias: UnsafePointer<T>?,
     rows: Int, inFeatures: Int, outFeatures: Int
 ) {
-    T.gemm(
-        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+    parallelGemmRows(
+        transposeB: true, m: rows, n: outFeatures, k: inFeatures,
         alpha: 1, a: inp, lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: out, ldc: outFeatures)
     if let bias {
         for row in 0..<rows {
@@ -28,15 +28,22 @@ public func linearBackward<T: KernelScalar>(
     rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false
 ) {
     if let dinp {
-        T.gemm(
-            transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
+        parallelGemmRows(
+            transposeB: false, m: rows, n: inFeatures, k: outFeatures,
             alpha: 1, a: dout, lda: outFeatures, b: weight, ldb: inFeatures,
             beta: accumulateInput ? 1 : 0, c: dinp, ldc: inFeatures)
     }
     if let dweight {
-        T.gemm(
-            transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
-            alpha: 1, a: dout, lda: outFeatures, b: inp, ldb: inFeatures, beta: 1, c: dweight, ldc: inFeatures)
+        // Split over the output features (rows of dweight): each part owns its rows, no reduction.
+        let parts = rows * inFeatures * outFeatures >= 1 << 20 && outFeatures >= 16 * KernelThreads.count ? KernelThreads.count : 1
+        let pw = SendablePointer(dweight), pd = SendablePointer(UnsafeMutablePointer(mutating: dout))
+        let pi = SendablePointer(UnsafeMutablePointer(mutating: inp))
+        parallelParts(outFeatures, parts: parts) { _, features in
+            T.gemm(
+                transposeA: true, transposeB: false, m: features.count, n: inFeatures, k: rows,
+                alpha: 1, a: pd.pointer + features.lowerBound, lda: outFeatures, b: pi.pointer, ldb: inFeatures, beta: 1,
+                c: pw.pointer + features.lowerBound * inFeatures, ldc: inFeatures)
+        }
     }
     if let dbias {
         for row in 0..<rows {

@@ -15,8 +15,7 @@ public func rmsNormForward<T: KernelScalar>(
         for row in range {
             let x = i.pointer + row * dim
             let y = o.pointer + row * dim
-            var sum: T = 0
-            for j in 0..<dim { sum += x[j] * x[j] }
+            let sum = T.dot(x, x, count: dim)
             let reciprocal = 1 / (sum / T(dim) + epsilon).squareRoot()
             r.pointer[row] = reciprocal
             for j in 0..<dim { y[j] = x[j] * reciprocal }
@@ -37,9 +36,7 @@ public func rmsNormBackward<T: KernelScalar>(
             let dy = dO.pointer + row * dim
             let y = o.pointer + row * dim
             let dx = di.pointer + row * dim
-            var dot: T = 0
-            for j in 0..<dim { dot += dy[j] * y[j] }
-            let mean = dot / T(dim)
+            let mean = T.dot(dy, y, count: dim) / T(dim)
             let reciprocal = r.pointer[row]
             for j in 0..<dim { dx[j] = reciprocal * (dy[j] - y[j] * mean) }
         }

@@ -20,6 +20,31 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
     static func sine(_ x: Self) -> Self
     /// x[j] = exp(x[j] - shift) for j < count; returns the sum (softmax inner loop).
     static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Self>, count: Int, shift: Self) -> Self
+    /// out[j] = silu(gate[j]) * up[j] = gate / (1 + exp(-gate)) * up for j < count.
+    static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
+    /// max of x[0..<count] (count >= 1).
+    static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self
+    /// sum of a[j] * b[j].
+    static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Self
+}
+
+extension KernelScalar {
+    @inlinable public static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self {
+        var best = x[0]
+        for j in 1..<max(1, count) where x[j] > best { best = x[j] }
+        return best
+    }
+    @inlinable public static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Self {
+        var sum: Self = 0
+        for j in 0..<count { sum += a[j] * b[j] }
+        return sum
+    }
+    @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int) {
+        for j in 0..<count {
+            let g = gate[j]
+            out[j] = g / (1 + exponential(-g)) * up[j]
+        }
+    }
 }
 
 extension Float: KernelScalar {
@@ -58,13 +83,71 @@ extension Float: KernelScalar {
         }
         return total
     }
+
+    @inlinable public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var j = 0
+        var best = x[0]
+        if count >= 16 {
+            let raw = UnsafeRawPointer(x)
+            var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
+            j = 8
+            while j + 8 <= count {
+                let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                lanes.replace(with: v, where: v .> lanes)
+                j += 8
+            }
+            best = lanes.max()
+        }
+        while j < count {
+            if x[j] > best { best = x[j] }
+            j += 1
+        }
+        return best
+    }
+
+    @inlinable public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var j = 0
+        var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while j + 16 <= count {
+            lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+            j += 16
+        }
+        var sum = (lanes0 + lanes1).sum()
+        while j < count {
+            sum += a[j] * b[j]
+            j += 1
+        }
+        return sum
+    }
+
+    @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        var j = 0
+        let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+        while j + 8 <= count {
+            let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
+            j += 1
+        }
+    }
 }
 
-/// Vectorised expf (Cephes polynomial, about 1-2 ulp on the softmax range), for 8 lanes.
+/// Vectorised expf (Cephes polynomial, about 1-2 ulp on the softmax range), for 8 lanes. Rounding and
+/// the 2^n scale use the 1.5*2^23 magic-number trick: only plain float and integer lane arithmetic.
 @inlinable @inline(__always)
 public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
-    var x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-    let fx = (x * 1.44269504088896341 + 0.5).rounded(.down)
+    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
+    let low = SIMD8<Float>(repeating: -87.3), high = SIMD8<Float>(repeating: 88.3)
+    var x = input.replacing(with: low, where: input .< low)
+    x.replace(with: high, where: x .> high)
+    let shifted = x * 1.44269504088896341 + magic
+    let fx = shifted - magic  // round(x / ln 2)
     x = x - fx * 0.693359375 + fx * 2.12194440e-4
     let z = x * x
     var y = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -74,8 +157,8 @@ public func fastExponential(_ input: SIMD8<Float>) -> SIMD8<Float> {
     y = y * x + 1.6666665459e-1
     y = y * x + 5.0000001201e-1
     y = y * z + x + 1
-    let exponent = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
-    let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
     return y * scale
 }
 

@@ -21,10 +21,7 @@ public func swiGLUForward<T: KernelScalar>(
             let gate = i.pointer + row * 2 * inter
             let up = gate + inter
             let y = o.pointer + row * inter
-            for j in 0..<inter {
-                let g = gate[j]
-                y[j] = g / (1 + T.exponential(-g)) * up[j]
-            }
+            T.siluProductInPlace(y, gate, up, count: inter)
         }
     }
 }

@@ -1,6 +1,8 @@
-// Threading: the two ways the kernels use the cores. BLAS calls run on OpenBLAS's own threads
-// (count set explicitly with openblas_set_num_threads, default all cores); the Swift loops split
-// their rows into chunks run with DispatchQueue.concurrentPerform when the work is big enough.
+// Threading: how the kernels use the cores. All parallelism is ours: OpenBLAS is set to ONE thread
+// (openblas_set_num_threads(1)) and big products are split into one block per core, run with
+// DispatchQueue.concurrentPerform, like the Swift loops and the per-(batch, head) attention.
+// (Measured: OpenBLAS's own threads spin after each call and then fight the Swift loops' threads
+// for the 2 cores, which made attention ~10x slower; see BENCHMARKS.md.)
 import CBLAS
 import Dispatch
 #if canImport(Glibc)
@@ -10,11 +12,12 @@ import Glibc
 public enum KernelThreads {
     nonisolated(unsafe) public static var count: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
-    /// Sets the thread count for OpenBLAS and for the Swift row loops (0 or less = all cores).
+    /// Sets the number of worker threads (0 or less = all cores); OpenBLAS itself runs single-threaded
+    /// inside each worker.
     public static func configure(threads: Int) {
         let all = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         count = threads > 0 ? threads : all
-        openblas_set_num_threads(Int32(count))
+        openblas_set_num_threads(1)
     }
 }
 
@@ -46,4 +49,40 @@ public func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<In
 public struct UncheckedBox<T>: @unchecked Sendable {
     public let value: T
     @inlinable public init(_ value: T) { self.value = value }
+}
+
+/// Runs body(part, range) for `parts` contiguous parts of 0..<count in parallel (parts <= count).
+@inlinable
+public func parallelParts(_ count: Int, parts requested: Int, _ body: (Int, Range<Int>) -> Void) {
+    let parts = max(1, min(requested, count))
+    if parts == 1 {
+        body(0, 0..<count)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = count * part / parts
+            let end = count * (part + 1) / parts
+            if start < end { box.value(part, start..<end) }
+        }
+    }
+}
+
+/// Row-parallel gemm: C[m, n] = alpha op(A) op(B) + beta C, split over the rows of C (op(A) rows)
+/// when the product is big enough. Only for transposeA == false.
+@inlinable
+public func parallelGemmRows<T: KernelScalar>(
+    transposeB: Bool, m: Int, n: Int, k: Int, alpha: T, a: UnsafePointer<T>, lda: Int,
+    b: UnsafePointer<T>, ldb: Int, beta: T, c: UnsafeMutablePointer<T>, ldc: Int
+) {
+    let work = m * n * k
+    let parts = work >= 1 << 20 ? KernelThreads.count : 1
+    let pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pc = SendablePointer(c)
+    let pb = SendablePointer(UnsafeMutablePointer(mutating: b))
+    parallelParts(m, parts: parts) { _, rows in
+        T.gemm(transposeA: false, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+               a: pa.pointer + rows.lowerBound * lda, lda: lda, b: pb.pointer, ldb: ldb, beta: beta,
+               c: pc.pointer + rows.lowerBound * ldc, ldc: ldc)
+    }
 }

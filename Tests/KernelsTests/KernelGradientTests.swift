@@ -91,19 +91,23 @@ final class KernelGradientTests: XCTestCase {
         finiteDifferenceCheck("rope.dinput", parameter: x.pointer, count: x.count, analytic: dx.array, loss: loss)
     }
 
-    func testAttentionGradientAndValue() {
+    func testAttentionGradientAndValue() { checkAttention(blockRows: attentionBlockRows, name: "attention") }
+    /// Several query blocks per (batch, head) (blocks of 4, 4, 2 rows), 3 workers for 4 pairs.
+    func testAttentionBlockedGradientAndValue() { checkAttention(blockRows: 4, workers: 3, seq: 10, name: "attention(blocks of 4)") }
+
+    func checkAttention(blockRows: Int, workers: Int = 2, seq: Int = 6, name: String) {
         var g = SplitMix64(seed: 5)
-        let batch = 2, seq = 6, heads = 2, headDim = 4, dim = heads * headDim
+        let batch = 2, heads = 2, headDim = 4, dim = heads * headDim
         let qkv = randomTensor([batch * seq, 3 * dim], &g), r = randomTensor([batch * seq, dim], &g)
         let out = Tensor<Double>(shape: [batch * seq, dim])
-        let scratch = AttentionScratch<Double>(seq: seq)
+        let scratch = AttentionScratch<Double>(seq: seq, workers: workers, blockRows: blockRows)
         func loss() -> Double {
             attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
             return dot(out, r)
         }
         _ = loss()
         // value check against a naive computation for (b=1, head=1, query=2)
-        let b = 1, h = 1, query = 2
+        let b = 1, h = 1, query = seq - 1
         var scores = [Double](repeating: 0, count: seq)
         for key in 0..<seq {
             var s = 0.0
@@ -122,7 +126,7 @@ final class KernelGradientTests: XCTestCase {
         }
         let dqkv = Tensor<Double>(shape: [batch * seq, 3 * dim])
         attentionBackward(dqkv.pointer, r.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
-        finiteDifferenceCheck("attention.dqkv", parameter: qkv.pointer, count: qkv.count, analytic: dqkv.array, maxChecks: 400, loss: loss)
+        finiteDifferenceCheck("\(name).dqkv", parameter: qkv.pointer, count: qkv.count, analytic: dqkv.array, maxChecks: 400, loss: loss)
     }
 
     func testSwiGLUGradient() {
