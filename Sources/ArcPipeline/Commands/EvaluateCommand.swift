@@ -1,0 +1,54 @@
+// `arc-pipeline evaluate`: predict, vote and write the Kaggle submission (+ score and report).
+import ArgumentParser
+import Foundation
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Predict every augmented test input, vote two attempts per test input, write submission.json.",
+        discussion: """
+        Writes OUT/submission.json (Kaggle schema, every task of the challenges, validated), OUT/predictions.jsonl
+        (ranked candidates per test input), OUT/evaluation.json, OUT/score.json when solutions are known, and
+        OUT/report.html. Example:
+          arc-pipeline evaluate --dataset arc-data/built/kaggle-aug4 --model runs/kaggle-aug4 --out submissions/kaggle-aug4
+        """)
+
+    @Option(help: "Built dataset folder (its test split is predicted).") var dataset: String
+    @Option(help: "Run folder (latest checkpoint) or a model.safetensors file.") var model: String
+    @Option(help: "Output folder (default submissions/<dataset name>).") var out: String?
+    @OptionGroup var data: DataOptions
+    @Option(help: "Examples per forward batch.") var batchSize: Int = 16
+    @Option(help: "ACT steps (default: the model's halt_max_steps).") var haltMaxSteps: Int?
+    @Option(help: "Threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let haltMaxSteps, haltMaxSteps < 1 { throw ValidationError("--halt-max-steps must be at least 1") }
+    }
+
+    func run() throws {
+        let datasetURL = URL(fileURLWithPath: dataset).standardizedFileURL
+        let outcome = try EvaluateStage.run(EvaluateRequest(
+            dataset: datasetURL, model: URL(fileURLWithPath: model).standardizedFileURL,
+            output: URL(fileURLWithPath: out ?? "submissions/\(datasetURL.lastPathComponent)").standardizedFileURL,
+            dataDirectory: data.dataDirectory, batchSize: batchSize, threads: threads, haltMaxSteps: haltMaxSteps, quiet: quiet))
+        EvaluateCommand.printOutcome(outcome)
+    }
+
+    static func printOutcome(_ o: EvaluateOutcome) {
+        print("evaluated \(o.examples) augmented test examples in \(String(format: "%.1f", o.seconds)) s")
+        for line in o.vote.summaryLines { print("  " + line) }
+        if let s = o.score {
+            print(String(format: "score: Kaggle (per test output) %.4f = %d/%d; per-task average %.4f; pass@1 %.4f",
+                         s.kaggleScore, s.correctOutputCount, s.testOutputCount, s.taskAverageScore, s.pass1))
+            if let note = o.scoreNote { print("  solutions: \(note)") }
+        } else {
+            print("score: no solutions known for these tasks")
+        }
+        print("submission: \(o.submission.path)")
+        print("candidates: \(o.predictions.path)")
+        if let r = o.report { print("report: \(r.path)") }
+    }
+}

@@ -1,0 +1,180 @@
+// The evaluate stage (HRM-SPEC §7): predict every test-split example of a built dataset (all
+// augmented versions of every test input, halt_max_steps ACT steps each), decode, vote per
+// (task, test input), and write submission.json, predictions.jsonl, evaluation.json,
+// score.json (when solutions are known) and report.html into the output folder.
+import ARCAugment
+import ARCCore
+import Foundation
+import HRM
+import Kernels
+import Report
+import Training
+import Voting
+
+struct EvaluateRequest {
+    var dataset: URL
+    /// A run folder (latest checkpoint) or a model.safetensors file.
+    var model: URL
+    var output: URL
+    var dataDirectory: URL
+    var batchSize = 16
+    var threads: Int
+    var haltMaxSteps: Int?
+    var quiet = false
+}
+
+struct EvaluateOutcome {
+    var submission: URL
+    var predictions: URL
+    var report: URL?
+    var score: ScoreReport?
+    var scoreNote: String?
+    var vote: VoteOutcome
+    var seconds: Double
+    var examples: Int
+}
+
+enum EvaluateStage {
+    /// Where the evaluation tasks come from, as evaluation.json records it.
+    struct ChallengeSource {
+        var format: String  // "kaggle" or "directory"
+        var path: URL
+        var split: String?
+        var tasks: TaskSet
+    }
+
+    static func challengeSource(label: String, dataDirectory: URL) throws -> ChallengeSource {
+        if label.hasPrefix("kaggle:") {
+            let split = String(label.dropFirst("kaggle:".count))
+            let dir = dataDirectory.appendingPathComponent("kaggle")
+            return ChallengeSource(format: "kaggle", path: dir, split: split, tasks: try TaskLoader.loadKaggle(directory: dir, split: split, name: label))
+        }
+        let folders = ["arc-agi-1:training": "arc-agi-1/training", "arc-agi-1:evaluation": "arc-agi-1/evaluation",
+                       "arc-agi-2:training": "arc-agi-2/training", "arc-agi-2:evaluation": "arc-agi-2/evaluation", "concept-arc": "concept-arc"]
+        let dir = folders[label].map { dataDirectory.appendingPathComponent($0) } ?? URL(fileURLWithPath: label)
+        return ChallengeSource(format: "directory", path: dir, split: nil, tasks: try DatasetInputs.loadFolder(dir, name: label))
+    }
+
+    /// Solutions for scoring: the challenges' own outputs; for the Kaggle test split, the evaluation
+    /// solutions when the test file repeats exactly the evaluation tasks (as the public download does).
+    static func solutions(for source: ChallengeSource) -> (SolutionSet, String, URL?)? {
+        if source.tasks.tasks.allSatisfy(\.hasSolutions), let s = try? SolutionSet(tasks: source.tasks) {
+            return (s, "the challenges' own test outputs", nil)
+        }
+        if source.format == "kaggle", source.split == "test",
+           let url = TaskLoader.kaggleFile(in: source.path, split: "evaluation", kind: "solutions"),
+           let eval = try? TaskLoader.loadKaggle(directory: source.path, split: "evaluation"),
+           Set(eval.tasks.map(\.id)) == Set(source.tasks.tasks.map(\.id)),
+           eval.tasks.allSatisfy({ e in source.tasks.task(id: e.id).map { $0.test.map(\.input) == e.test.map(\.input) } ?? false }),
+           let s = try? SolutionSet(tasks: eval) {
+            return (s, "\(url.lastPathComponent): the public test file repeats the evaluation tasks (the hidden Kaggle rerun does not)", url)
+        }
+        return nil
+    }
+
+    /// The checkpoint file, its model config and tensors, and the run folder when given one.
+    static func readCheckpoint(_ url: URL) throws -> (HRMConfig, SafeTensorsFile, URL, URL?) {
+        var file = url
+        var runDirectory: URL? = nil
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            guard let folder = CheckpointStore(runDirectory: url).latest() else {
+                throw ARCDataError(file: url.path, message: "no checkpoint in this run folder (checkpoints/latest); train first")
+            }
+            file = CheckpointStore(runDirectory: url).modelFile(folder)
+            runDirectory = url
+        }
+        let tensors = try SafeTensorsFile.read(file)
+        guard let configText = tensors.metadata["config"],
+              let config = try? JSONDecoder().decode(HRMConfig.self, from: Data(configText.utf8)) else {
+            throw ARCDataError(file: file.path, field: "__metadata__.config", message: "missing or unreadable model config")
+        }
+        return (config, tensors, file, runDirectory)
+    }
+
+    static func run(_ request: EvaluateRequest) throws -> EvaluateOutcome {
+        KernelThreads.configure(threads: request.threads)
+        let start = Date()
+        let dataset = try BuiltDataset(directory: request.dataset)
+        let split = try dataset.split("test")
+        let subset = try split.subset("all")
+        let infoURL = request.dataset.appendingPathComponent("build_info.json")
+        let info = try JSONParser.parse(try Data(contentsOf: infoURL))
+        guard case let .int(canvas)? = info["canvas"], case let .array(evalLabels)? = info["evaluation"], evalLabels.count == 1,
+              case let .string(label) = evalLabels[0] else {
+            throw ARCDataError(file: infoURL.path, field: "evaluation", message: "evaluate needs a dataset built with exactly one evaluation-role source")
+        }
+        let source = try challengeSource(label: label, dataDirectory: request.dataDirectory)
+
+        let (savedConfig, tensors, checkpointFile, runDirectory) = try readCheckpoint(request.model)
+        var config = savedConfig
+        if let steps = request.haltMaxSteps { config.haltMaxSteps = steps }
+        guard config.seqLen == subset.seqLen else {
+            throw ARCDataError(file: request.model.path, message: "model seq_len \(config.seqLen) does not match the dataset's \(subset.seqLen)")
+        }
+        guard config.numPuzzleIdentifiers + 1 == split.metadata.numPuzzleIdentifiers else {
+            throw ARCDataError(file: request.model.path, message: "model has \(config.numPuzzleIdentifiers + 1) puzzle identifiers, the dataset \(split.metadata.numPuzzleIdentifiers): evaluate with the dataset it was trained on")
+        }
+        let batch = max(1, min(request.batchSize, subset.exampleCount))
+        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        try model.load(from: tensors, source: checkpointFile.path)
+
+        let data = BuiltExampleSource(subset: subset, ignoreLabelId: split.metadata.ignoreLabelId)
+        let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)
+        let progress = ProgressReporter(label: "evaluate", unit: .items("examples"), quiet: request.quiet)
+        var accumulator = VoteAccumulator(challenges: source.tasks)
+        let chunk = 256
+        var done = 0
+        while done < subset.exampleCount {
+            let examples = Array(done..<min(subset.exampleCount, done + chunk))
+            let results = predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
+                                            progress: { progress.update(done: Int64(done + $0), total: Int64(subset.exampleCount)) })
+            for r in results {
+                let puzzle = subset.puzzle(ofExample: r.example)
+                let name = dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))
+                let grid = SequenceCodec.decode(tokens: r.tokens, canvas: canvas)
+                accumulator.add(Prediction(puzzleName: name, testIndex: r.example - Int(subset.puzzleIndices[puzzle]), grid: grid, qHalt: r.qHalt))
+            }
+            done += examples.count
+        }
+        progress.finish()
+
+        let fm = FileManager.default
+        try fm.createDirectory(at: request.output, withIntermediateDirectories: true)
+        let vote = VoteOutcome(accumulator: accumulator, challenges: source.tasks)
+        let submissionURL = request.output.appendingPathComponent("submission.json")
+        let predictionsURL = request.output.appendingPathComponent("predictions.jsonl")
+        try vote.write(submissionURL: submissionURL, predictionsURL: predictionsURL, challenges: source.tasks)
+
+        var score: ScoreReport? = nil
+        var scoreNote: String? = nil
+        var solutionsFile: URL? = nil
+        var scoresJSON: JSONValue = .null
+        if let (solutions, note, file) = solutions(for: source) {
+            let report = try SubmissionScorer.score(vote.submission, solutions: solutions, file: submissionURL.path)
+            score = report
+            scoreNote = note
+            solutionsFile = file
+            scoresJSON = .object([
+                ("kaggle_score", .double(report.kaggleScore)), ("task_average_score", .double(report.taskAverageScore)),
+                ("pass_at_1", .double(report.pass1)), ("pass_at_2", .double(report.pass2)),
+                ("correct_outputs", .int(report.correctOutputCount)), ("test_outputs", .int(report.testOutputCount)),
+                ("tasks", .int(report.taskCount)), ("solutions", .string(note)),
+            ])
+            try AtomicFile.write(JSONWriter.text(scoresJSON) + "\n", to: request.output.appendingPathComponent("score.json"))
+        }
+        let record: JSONValue = .object([
+            ("challenges", .object([("format", .string(source.format)), ("path", .string(source.path.path)),
+                                    ("split", source.split.map { .string($0) } ?? .null)])),
+            ("run", runDirectory.map { .string($0.path) } ?? .null),
+            ("dataset", .string(request.dataset.path)),
+            ("examples", .int(subset.exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
+            ("scores", scoresJSON),
+        ])
+        try AtomicFile.write(JSONWriter.text(record) + "\n", to: request.output.appendingPathComponent("evaluation.json"))
+        let reportURL = try ReportBuilder.write(ReportRequest(submissionDirectory: request.output, runDirectory: runDirectory,
+                                                              solutions: solutionsFile))
+        return EvaluateOutcome(submission: submissionURL, predictions: predictionsURL, report: reportURL, score: score, scoreNote: scoreNote,
+                               vote: vote, seconds: Date().timeIntervalSince(start), examples: subset.exampleCount)
+    }
+}
