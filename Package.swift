@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore"]),
     ],

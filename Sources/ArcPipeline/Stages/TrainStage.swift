@@ -143,3 +143,7 @@ enum TrainStage {
         return summary
     }
 }
+
+enum ARCFetchDigest {
+    static func hex(_ data: Data) -> String { SHA256Hasher.hexDigest(of: data) }
+}

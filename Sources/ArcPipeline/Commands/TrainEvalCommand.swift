@@ -1,0 +1,130 @@
+// `arc-pipeline train-eval`: build-dataset -> train -> evaluate -> vote -> score -> report in one
+// command, reusing a built dataset or a trained run whose inputs did not change.
+import ARCAugment
+import ARCCore
+import ArgumentParser
+import Foundation
+import Training
+
+struct TrainEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-eval",
+        abstract: "The whole pipeline: build the augmented dataset, train HRM, predict, vote, write and score submission.json.",
+        discussion: """
+        Data: the Kaggle layout when fetched (train on its training tasks and the test challenges' demonstrations,
+        predict the test challenges), else ARC-AGI-2 (train on training + evaluation demonstrations, predict
+        evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, a 6-minute training budget.
+        A built dataset and a finished run with the same inputs are reused. Example:
+          arc-pipeline fetch --mirror ../shared/arc-mirror kaggle && arc-pipeline train-eval
+        """)
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: String?
+    @Option(help: "Augmentations per task (the paper uses 1000).") var numAug: Int = 4
+    @Option(help: "Dataset seed.") var datasetSeed: UInt64 = 42
+    @Option(help: "Canvas side (30 = the reference).") var canvas: Int = 30
+    @Option(help: "At most this many tasks per set (experiments).") var maxTasks: Int?
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var trainer: TrainerArguments
+    @OptionGroup var runOptions: RunArguments
+    @Option(help: "Output folder for submission.json and friends (default submissions/<dataset>).") var out: String?
+    @Option(help: "Examples per evaluation batch.") var evalBatchSize: Int = 16
+    @Flag(help: "Train again even when a finished run with the same inputs exists.") var retrain = false
+
+    func validate() throws {
+        if let dataset, !["kaggle", "arc1", "arc2"].contains(dataset) { throw ValidationError("--dataset must be kaggle, arc1 or arc2") }
+        if numAug < 0 { throw ValidationError("--num-aug must be >= 0") }
+        if canvas < 1 || canvas > 30 { throw ValidationError("--canvas must be in 1...30") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let dataDir = data.dataDirectory
+        let fm = FileManager.default
+        let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? "kaggle" : "arc2")
+        let preset = DatasetPreset.named(presetName)!
+        let datasetName = "\(presetName)-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
+        let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
+
+        // 1. Dataset (reused when its build_info.json records the same inputs).
+        let stageStart = Date()
+        if try datasetIsCurrent(datasetURL, preset: preset) {
+            print("[1/3] dataset: reusing \(datasetURL.path)")
+        } else {
+            let inputs = try DatasetInputs.load(labels: preset.training, role: .training, dataDirectory: dataDir)
+                + DatasetInputs.load(labels: preset.evaluation, role: .evaluation, dataDirectory: dataDir)
+            var options = DatasetBuildOptions()
+            options.numAug = numAug
+            options.seed = datasetSeed
+            options.canvas = canvas
+            options.threads = runOptions.threads
+            options.maxTasksPerSet = maxTasks
+            let summary = try DatasetBuilder.build(inputs: inputs, options: options, output: datasetURL) { _ in }
+            print("[1/3] dataset: built \(datasetURL.path) in \(String(format: "%.1f", Date().timeIntervalSince(stageStart))) s: "
+                + summary.splits.map { "\($0.name) \($0.examples) examples" }.joined(separator: ", ")
+                + (summary.leftOut.isEmpty ? "" : ", \(summary.leftOut.count) tasks left out (they get the fallback)"))
+        }
+
+        // 2. Training (a finished run with the same inputs is reused).
+        let digest = try TrainStage.datasetDigest(datasetURL)
+        let key = [digest, model.preset, "\(model.hiddenSize ?? 0)", "\(model.heads ?? 0)", "\(model.hLayers ?? 0)", "\(model.lLayers ?? 0)",
+                   "\(model.hCycles ?? 0)", "\(model.lCycles ?? 0)", "\(model.haltMaxSteps ?? 0)", "\(model.expansion ?? 0)",
+                   "\(model.puzzleEmbNdim ?? 0)", "\(trainer.batchSize ?? 0)", "\(trainer.lr ?? 0)", "\(trainer.puzzleEmbLr ?? 0)",
+                   "\(trainer.warmupSteps ?? 0)", "\(trainer.lrMinRatio ?? 0)", "\(trainer.exploration ?? 0)", "\(trainer.epochs)",
+                   "\(trainer.maxSteps ?? 0)", "\(runOptions.seed)", "\(runOptions.timeBudgetSeconds ?? 0)"].joined(separator: "|")
+        let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
+            .appendingPathComponent("\(datasetName)-\(model.preset)-\(String(SHA256Short.of(key)))")
+        let finished = runURL.appendingPathComponent("training_summary.json")
+        if !retrain, fm.fileExists(atPath: finished.path), CheckpointStore(runDirectory: runURL).latest() != nil {
+            print("[2/3] train: reusing the finished run \(runURL.path)")
+        } else {
+            if fm.fileExists(atPath: runURL.path) { try fm.removeItem(at: runURL) }  // an unfinished run with the same inputs
+            var budgeted = runOptions
+            if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = "6m" }
+            let stop = StopRequest()
+            stop.installSignalHandlers()
+            let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
+                                                          run: budgeted, resume: false), stop: stop)
+            var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
+            if let m = summary.lastMetrics {
+                line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
+            }
+            print(line)
+            if stop.reason != nil {
+                try? fm.removeItem(at: finished)  // interrupted: not a finished run to reuse (resume it with `train --resume`)
+                print("stopped; resume with: arc-pipeline train --dataset \(datasetURL.path) --out \(runURL.path) --resume")
+                throw ExitCode(130)
+            }
+        }
+
+        // 3. Evaluate, vote, submission, score, report.
+        let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
+        let outcome = try EvaluateStage.run(EvaluateRequest(dataset: datasetURL, model: runURL, output: output, dataDirectory: dataDir,
+                                                            batchSize: evalBatchSize, threads: runOptions.threads, haltMaxSteps: nil))
+        print("[3/3] evaluate:")
+        EvaluateCommand.printOutcome(outcome)
+        print("run folder: \(runURL.path)")
+        print(String(format: "total %.1f min", Date().timeIntervalSince(start) / 60))
+    }
+
+    /// True when `build_info.json` exists and records this command's dataset inputs.
+    func datasetIsCurrent(_ url: URL, preset: DatasetPreset) throws -> Bool {
+        guard let data = try? Data(contentsOf: url.appendingPathComponent("build_info.json")),
+              let info = try? JSONParser.parse(data),
+              FileManager.default.fileExists(atPath: url.appendingPathComponent("test/dataset.json").path) else { return false }
+        let labels: (String) -> [String] = { key in
+            if case let .array(items)? = info[key] { return items.compactMap { if case let .string(s) = $0 { return s } else { return nil } } }
+            return []
+        }
+        return info["num_aug"] == .int(numAug) && info["seed"] == .int(Int(datasetSeed)) && info["canvas"] == .int(canvas)
+            && info["max_tasks_per_set"] == (maxTasks.map { .int($0) } ?? .null)
+            && labels("training") == preset.training && labels("evaluation") == preset.evaluation
+    }
+}
+
+/// The first 8 hex digits of SHA-256, for short content-derived folder names.
+enum SHA256Short {
+    static func of(_ text: String) -> Substring {
+        ARCFetchDigest.hex(Data(text.utf8)).prefix(8)
+    }
+}
