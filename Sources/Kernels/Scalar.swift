@@ -2,6 +2,7 @@
 // Double runs the same generic kernels for finite-difference gradient tests. Each scalar brings its
 // BLAS gemm (OpenBLAS sgemm/dgemm) and the elementary functions the kernels need.
 import CBLAS
+import KernelsAVX2
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,80 +62,94 @@ extension Float: KernelScalar {
     @inlinable public static func logarithm(_ x: Float) -> Float { logf(x) }
     @inlinable public static func cosine(_ x: Float) -> Float { cosf(x) }
     @inlinable public static func sine(_ x: Float) -> Float { sinf(x) }
-    @inlinable public static func exponentialShiftedInPlace(
-        _ x: UnsafeMutablePointer<Float>, count: Int, shift: Float
-    ) -> Float {
-        var sum = SIMD8<Float>(repeating: 0)
-        let shiftVector = SIMD8<Float>(repeating: shift)
-        var j = 0
-        let raw = UnsafeMutableRawPointer(x)
-        while j + 8 <= count {
-            let value = fastExponential(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
-            raw.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
-            sum += value
-            j += 8
-        }
-        var total = sum.sum()
-        while j < count {
-            let value = expf(x[j] - shift)
-            x[j] = value
-            total += value
-            j += 1
-        }
-        return total
+    // The inner loops dispatch to the AVX2 + FMA build (module KernelsAVX2) when the CPU has it.
+    @inlinable public static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+        KernelsCPU.hasAVX2FMA ? avx2ExponentialShiftedInPlace(x, count, shift) : simdExponentialShiftedInPlace(x, count: count, shift: shift)
     }
-
     @inlinable public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var j = 0
-        var best = x[0]
-        if count >= 16 {
-            let raw = UnsafeRawPointer(x)
-            var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
-            j = 8
-            while j + 8 <= count {
-                let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-                lanes.replace(with: v, where: v .> lanes)
-                j += 8
-            }
-            best = lanes.max()
-        }
-        while j < count {
-            if x[j] > best { best = x[j] }
-            j += 1
-        }
-        return best
+        KernelsCPU.hasAVX2FMA ? avx2Maximum(x, count) : simdMaximum(x, count: count)
     }
-
     @inlinable public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var j = 0
-        var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while j + 16 <= count {
-            lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
-            j += 16
-        }
-        var sum = (lanes0 + lanes1).sum()
-        while j < count {
-            sum += a[j] * b[j]
-            j += 1
-        }
-        return sum
+        KernelsCPU.hasAVX2FMA ? avx2Dot(a, b, count) : simdDot(a, b, count: count)
     }
-
     @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        var j = 0
-        let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+        if KernelsCPU.hasAVX2FMA { avx2SiluProduct(out, gate, up, count) } else { simdSiluProduct(out, gate, up, count: count) }
+    }
+}
+
+// Portable SIMD8 versions (baseline x86-64, any CPU); their AVX2 twins live in KernelsAVX2.
+
+@inlinable public func simdExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    var sum = SIMD8<Float>(repeating: 0)
+    let shiftVector = SIMD8<Float>(repeating: shift)
+    var j = 0
+    let raw = UnsafeMutableRawPointer(x)
+    while j + 8 <= count {
+        let value = fastExponential(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
+        raw.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        sum += value
+        j += 8
+    }
+    var total = sum.sum()
+    while j < count {
+        let value = expf(x[j] - shift)
+        x[j] = value
+        total += value
+        j += 1
+    }
+    return total
+}
+
+@inlinable public func simdMaximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var j = 0
+    var best = x[0]
+    if count >= 16 {
+        let raw = UnsafeRawPointer(x)
+        var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
+        j = 8
         while j + 8 <= count {
-            let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
             j += 8
         }
-        while j < count {
-            out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
-            j += 1
-        }
+        best = lanes.max()
+    }
+    while j < count {
+        if x[j] > best { best = x[j] }
+        j += 1
+    }
+    return best
+}
+
+@inlinable public func simdDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var j = 0
+    var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while j + 16 <= count {
+        lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+        j += 16
+    }
+    var sum = (lanes0 + lanes1).sum()
+    while j < count {
+        sum += a[j] * b[j]
+        j += 1
+    }
+    return sum
+}
+
+@inlinable public func simdSiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
+        j += 1
     }
 }
 
