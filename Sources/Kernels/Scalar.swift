@@ -23,6 +23,8 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
     static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Self>, count: Int, shift: Self) -> Self
     /// out[j] = silu(gate[j]) * up[j] = gate / (1 + exp(-gate)) * up for j < count.
     static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
+    /// dGate[j], dUp[j] from dy[j] for out = silu(gate) * up.
+    static func siluProductBackward(_ dGate: UnsafeMutablePointer<Self>, _ dUp: UnsafeMutablePointer<Self>, _ dy: UnsafePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
     /// max of x[0..<count] (count >= 1).
     static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self
     /// sum of a[j] * b[j].
@@ -30,6 +32,14 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
 }
 
 extension KernelScalar {
+    @inlinable public static func siluProductBackward(_ dGate: UnsafeMutablePointer<Self>, _ dUp: UnsafeMutablePointer<Self>, _ dy: UnsafePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int) {
+        for j in 0..<count {
+            let g = gate[j]
+            let sigmoid = 1 / (1 + exponential(-g))
+            dUp[j] = dy[j] * g * sigmoid
+            dGate[j] = dy[j] * up[j] * sigmoid * (1 + g * (1 - sigmoid))
+        }
+    }
     @inlinable public static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self {
         var best = x[0]
         for j in 1..<max(1, count) where x[j] > best { best = x[j] }
@@ -74,6 +84,9 @@ extension Float: KernelScalar {
     }
     @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         if KernelsCPU.hasAVX2FMA { avx2SiluProduct(out, gate, up, count) } else { simdSiluProduct(out, gate, up, count: count) }
+    }
+    @inlinable public static func siluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        if KernelsCPU.hasAVX2FMA { avx2SiluProductBackward(dGate, dUp, dy, gate, up, count) } else { simdSiluProductBackward(dGate, dUp, dy, gate, up, count: count) }
     }
 }
 
@@ -149,6 +162,28 @@ extension Float: KernelScalar {
     }
     while j < count {
         out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
+        j += 1
+    }
+}
+
+@inlinable public func simdSiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), d = UnsafeRawPointer(dy)
+    let dg = UnsafeMutableRawPointer(dGate), du = UnsafeMutableRawPointer(dUp)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let sigmoid = 1 / (1 + fastExponential(-x))
+        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        let x = gate[j]
+        let sigmoid = 1 / (1 + expf(-x))
+        dUp[j] = dy[j] * x * sigmoid
+        dGate[j] = dy[j] * up[j] * sigmoid * (1 + x * (1 - sigmoid))
         j += 1
     }
 }

@@ -298,5 +298,21 @@ final class KernelGradientTests: XCTestCase {
                 XCTAssertEqual(Double(out[i]), v, accuracy: 1e-6 + 1e-6 * abs(v), "\(name) silu[\(i)]")
             }
         }
+        // silu-product backward, both builds, against the Double kernel.
+        let dy = (0..<n).map { _ in Float(g.nextUnit() * 2 - 1) }
+        var backwardBuilds: [(String, (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+            ("portable SIMD8", { simdSiluProductBackward($0, $1, $2, $3, $4, count: $5) })]
+        if KernelsCPU.hasAVX2FMA { backwardBuilds.append(("AVX2", { avx2SiluProductBackward($0, $1, $2, $3, $4, $5) })) }
+        var dGateExpected = [Double](repeating: 0, count: n), dUpExpected = [Double](repeating: 0, count: n)
+        let xd = x.map(Double.init), yd = y.map(Double.init), dyd = dy.map(Double.init)
+        Double.siluProductBackward(&dGateExpected, &dUpExpected, dyd, xd, yd, count: n)
+        for (name, backward) in backwardBuilds {
+            var dGate = [Float](repeating: 0, count: n), dUp = [Float](repeating: 0, count: n)
+            backward(&dGate, &dUp, dy, x, y, n)
+            for i in 0..<n {
+                XCTAssertEqual(Double(dGate[i]), dGateExpected[i], accuracy: 1e-6 + 1e-5 * abs(dGateExpected[i]), "\(name) dgate[\(i)]")
+                XCTAssertEqual(Double(dUp[i]), dUpExpected[i], accuracy: 1e-6 + 1e-5 * abs(dUpExpected[i]), "\(name) dup[\(i)]")
+            }
+        }
     }
 }

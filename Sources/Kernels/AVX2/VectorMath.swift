@@ -109,3 +109,27 @@ public func avx2Dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ coun
     }
     return sum
 }
+
+@inline(never)
+public func avx2SiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), d = UnsafeRawPointer(dy)
+    let dg = UnsafeMutableRawPointer(dGate), du = UnsafeMutableRawPointer(dUp)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let sigmoid = 1 / (1 + exp8(-x))
+        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        var lane = SIMD8<Float>(repeating: 0)
+        lane[0] = -gate[j]
+        let sigmoid = 1 / (1 + exp8(lane)[0])
+        dUp[j] = dy[j] * gate[j] * sigmoid
+        dGate[j] = dy[j] * up[j] * sigmoid * (1 + gate[j] * (1 - sigmoid))
+        j += 1
+    }
+}
