@@ -243,11 +243,119 @@ def fixture_checks() -> None:
         record(f"{fname} grads recomputed", worst < 1e-5, f"worst max-normalised diff {worst:.2e}")
 
 
+def load(fname: str):
+    import json
+    with safe_open(os.path.join(FIXTURES, fname), "pt") as f:
+        T = {k: f.get_tensor(k) for k in f.keys()}
+        config = json.loads(f.metadata()["config"])
+    return T, config
+
+
+def train_fixture_checks() -> None:
+    """train_step: apply the README's recipe in float32 to model_a's stored F32 values and
+    gradients; train_two_steps: rerun both calls from model_b's stored values."""
+    import make_fixtures as mf
+    A, _ = load("model_a.safetensors")
+    S, c = load("train_step.safetensors")
+    lr, wd, plr, pwd = c["lr"], c["weight_decay"], c["puzzle_emb_lr"], c["puzzle_emb_weight_decay"]
+    worst = 0.0
+    for key in S:
+        if not key.startswith("after."):
+            continue
+        name = key[len("after."):]
+        p, g = A[name], A[f"grad.{name}"] / c["global_batch_size"]
+        if name == hrm.PUZZLE_EMB_NAME:
+            expected = p.clone()
+            for row in torch.unique(A["batch.puzzle_identifiers"]).tolist():
+                expected[row] = p[row] * (1 - plr * pwd) - plr * torch.sign(g[row])
+        else:
+            m, v = (1 - c["beta1"]) * g, (1 - c["beta2"]) * g * g
+            expected = p * (1 - lr * wd) - lr * torch.atan2(m / (1 - c["beta1"]), torch.sqrt(v / (1 - c["beta2"])))
+        worst = max(worst, (expected - S[key]).abs().max().item())
+    record("train_step.safetensors after.* = README recipe on model_a (float32)", worst < 1e-6,
+           f"max abs diff {worst:.2e}")
+
+    B, cb = load("model_b.safetensors")
+    W, cw = load("train_two_steps.safetensors")
+    cfg = hrm.HRMConfig(**{k: cb[k] for k in hrm.HRMConfig.__dataclass_fields__ if k in cb})
+    params = {n: B[n].to(torch.float64) for n in hrm.parameter_shapes(cfg)}
+
+    def batch(prefix):
+        return {k: W[f"{prefix}.{k}"].long() for k in ("inputs", "labels", "puzzle_identifiers")}
+
+    state = optim.AdamATan2State()
+    b1 = batch("batch1")
+    rec1 = mf.train_one_step(params, cfg, hrm.act_initial_carry(cfg, b1), b1, state)
+    rec2 = mf.train_one_step(rec1["params"], cfg, rec1["carry"], batch("batch2"), state)
+    worst = max((rec2["params"][n] - W[f"after2.{n}"].to(torch.float64)).abs().max().item()
+                for n in hrm.trainable_names(cfg))
+    same = (torch.equal(rec2["carry"].halted.int(), W["step2.act.halted"])
+            and torch.equal(rec2["carry"].steps.int(), W["step2.act.steps"])
+            and abs(rec2["total"].item() - W["step2.loss.total"].item()) < 1e-5)
+    record("train_two_steps.safetensors rerun from model_b", worst < 1e-6 and same,
+           f"after2 max abs diff {worst:.2e}")
+
+
+def float32_agreement() -> None:
+    """Run the same reference code in float32 (losses stay float64, as the spec says) on the
+    fixtures' inputs: the tolerances a float32 implementation can expect."""
+    import make_fixtures as mf
+    rope64 = hrm.rope_cos_sin
+    hrm.rope_cos_sin = lambda *a: tuple(t.float() for t in rope64(*a))
+    try:
+        def carry32(cfg, batch):
+            c = hrm.act_initial_carry(cfg, batch)
+            c.z_H, c.z_L = c.z_H.float(), c.z_L.float()
+            return c
+
+        A, c = load("model_a.safetensors")
+        cfg = hrm.HRMConfig(**{k: c[k] for k in hrm.HRMConfig.__dataclass_fields__ if k in c})
+        P = {n: A[n] for n in hrm.parameter_shapes(cfg)}
+        names = hrm.trainable_names(cfg)
+        leaf = {k: (v.clone().requires_grad_() if k in names else v) for k, v in P.items()}
+        out = hrm.inner_step(leaf, cfg, A["carry.z_H"], A["carry.z_L"], A["batch.inputs"].long(),
+                             A["batch.puzzle_identifiers"].long())
+        labels = A["batch.labels"].long()
+        _, ok, _ = losses.sequence_correctness(out["logits"].detach(), labels)
+        loss = losses.lm_loss(out["logits"], labels) + 0.5 * (
+            losses.bce_with_logits_sum(out["q_halt_logits"], ok.double())
+            + losses.bce_with_logits_sum(out["q_continue_logits"], A["batch.q_continue_target"]))
+        grads = torch.autograd.grad(loss, [leaf[n] for n in names])
+        d_logits = (out["logits"] - A["out.logits"]).abs().max().item()
+        d_grad = max(((g.double() - A[f"grad.{n}"].double()).abs().max() / A[f"grad.{n}"].abs().max()).item()
+                     for n, g in zip(names, grads))
+        record("float32 run of model_a: logits, gradients", d_logits < 1e-5 and d_grad < 1e-5,
+               f"logits max abs diff {d_logits:.2e}, gradients max diff / tensor max {d_grad:.2e}")
+
+        S, _ = load("train_step.safetensors")
+        bt = {k: S[f"batch.{k}"].long() for k in ("inputs", "labels", "puzzle_identifiers")}
+        r = mf.train_one_step(P, cfg, carry32(cfg, bt), bt, optim.AdamATan2State())
+        d = max((r["params"][n].double() - S[f"after.{n}"].double()).abs().max().item() for n in names)
+        record("float32 run of train_step: after.*", d < 1e-6, f"max abs diff {d:.2e}")
+
+        B, cb = load("model_b.safetensors")
+        W, _ = load("train_two_steps.safetensors")
+        cfg = hrm.HRMConfig(**{k: cb[k] for k in hrm.HRMConfig.__dataclass_fields__ if k in cb})
+        params = {n: B[n] for n in hrm.parameter_shapes(cfg)}
+        state = optim.AdamATan2State()
+        batch = lambda p: {k: W[f"{p}.{k}"].long() for k in ("inputs", "labels", "puzzle_identifiers")}
+        r1 = mf.train_one_step(params, cfg, carry32(cfg, batch("batch1")), batch("batch1"), state)
+        r2 = mf.train_one_step(r1["params"], cfg, r1["carry"], batch("batch2"), state)
+        d = max((r2["params"][n].double() - W[f"after2.{n}"].double()).abs().max().item()
+                for n in hrm.trainable_names(cfg))
+        record("float32 run of train_two_steps: after2.*", d < 1e-6, f"max abs diff {d:.2e}")
+    finally:
+        hrm.rope_cos_sin = rope64
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
-    kernels()
-    model_checks()
+    if "--fixtures-only" not in sys.argv:
+        kernels()
+        model_checks()
     fixture_checks()
+    train_fixture_checks()
+    float32_agreement()
     failed = [n for n, ok in results if not ok]
     print(f"\n{len(results) - len(failed)}/{len(results)} checks passed")
     sys.exit(1 if failed else 0)

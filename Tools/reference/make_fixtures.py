@@ -30,6 +30,7 @@ FORMAT = "arc-pipeline-hrm-fixture-v1"
 KERNEL_SEED = 1234
 MODEL_A_SEED = 2024
 MODEL_B_SEED = 2025
+MODEL_B_Q_BIAS = (0.4, -0.25)  # chosen so that exactly one slot halts after call 1
 
 
 # ---------------------------------------------------------------------------
@@ -241,6 +242,18 @@ def make_kernels(path: str) -> None:
               "sparse_sign_sgd.slot_grads": slot_grads, "sparse_sign_sgd.table1": new_table})
     cfg["sparse_sign_sgd"] = {"table0": [6, 4], "ids": [5], "lr": lr, "weight_decay": wd}
 
+    # Learning-rate schedule (warm-up then cosine to min_ratio * base), 1-based step index
+    steps = [1, 2, 5, 9, 10, 11, 15, 20, 25, 29, 30]
+    T["lr_schedule.steps"] = torch.tensor(steps, dtype=torch.int64)
+    T["lr_schedule.lr_cosine"] = torch.tensor(
+        [optim.learning_rate(k, 1e-4, 10, 30, 0.1) for k in steps], dtype=torch.float64)
+    T["lr_schedule.lr_constant"] = torch.tensor(
+        [optim.learning_rate(k, 1e-2, 10, 30, 1.0) for k in steps], dtype=torch.float64)
+    cfg["lr_schedule"] = {"warmup_steps": 10, "total_steps": 30,
+                          "lr_cosine": {"base_lr": 1e-4, "min_ratio": 0.1},
+                          "lr_constant": {"base_lr": 1e-2, "min_ratio": 1.0},
+                          "note": "step k = 1-based index of the optimizer step being taken"}
+
     cfg["seed"] = KERNEL_SEED
     save(path, T, cfg)
 
@@ -249,7 +262,7 @@ def make_kernels(path: str) -> None:
 # 2-3. model_a / model_b
 # ---------------------------------------------------------------------------
 
-def fixture_params(cfg: hrm.HRMConfig, seed: int) -> Dict[str, torch.Tensor]:
+def fixture_params(cfg: hrm.HRMConfig, seed: int, q_bias=(1.2, -0.6)) -> Dict[str, torch.Tensor]:
     """Spec initialisation, but the puzzle embedding and q_head get non-trivial random
     values (so that their gradients are non-zero)."""
     gen = torch.Generator().manual_seed(seed)
@@ -258,7 +271,7 @@ def fixture_params(cfg: hrm.HRMConfig, seed: int) -> Dict[str, torch.Tensor]:
     params[hrm.PUZZLE_EMB_NAME] = hrm.truncated_normal(
         params[hrm.PUZZLE_EMB_NAME].shape, 1.0 / math.sqrt(D), gen)
     params["model.inner.q_head.weight"] = hrm.truncated_normal((2, D), 1.0 / math.sqrt(D), gen)
-    params["model.inner.q_head.bias"] = torch.tensor([1.2, -0.6], dtype=torch.float64)
+    params["model.inner.q_head.bias"] = torch.tensor(q_bias, dtype=torch.float64)
     return hrm.round_to_f32(params)
 
 
@@ -283,9 +296,9 @@ def top2_margin(logits: torch.Tensor) -> torch.Tensor:
     return top[..., 0] - top[..., 1]
 
 
-def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=None):
+def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=None, q_bias=(1.2, -0.6)):
     """Builds the tensors of a model_X fixture. Returns (tensors, config dict, context)."""
-    params = fixture_params(cfg, seed)
+    params = fixture_params(cfg, seed, q_bias)
     inputs, labels, ids = fixture_batch(batch_size)
     if puzzle_ids is not None:
         ids = torch.tensor(puzzle_ids, dtype=torch.int64)
@@ -354,86 +367,154 @@ TRAIN = {"lr": 1e-4, "puzzle_emb_lr": 1e-2, "beta1": 0.9, "beta2": 0.95,
          "weight_decay": 0.1, "puzzle_emb_weight_decay": 0.1}
 
 
-def train_step_fixture(cfg: hrm.HRMConfig, ctx: dict):
-    params = ctx["params"]
-    B = ctx["inputs"].shape[0]
-    batch = {"inputs": ctx["inputs"], "labels": ctx["labels"], "puzzle_identifiers": ctx["ids"]}
+def train_one_step(params, cfg: hrm.HRMConfig, carry: hrm.ACTCarry, batch, adam_state: optim.AdamATan2State):
+    """One reference `train_batch`: ACT call (training), loss, gradient of loss / global
+    batch size, AdamATan2 on the Adam tensors, sparse sign-SGD on the puzzle rows of the
+    slots' *current* identifiers. Returns a record dict (new params, carry, outputs, ...)."""
+    B = batch["inputs"].shape[0]
     trainable = hrm.trainable_names(cfg)
     leaf = {k: (v.clone().requires_grad_() if k in trainable else v) for k, v in params.items()}
-
-    carry = hrm.act_initial_carry(cfg, batch)
     new_carry, out = hrm.act_step(leaf, cfg, carry, batch, training=True)
-    gap = (out["q_halt_logits"] - out["q_continue_logits"]).abs().min()
-    assert gap > 1e-3, f"halt decision too close: {gap}"
     total, parts, metrics = losses.act_loss(out, new_carry.current["labels"], new_carry.halted,
                                             new_carry.steps)
-    global_batch_size = B
-    grads = torch.autograd.grad(total / global_batch_size, [leaf[n] for n in trainable])
-    grads = dict(zip(trainable, grads))
+    grads = dict(zip(trainable, torch.autograd.grad(total / B, [leaf[n] for n in trainable])))
+
+    # Discrete decisions must not be near ties (float32 recomputation must agree).
+    not_last = new_carry.steps < cfg.halt_max_steps
+    gap = (out["q_halt_logits"] - out["q_continue_logits"]).detach().abs()[not_last]
+    assert gap.numel() == 0 or gap.min() > 1e-3, f"halt decision too close: {gap}"
+    assert top2_margin(out["logits"].detach()).min() > 1e-4
+
+    new_params = dict(params)
+    new_params.update(optim.adam_atan2_step({n: params[n] for n in hrm.adam_names(cfg)},
+                                            {n: grads[n] for n in hrm.adam_names(cfg)}, adam_state,
+                                            TRAIN["lr"], TRAIN["beta1"], TRAIN["beta2"],
+                                            TRAIN["weight_decay"]))
+    # Sparse sign-SGD in its slot form: per-slot gradients, summed per identifier inside.
+    # The table gradient row of an identifier is already the sum over its slots, so each
+    # slot gets an equal share (the sum, hence the sign, is unchanged).
+    ids = new_carry.current["puzzle_identifiers"].long()
+    table_grad = grads[hrm.PUZZLE_EMB_NAME]
+    share = torch.bincount(ids, minlength=table_grad.shape[0])[ids].unsqueeze(-1).to(table_grad.dtype)
+    new_params[hrm.PUZZLE_EMB_NAME] = optim.sparse_sign_sgd_step(
+        params[hrm.PUZZLE_EMB_NAME], ids, table_grad[ids] / share,
+        TRAIN["puzzle_emb_lr"], TRAIN["puzzle_emb_weight_decay"])
+    direct = params[hrm.PUZZLE_EMB_NAME].clone()
+    present = torch.unique(ids)
+    direct[present] = (direct[present] * (1 - TRAIN["puzzle_emb_lr"] * TRAIN["puzzle_emb_weight_decay"])
+                       - TRAIN["puzzle_emb_lr"] * torch.sign(table_grad[present]))
+    assert torch.allclose(direct, new_params[hrm.PUZZLE_EMB_NAME], rtol=0, atol=1e-6 if direct.dtype == torch.float32 else 1e-15)
+
+    new_carry = hrm.ACTCarry(new_carry.z_H.detach(), new_carry.z_L.detach(), new_carry.steps,
+                             new_carry.halted, new_carry.current)
+    return {"params": new_params, "carry": new_carry, "out": out, "total": total,
+            "parts": parts, "metrics": metrics, "grads": grads}
+
+
+def step_tensors(prefix: str, rec: dict) -> Dict[str, torch.Tensor]:
+    out, carry, parts = rec["out"], rec["carry"], rec["parts"]
+    T = {
+        f"{prefix}act.q_halt_logits": out["q_halt_logits"],
+        f"{prefix}act.q_continue_logits": out["q_continue_logits"],
+        f"{prefix}act.next_q_halt_logits": out["next_q_halt_logits"],
+        f"{prefix}act.next_q_continue_logits": out["next_q_continue_logits"],
+        f"{prefix}act.target_q_continue": out["target_q_continue"],
+        f"{prefix}act.steps": carry.steps, f"{prefix}act.halted": carry.halted,
+        f"{prefix}act.seq_is_correct": parts["seq_is_correct"],
+        f"{prefix}loss.total": rec["total"], f"{prefix}loss.lm_loss": parts["lm_loss"],
+        f"{prefix}loss.q_halt_loss": parts["q_halt_loss"],
+        f"{prefix}loss.q_continue_loss": parts["q_continue_loss"],
+    }
+    for k, v in rec["metrics"].items():
+        T[f"{prefix}metrics.{k}"] = v
+    return T
+
+
+def train_config(cfg: hrm.HRMConfig, batch_size: int, weights: str, steps: int) -> dict:
+    config = cfg.to_json_dict()
+    config.update(TRAIN)
+    config.update(global_batch_size=batch_size, adam_steps=steps, warmup="none (lr used as is)",
+                  training=True, start="fresh carry (all slots halted -> reset)",
+                  weights=weights, ignore_label=losses.IGNORE_LABEL,
+                  adam_tensors=hrm.adam_names(cfg), sign_sgd_tensors=[hrm.PUZZLE_EMB_NAME])
+    return config
+
+
+def report_tiny_gradients(grads: Dict[str, torch.Tensor]) -> None:
+    """Adam at t=1 moves by lr*pi/4*sign(g): list elements whose sign is fragile."""
+    count = 0
+    for g in grads.values():
+        scale = g.abs().max()
+        count += int(((g != 0) & (g.abs() < 1e-4 * scale)).sum())
+    print(f"  gradient elements with 0 < |g| < 1e-4 * max of their tensor: {count}")
+
+
+def train_step_fixture(cfg: hrm.HRMConfig, ctx: dict):
+    params = ctx["params"]
+    batch = {"inputs": ctx["inputs"], "labels": ctx["labels"], "puzzle_identifiers": ctx["ids"]}
+    B = batch["inputs"].shape[0]
+    rec = train_one_step(params, cfg, hrm.act_initial_carry(cfg, batch), batch, optim.AdamATan2State())
 
     # Cross-checks against model_a: same forward, and the gradient is model_a's / B
     # because model_a's q_continue target is exactly this step's ACT target.
-    assert torch.equal(out["target_q_continue"].to(torch.float32).to(torch.float64), ctx["q_target"])
-    for n in trainable:
-        ref = ctx["grads"][n] / global_batch_size
-        assert torch.allclose(grads[n], ref, rtol=1e-6, atol=1e-7), n  # target rounded to f32 in model_a
+    assert torch.equal(f32(rec["out"]["target_q_continue"]), ctx["q_target"])
+    assert torch.equal(rec["out"]["logits"].detach(), ctx["out"]["logits"].detach())
+    for n, g in rec["grads"].items():
+        # model_a used the F32-rounded target, hence the small absolute slack.
+        assert torch.allclose(g, ctx["grads"][n] / B, rtol=1e-6, atol=1e-7), n
+    report_tiny_gradients(rec["grads"])
 
-    # Report near-zero gradient elements (Adam at t=1 moves by lr*pi/4*sign(g)).
-    tiny = []
-    for n, g in grads.items():
-        scale = g.abs().max().item()
-        if scale == 0:
-            continue
-        nz = g[g != 0].abs()
-        if nz.numel() and nz.min().item() < 1e-6 * scale:
-            tiny.append((n, nz.min().item(), scale))
-    print(f"  near-zero (<1e-6 of max) non-zero gradient elements: {tiny}")
+    T: Dict[str, torch.Tensor] = {"batch.inputs": batch["inputs"], "batch.labels": batch["labels"],
+                                  "batch.puzzle_identifiers": batch["puzzle_identifiers"]}
+    T.update(step_tensors("", rec))
+    for n in hrm.trainable_names(cfg):
+        T[f"after.{n}"] = rec["params"][n]
+    print(f"  train step: loss {rec['total'].item():.6f} halted {rec['carry'].halted.tolist()} "
+          f"target {rec['out']['target_q_continue'].tolist()}")
+    return T, train_config(cfg, B, "model_a.safetensors", 1)
 
-    lr = TRAIN["lr"]
+
+def second_batch():
+    pairs = [
+        ([[5, 5], [5, 0]], [[0, 5], [5, 5]], (2, 1), 2),
+        ([[3, 1, 4, 1]], [[1, 4, 1, 3]], (0, 0), 3),
+        ([[2], [7], [1]], [[7], [2], [1]], (0, 2), 1),
+    ]
+    inputs = torch.stack([hrm.encode_grid(p[0], 4, *p[2]) for p in pairs])
+    labels = torch.stack([hrm.encode_grid(p[1], 4, *p[2]) for p in pairs])
+    ids = torch.tensor([p[3] for p in pairs], dtype=torch.int64)
+    return {"inputs": inputs, "labels": labels, "puzzle_identifiers": ids}
+
+
+def two_steps_fixture(cfg: hrm.HRMConfig, ctx: dict):
+    """Two consecutive training calls from model_b's weights: batch1 then batch2. After
+    call 1 some slots halt (they are reset and take batch2's example in call 2), the others
+    keep their carry and example and reach halt_max_steps (the is_last_step target branch).
+    AdamATan2 reaches t = 2."""
+    params = ctx["params"]
+    batch1 = {"inputs": ctx["inputs"], "labels": ctx["labels"], "puzzle_identifiers": ctx["ids"]}
+    batch2 = second_batch()
+    B = batch1["inputs"].shape[0]
     state = optim.AdamATan2State()
-    adam_params = {n: params[n] for n in hrm.adam_names(cfg)}
-    new = optim.adam_atan2_step(adam_params, {n: grads[n] for n in adam_params}, state, lr,
-                                TRAIN["beta1"], TRAIN["beta2"], TRAIN["weight_decay"])
-    table = params[hrm.PUZZLE_EMB_NAME]
-    table_grad = grads[hrm.PUZZLE_EMB_NAME]
-    present = torch.unique(new_carry.current["puzzle_identifiers"].long())
-    new_table = table.clone()
-    new_table[present] = (table[present] * (1 - TRAIN["puzzle_emb_lr"] * TRAIN["puzzle_emb_weight_decay"])
-                          - TRAIN["puzzle_emb_lr"] * torch.sign(table_grad[present]))
-    # Same thing through the slot-gradient form (duplicates summed first):
-    alt = optim.sparse_sign_sgd_step(table, new_carry.current["puzzle_identifiers"],
-                                     table_grad[new_carry.current["puzzle_identifiers"].long()] /
-                                     torch.bincount(new_carry.current["puzzle_identifiers"].long(),
-                                                    minlength=table.shape[0])[new_carry.current["puzzle_identifiers"].long()].unsqueeze(-1),
-                                     TRAIN["puzzle_emb_lr"], TRAIN["puzzle_emb_weight_decay"])
-    assert torch.allclose(alt, new_table)
+    rec1 = train_one_step(params, cfg, hrm.act_initial_carry(cfg, batch1), batch1, state)
+    halted1 = rec1["carry"].halted
+    assert bool(halted1.any()) and not bool(halted1.all()), f"want a mix of halted slots: {halted1}"
+    rec2 = train_one_step(rec1["params"], cfg, rec1["carry"], batch2, state)
+    report_tiny_gradients(rec1["grads"])
 
-    T: Dict[str, torch.Tensor] = {
-        "batch.inputs": batch["inputs"], "batch.labels": batch["labels"],
-        "batch.puzzle_identifiers": batch["puzzle_identifiers"],
-        "act.q_halt_logits": out["q_halt_logits"], "act.q_continue_logits": out["q_continue_logits"],
-        "act.next_q_halt_logits": out["next_q_halt_logits"],
-        "act.next_q_continue_logits": out["next_q_continue_logits"],
-        "act.target_q_continue": out["target_q_continue"],
-        "act.steps": new_carry.steps, "act.halted": new_carry.halted,
-        "act.seq_is_correct": parts["seq_is_correct"],
-        "loss.total": total, "loss.lm_loss": parts["lm_loss"],
-        "loss.q_halt_loss": parts["q_halt_loss"], "loss.q_continue_loss": parts["q_continue_loss"],
-    }
-    for k, v in metrics.items():
-        T[f"metrics.{k}"] = v
-    for n in hrm.adam_names(cfg):
-        T[f"after.{n}"] = new[n]
-    T[f"after.{hrm.PUZZLE_EMB_NAME}"] = new_table
-
-    config = cfg.to_json_dict()
-    config.update(TRAIN)
-    config.update(global_batch_size=global_batch_size, adam_step=1, warmup="none (lr used as is)",
-                  training=True, start="fresh carry (all slots halted -> reset)",
-                  weights="model_a.safetensors", ignore_label=losses.IGNORE_LABEL,
-                  adam_tensors=hrm.adam_names(cfg), sign_sgd_tensors=[hrm.PUZZLE_EMB_NAME])
-    print(f"  train step: loss {total.item():.6f} halted {new_carry.halted.tolist()} "
-          f"target {out['target_q_continue'].tolist()}")
+    T: Dict[str, torch.Tensor] = {}
+    for name, b in (("batch1", batch1), ("batch2", batch2)):
+        for k, v in b.items():
+            T[f"{name}.{k}"] = v
+    T.update(step_tensors("step1.", rec1))
+    T.update(step_tensors("step2.", rec2))
+    for k, v in rec2["carry"].current.items():
+        T[f"step2.current.{k}"] = v
+    for n in hrm.trainable_names(cfg):
+        T[f"after2.{n}"] = rec2["params"][n]
+    print(f"  two steps: halted after 1 {halted1.tolist()}, after 2 {rec2['carry'].halted.tolist()}, "
+          f"steps {rec2['carry'].steps.tolist()}, losses {rec1['total'].item():.6f} {rec2['total'].item():.6f}")
+    config = train_config(cfg, B, "model_b.safetensors", 2)
     return T, config
 
 
@@ -458,11 +539,15 @@ def main() -> None:
     cfg_b = hrm.HRMConfig(hidden_size=8, num_heads=2, expansion=4.0, H_layers=1, L_layers=1,
                           H_cycles=2, L_cycles=2, seq_len=16, puzzle_emb_ndim=16,
                           num_puzzle_identifiers=5, halt_max_steps=2, halt_exploration_prob=0.0)
-    T, config, _ = model_fixture(cfg_b, MODEL_B_SEED, batch_size=2, puzzle_ids=[4, 2])
+    T, config, ctx_b = model_fixture(cfg_b, MODEL_B_SEED, batch_size=3, puzzle_ids=[4, 2, 4],
+                                     q_bias=MODEL_B_Q_BIAS)
     save(os.path.join(out_dir, "model_b.safetensors"), T, config)
 
     T, config = train_step_fixture(cfg_a, ctx_a)
     save(os.path.join(out_dir, "train_step.safetensors"), T, config)
+
+    T, config = two_steps_fixture(cfg_b, ctx_b)
+    save(os.path.join(out_dir, "train_two_steps.safetensors"), T, config)
 
     total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)
                 if f.endswith(".safetensors"))
