@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
     ]
