@@ -31,7 +31,9 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2"], exclude: ["AVX2"]),
+        // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
+        .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The HRM model, ACT, trainer, predictor, checkpoints.
         .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
@@ -52,7 +54,7 @@ let package = Package(
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),

@@ -3,7 +3,9 @@
 // ratio to the sgemm peak, a per-kernel time table, peak RSS; and paper-size inference at batch 1
 // for 16 ACT steps (seconds per example, peak RSS). Results are recorded in BENCHMARKS.md.
 //
-// Usage: arc-bench [sgemm|step|paper|all] [--threads N] [--repeats N] [--batch N] [--seed N]
+// Usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N]
+//        arc-bench export-check DIR  (a Swift checkpoint + its logits, checked by the PyTorch reference:
+//        python3 Tools/bench/check_swift_checkpoint.py DIR)
 // Run `paper` in its own process to see its own peak RSS.
 import CBLAS
 import Dispatch
@@ -17,6 +19,7 @@ struct Options {
     var repeats = 3
     var batch: Int? = nil
     var seed: UInt64 = 1
+    var exportDirectory = ""
 }
 
 func parseOptions() -> Options {
@@ -34,8 +37,11 @@ func parseOptions() -> Options {
         case "--batch": options.batch = Int(value(argument))
         case "--seed": options.seed = UInt64(value(argument)) ?? 1
         case "sgemm", "step", "paper", "all", "micro": options.mode = argument
+        case "export-check":
+            options.mode = argument
+            options.exportDirectory = value(argument)
         case "-h", "--help":
-            print("usage: arc-bench [sgemm|step|paper|all] [--threads N] [--repeats N] [--batch N] [--seed N]")
+            print("usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N]\n       arc-bench export-check DIR   (writes swift_model.safetensors + swift_outputs.safetensors for Tools/bench/check_swift_checkpoint.py)")
             exit(0)
         default:
             FileHandle.standardError.write("arc-bench: unknown argument \(argument)\n".data(using: .utf8)!)
@@ -228,13 +234,57 @@ if options.mode == "micro" {
     let buffer = Tensor<Float>(shape: [n])
     for i in 0..<n { buffer[i] = Float(i % 1000) * -0.01 }
     var start = now()
-    var total: Float = 0
-    for _ in 0..<10 { total += Float.exponentialShiftedInPlace(buffer.pointer, count: n, shift: 0.5) }
-    print("exp: \(format((now() - start) / 10 / Double(n) * 1e9, 2)) ns/element (\(total))")
+    var best = Double.infinity
+    for _ in 0..<10 {
+        for i in 0..<n { buffer[i] = Float(i % 1000) * -0.01 }
+        start = now()
+        _ = Float.exponentialShiftedInPlace(buffer.pointer, count: n, shift: 0.5)
+        best = min(best, now() - start)
+    }
+    print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), AVX2 build in use: \(KernelsCPU.hasAVX2FMA)")
     let qkv = Tensor<Float>(shape: [8 * 901, 384]), out = Tensor<Float>(shape: [8 * 901, 128])
     for i in 0..<qkv.count { qkv[i] = Float(i % 17) * 0.01 }
-    let scratch = AttentionScratch<Float>(seq: 901)
-    start = now()
-    attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
-    print("attention layer forward: \(format((now() - start) * 1000, 1)) ms")
+    let dqkv = Tensor<Float>(shape: [8 * 901, 384])
+    for blockRows in [32, 64, 128, 256, 901] {
+        let scratch = AttentionScratch<Float>(seq: 901, blockRows: blockRows)
+        var best = Double.infinity, bestBackward = Double.infinity
+        for _ in 0..<4 {
+            start = now()
+            attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
+            best = min(best, now() - start)
+            start = now()
+            attentionBackward(dqkv.pointer, out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
+            bestBackward = min(bestBackward, now() - start)
+        }
+        print("attention layer (B 8, S 901, D 128, 4 heads), query blocks of \(blockRows): forward \(format(best * 1000, 1)) ms, backward \(format(bestBackward * 1000, 1)) ms")
+    }
+}
+
+if options.mode == "export-check" {
+    // A small model with P = 2 (puzzle_emb_ndim 48 > D 32), random q_head and puzzle table.
+    let config = HRMConfig(hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 2, lLayers: 1, hCycles: 2, lCycles: 3,
+                           haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16, batchSize: 3)
+    let model = HRMModel<Float>(config: config, maxBatch: 3)
+    model.parameters.initialize(seed: options.seed)
+    var generator = SplitMix64(seed: options.seed &+ 99)
+    let q = model.parameters.layout[ParameterLayout.prefix + "q_head.weight"]
+    for i in 0..<q.count { model.parameters.values[q.offset + i] = Float(generator.nextNormal() * 0.3) }
+    for i in 0..<model.parameters.puzzleEmbedding.count { model.parameters.puzzleEmbedding[i] = Float(generator.nextNormal() * 0.5) }
+    let inputs = (0..<(3 * 16)).map { _ in Int32(generator.next() % 12) }
+    let identifiers: [Int32] = [6, 2, 6]
+    let carry = HRMCarry<Float>(config: config, batch: 3)
+    carry.resetAll(model: model)
+    model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
+    let directory = URL(fileURLWithPath: options.exportDirectory)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try model.save(to: directory.appendingPathComponent("swift_model.safetensors"))
+    let outputs = SafeTensorsFile(tensors: [
+        "batch.inputs": SafeTensor(name: "batch.inputs", shape: [3, 16], int32: inputs),
+        "batch.puzzle_identifiers": SafeTensor(name: "batch.puzzle_identifiers", shape: [3], int32: identifiers),
+        "out.logits": SafeTensor(name: "out.logits", shape: [3, 16, 12], floats: Array(model.logits.array.prefix(3 * 16 * 12))),
+        "out.q_logits": SafeTensor(name: "out.q_logits", shape: [3, 2], floats: Array(model.qLogits.array.prefix(6))),
+        "out.z_H": SafeTensor(name: "out.z_H", shape: [3, config.totalLength, 32], floats: carry.zH.array),
+    ], metadata: ["note": "one inner step from the reset carry with swift_model.safetensors"])
+    try outputs.write(to: directory.appendingPathComponent("swift_outputs.safetensors"))
+    print("wrote \(directory.path)/swift_model.safetensors and swift_outputs.safetensors")
 }

@@ -4,18 +4,29 @@
 // zL = L(zL, zH + x); zH = H(zH, zL), logits = lm_head(zH)[P:], (q_halt, q_continue) = q_head(zH[0]).
 // Generic over the scalar: Float in production, Double for finite-difference tests.
 //
-// Public API used by the trainer / predictor:
-//   let model = HRMModel<Float>(config: config, maxBatch: b)          // arena allocated, weights zero
-//   model.parameters.initialize(seed:)  or  try model.load(checkpoint: url) (Checkpoint.swift)
-//   let carry = HRMCarry<Float>(config: config, batch: b); carry.reset(slot:, model:)   // H_init/L_init
-//   model.innerStep(carry: carry, inputs: ptr[b*seqLen], puzzleIdentifiers: ptr[b], batch: b, withGradient: true)
-//     -> reads model.logits [b, seqLen, vocab], model.qLogits [b, 2] (col 0 halt, 1 continue); carry updated
-//   model.zeroGradients()
-//   model.backward(dlogits: ptr[b*seqLen*vocab], dq: ptr[b*2], batch: b)
-//     -> model.gradients (arena of layout.trainableCount, offsets = layout entries),
-//        model.puzzleGradients [b, ndim] per slot (rows of model.lastPuzzleIdentifiers; sum duplicates)
-//   Loss helpers: Kernels.sequenceStablemaxLoss, Kernels.binaryCrossEntropyWithLogits.
-//   model.profiler (optional KernelProfiler) collects per-kernel times.
+// Public API used by the trainer / predictor (T = Float in production):
+//   let config = try HRMConfig.preset(named: "cpu")  // or .paper / .cpuBench; try config.validate()
+//   KernelThreads.configure(threads: 0)               // 0 = all cores (OpenBLAS runs 1 thread per worker)
+//   let model = HRMModel<Float>(config: config, maxBatch: b)     // arena allocated, weights zero
+//   model.parameters.initialize(seed: s)                          // spec init (puzzle table zeros)
+//   try model.load(from: url) / try model.save(to: url, metadata: [...])   (Checkpoint.swift)
+//   let carry = HRMCarry<Float>(config: config, batch: b)
+//   carry.reset(slot: i, model: model) / carry.resetAll(model: model)       // zH = H_init, zL = L_init
+//   model.innerStep(carry: carry, inputs: [Int32] (b*seqLen), puzzleIdentifiers: [Int32] (b), withGradient: Bool)
+//     (or the UnsafePointer overload with batch:) -> model.logits [b, seqLen, vocab],
+//     model.qLogits [b, 2] (column 0 = q_halt, 1 = q_continue); the carry is updated in place.
+//     Outputs are overwritten by the next innerStep; the activations saved by a withGradient step
+//     stay valid for backward across later no-gradient steps (e.g. the ACT target step).
+//   Losses (Kernels): sequenceStablemaxLoss(dlogits, logits, labels, batch:, tokens:, vocab:, ignoreLabel: 0,
+//     gradientScale: 1/globalBatch) and binaryCrossEntropyWithLogits(dq (+1 for continue), qLogits (+1), stride: 2, ...).
+//   model.zeroGradients(); model.backward(dlogits: ptr [b*seqLen*vocab], dq: ptr [b*2], batch: b)
+//     -> model.gradients: trainable part of the arena (offsets = model.parameters.layout entries),
+//        model.puzzleGradients [b, ndim] per slot for model.lastPuzzleIdentifiers (duplicates NOT summed;
+//        model.puzzleTableGradient(batch:) gives the dense per-identifier sum).
+//   Optimizers (Kernels): adamATan2Step(values+offset, m, v, gradients+offset, count:, step:, learningRate:,
+//     beta1:, beta2:, weightDecay:) per trainable tensor; sparseSignSGDStep(puzzle table, ..., identifiers,
+//     puzzleGradients, slots: b, learningRate:, weightDecay:).
+//   model.profiler = KernelProfiler() collects per-kernel wall times.
 import Dispatch
 import Kernels
 

@@ -8,7 +8,8 @@
 /// Query rows per score block.
 public let attentionBlockRows = 128
 
-/// Scratch for attention: per worker, one block of probabilities and one of their gradients.
+/// Scratch for attention: per worker (a piece of the (batch, head) pairs; KernelThreads.parts by
+/// default), one block of probabilities and one of their gradients.
 public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     public let probabilities: Tensor<T>
     public let probabilityGradients: Tensor<T>
@@ -16,7 +17,7 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     public let seq: Int
     public let workers: Int
     public let blockRows: Int
-    public init(seq: Int, workers: Int = KernelThreads.count, blockRows: Int = attentionBlockRows) {
+    public init(seq: Int, workers: Int = KernelThreads.parts, blockRows: Int = attentionBlockRows) {
         self.seq = seq
         self.workers = max(1, workers)
         self.blockRows = max(1, min(blockRows, seq))
@@ -62,7 +63,7 @@ public func softmaxBackwardRowsInPlace<T: KernelScalar>(
 /// Runs body(worker, pair) for every (batch, head) pair, pairs spread over the scratch's workers.
 @inlinable
 func forEachHeadPair(pairs: Int, workers: Int, _ body: (Int, Int) -> Void) {
-    parallelParts(pairs, parts: min(workers, KernelThreads.count)) { worker, range in
+    parallelParts(pairs, parts: KernelThreads.count <= 1 ? 1 : workers) { worker, range in
         for pair in range { body(worker, pair) }
     }
 }

@@ -2,6 +2,7 @@
 // Double runs the same generic kernels for finite-difference gradient tests. Each scalar brings its
 // BLAS gemm (OpenBLAS sgemm/dgemm) and the elementary functions the kernels need.
 import CBLAS
+import KernelsAVX2
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,6 +23,8 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
     static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Self>, count: Int, shift: Self) -> Self
     /// out[j] = silu(gate[j]) * up[j] = gate / (1 + exp(-gate)) * up for j < count.
     static func siluProductInPlace(_ out: UnsafeMutablePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
+    /// dGate[j], dUp[j] from dy[j] for out = silu(gate) * up.
+    static func siluProductBackward(_ dGate: UnsafeMutablePointer<Self>, _ dUp: UnsafeMutablePointer<Self>, _ dy: UnsafePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int)
     /// max of x[0..<count] (count >= 1).
     static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self
     /// sum of a[j] * b[j].
@@ -29,6 +32,14 @@ public protocol KernelScalar: BinaryFloatingPoint, Sendable {
 }
 
 extension KernelScalar {
+    @inlinable public static func siluProductBackward(_ dGate: UnsafeMutablePointer<Self>, _ dUp: UnsafeMutablePointer<Self>, _ dy: UnsafePointer<Self>, _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, count: Int) {
+        for j in 0..<count {
+            let g = gate[j]
+            let sigmoid = 1 / (1 + exponential(-g))
+            dUp[j] = dy[j] * g * sigmoid
+            dGate[j] = dy[j] * up[j] * sigmoid * (1 + g * (1 - sigmoid))
+        }
+    }
     @inlinable public static func maximum(_ x: UnsafePointer<Self>, count: Int) -> Self {
         var best = x[0]
         for j in 1..<max(1, count) where x[j] > best { best = x[j] }
@@ -61,80 +72,119 @@ extension Float: KernelScalar {
     @inlinable public static func logarithm(_ x: Float) -> Float { logf(x) }
     @inlinable public static func cosine(_ x: Float) -> Float { cosf(x) }
     @inlinable public static func sine(_ x: Float) -> Float { sinf(x) }
-    @inlinable public static func exponentialShiftedInPlace(
-        _ x: UnsafeMutablePointer<Float>, count: Int, shift: Float
-    ) -> Float {
-        var sum = SIMD8<Float>(repeating: 0)
-        let shiftVector = SIMD8<Float>(repeating: shift)
-        var j = 0
-        let raw = UnsafeMutableRawPointer(x)
-        while j + 8 <= count {
-            let value = fastExponential(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
-            raw.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
-            sum += value
-            j += 8
-        }
-        var total = sum.sum()
-        while j < count {
-            let value = expf(x[j] - shift)
-            x[j] = value
-            total += value
-            j += 1
-        }
-        return total
+    // The inner loops dispatch to the AVX2 + FMA build (module KernelsAVX2) when the CPU has it.
+    @inlinable public static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+        KernelsCPU.hasAVX2FMA ? avx2ExponentialShiftedInPlace(x, count, shift) : simdExponentialShiftedInPlace(x, count: count, shift: shift)
     }
-
     @inlinable public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var j = 0
-        var best = x[0]
-        if count >= 16 {
-            let raw = UnsafeRawPointer(x)
-            var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
-            j = 8
-            while j + 8 <= count {
-                let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-                lanes.replace(with: v, where: v .> lanes)
-                j += 8
-            }
-            best = lanes.max()
-        }
-        while j < count {
-            if x[j] > best { best = x[j] }
-            j += 1
-        }
-        return best
+        KernelsCPU.hasAVX2FMA ? avx2Maximum(x, count) : simdMaximum(x, count: count)
     }
-
     @inlinable public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var j = 0
-        var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while j + 16 <= count {
-            lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
-            j += 16
-        }
-        var sum = (lanes0 + lanes1).sum()
-        while j < count {
-            sum += a[j] * b[j]
-            j += 1
-        }
-        return sum
+        KernelsCPU.hasAVX2FMA ? avx2Dot(a, b, count) : simdDot(a, b, count: count)
     }
-
     @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        var j = 0
-        let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+        if KernelsCPU.hasAVX2FMA { avx2SiluProduct(out, gate, up, count) } else { simdSiluProduct(out, gate, up, count: count) }
+    }
+    @inlinable public static func siluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        if KernelsCPU.hasAVX2FMA { avx2SiluProductBackward(dGate, dUp, dy, gate, up, count) } else { simdSiluProductBackward(dGate, dUp, dy, gate, up, count: count) }
+    }
+}
+
+// Portable SIMD8 versions (baseline x86-64, any CPU); their AVX2 twins live in KernelsAVX2.
+
+@inlinable public func simdExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    var sum = SIMD8<Float>(repeating: 0)
+    let shiftVector = SIMD8<Float>(repeating: shift)
+    var j = 0
+    let raw = UnsafeMutableRawPointer(x)
+    while j + 8 <= count {
+        let value = fastExponential(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
+        raw.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        sum += value
+        j += 8
+    }
+    var total = sum.sum()
+    while j < count {
+        let value = expf(x[j] - shift)
+        x[j] = value
+        total += value
+        j += 1
+    }
+    return total
+}
+
+@inlinable public func simdMaximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var j = 0
+    var best = x[0]
+    if count >= 16 {
+        let raw = UnsafeRawPointer(x)
+        var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
+        j = 8
         while j + 8 <= count {
-            let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
             j += 8
         }
-        while j < count {
-            out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
-            j += 1
-        }
+        best = lanes.max()
+    }
+    while j < count {
+        if x[j] > best { best = x[j] }
+        j += 1
+    }
+    return best
+}
+
+@inlinable public func simdDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var j = 0
+    var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while j + 16 <= count {
+        lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+        j += 16
+    }
+    var sum = (lanes0 + lanes1).sum()
+    while j < count {
+        sum += a[j] * b[j]
+        j += 1
+    }
+    return sum
+}
+
+@inlinable public func simdSiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        o.storeBytes(of: x / (1 + fastExponential(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        out[j] = gate[j] / (1 + expf(-gate[j])) * up[j]
+        j += 1
+    }
+}
+
+@inlinable public func simdSiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), d = UnsafeRawPointer(dy)
+    let dg = UnsafeMutableRawPointer(dGate), du = UnsafeMutableRawPointer(dUp)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let sigmoid = 1 / (1 + fastExponential(-x))
+        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        let x = gate[j]
+        let sigmoid = 1 / (1 + expf(-x))
+        dUp[j] = dy[j] * x * sigmoid
+        dGate[j] = dy[j] * up[j] * sigmoid * (1 + x * (1 - sigmoid))
+        j += 1
     }
 }
 

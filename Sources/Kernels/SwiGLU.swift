@@ -40,13 +40,7 @@ public func swiGLUBackward<T: KernelScalar>(
             let dy = dO.pointer + row * inter
             let dGate = d.pointer + row * 2 * inter
             let dUp = dGate + inter
-            for j in 0..<inter {
-                let g = gate[j]
-                let sigmoid = 1 / (1 + T.exponential(-g))
-                let silu = g * sigmoid
-                dUp[j] = dy[j] * silu
-                dGate[j] = dy[j] * up[j] * sigmoid * (1 + g * (1 - sigmoid))
-            }
+            T.siluProductBackward(dGate, dUp, dy, gate, up, count: inter)
         }
     }
 }

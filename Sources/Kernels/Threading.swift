@@ -12,6 +12,10 @@ import Glibc
 public enum KernelThreads {
     nonisolated(unsafe) public static var count: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
+    /// How many pieces a big parallel job is cut into: 4 per thread, run by concurrentPerform so a
+    /// core that is busy with another process does not hold the whole job back (1 when single-threaded).
+    public static var parts: Int { count <= 1 ? 1 : 4 * count }
+
     /// Sets the number of worker threads (0 or less = all cores); OpenBLAS itself runs single-threaded
     /// inside each worker.
     public static func configure(threads: Int) {
@@ -77,7 +81,7 @@ public func parallelGemmRows<T: KernelScalar>(
     b: UnsafePointer<T>, ldb: Int, beta: T, c: UnsafeMutablePointer<T>, ldc: Int
 ) {
     let work = m * n * k
-    let parts = work >= 1 << 20 ? KernelThreads.count : 1
+    let parts = work >= 1 << 20 ? KernelThreads.parts : 1
     let pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pc = SendablePointer(c)
     let pb = SendablePointer(UnsafeMutablePointer(mutating: b))
     parallelParts(m, parts: parts) { _, rows in

@@ -3,6 +3,7 @@
 //   t += 1; p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 //   p -= lr * atan2(m / (1 - b1^t), sqrt(v / (1 - b2^t))).
 import Foundation
+import Kernels
 
 public struct AdamATan2: Sendable {
     public var beta1: Float
@@ -32,30 +33,16 @@ public struct AdamATan2: Sendable {
         self.weightDecay = weightDecay
     }
 
-    /// One update of `parameters` (count elements) from `gradients`, at learning rate `lr`.
+    /// One update of `parameters` (count elements) from `gradients`, at learning rate `lr`
+    /// (the arithmetic is Kernels.adamATan2Step; this type keeps the moments and t).
     public mutating func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int, learningRate lr: Float) {
         precondition(count == firstMoment.count, "AdamATan2 was made for \(firstMoment.count) parameters, got \(count)")
         step += 1
-        let decay = 1 - lr * weightDecay
-        let b1 = beta1, b2 = beta2
-        let correction1 = 1 - Float(pow(Double(b1), Double(step)))
-        let correction2 = 1 - Float(pow(Double(b2), Double(step)))
+        let t = step
         firstMoment.withUnsafeMutableBufferPointer { m in
             secondMoment.withUnsafeMutableBufferPointer { v in
-                let chunk = 1 << 16
-                let chunks = (count + chunk - 1) / chunk
-                let mp = m.baseAddress!, vp = v.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                    let start = c * chunk, end = min(count, start + chunk)
-                    for i in start..<end {
-                        let g = gradients[i]
-                        let mi = b1 * mp[i] + (1 - b1) * g
-                        let vi = b2 * vp[i] + (1 - b2) * g * g
-                        mp[i] = mi
-                        vp[i] = vi
-                        parameters[i] = parameters[i] * decay - lr * atan2f(mi / correction1, (vi / correction2).squareRoot())
-                    }
-                }
+                adamATan2Step(parameters, m.baseAddress!, v.baseAddress!, gradients, count: count, step: t,
+                              learningRate: Double(lr), beta1: Double(beta1), beta2: Double(beta2), weightDecay: Double(weightDecay))
             }
         }
     }

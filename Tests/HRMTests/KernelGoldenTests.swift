@@ -197,4 +197,32 @@ final class KernelGoldenTests: XCTestCase {
         assertGradientClose("block.dw_gate_up", dwgu.array, try fixture.floats("block.dw_gate_up"))
         assertGradientClose("block.dw_down", dwd.array, try fixture.floats("block.dw_down"))
     }
+
+    func testAdamATan2ThreeSteps() throws {
+        let p = try tensor("adam_atan2.p0")
+        let g = try fixture.floats("adam_atan2.g"), expected = try fixture.floats("adam_atan2.p")
+        let m = Tensor<Float>(shape: [12]), v = Tensor<Float>(shape: [12])
+        for step in 1...3 {
+            let gradient = Array(g[((step - 1) * 12)..<(step * 12)])
+            gradient.withUnsafeBufferPointer {
+                adamATan2Step(p.pointer, m.pointer, v.pointer, $0.baseAddress!, count: 12, step: step,
+                              learningRate: 1e-2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
+            }
+            assertClose("adam_atan2.p[step \(step)]", p.array, Array(expected[((step - 1) * 12)..<(step * 12)]), atol: 1e-6, rtol: 1e-5)
+        }
+        assertClose("adam_atan2.m", m.array, try fixture.floats("adam_atan2.m"), atol: 1e-7, rtol: 1e-5)
+        assertClose("adam_atan2.v", v.array, try fixture.floats("adam_atan2.v"), atol: 1e-9, rtol: 1e-5)
+    }
+
+    func testSparseSignSGD() throws {
+        let table = try tensor("sparse_sign_sgd.table0")
+        let ids = try fixture.ints("sparse_sign_sgd.ids")
+        let grads = try tensor("sparse_sign_sgd.slot_grads")
+        let before = table.array
+        ids.withUnsafeBufferPointer {
+            sparseSignSGDStep(table.pointer, tableRows: 6, ndim: 4, $0.baseAddress!, grads.pointer, slots: 5, learningRate: 5e-2, weightDecay: 0.1)
+        }
+        assertClose("sparse_sign_sgd.table1", table.array, try fixture.floats("sparse_sign_sgd.table1"), atol: 1e-7, rtol: 1e-6)
+        for row in [0, 2, 5] { for j in 0..<4 { XCTAssertEqual(table[row * 4 + j], before[row * 4 + j], "row \(row) must not change") } }
+    }
 }

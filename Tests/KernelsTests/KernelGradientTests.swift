@@ -1,6 +1,7 @@
 // Finite-difference gradient tests (Double) for every forward/backward kernel pair in Kernels.
 // Loss = sum(output * R) for a fixed random R, so backward is called with dout = R.
 import Kernels
+import KernelsAVX2
 import XCTest
 
 final class KernelGradientTests: XCTestCase {
@@ -256,5 +257,62 @@ final class KernelGradientTests: XCTestCase {
         print("fast exp: largest relative error \(worst)")
         XCTAssertLessThan(worst, 3e-7)
         XCTAssertEqual(Double(sum), expectedSum, accuracy: expectedSum * 1e-5)
+    }
+
+    /// Both Float inner-loop builds (portable SIMD8 and AVX2, when this CPU has it) against Double.
+    func testFloatInnerLoopsBothBuilds() {
+        var g = SplitMix64(seed: 12)
+        let n = 901
+        let x = (0..<n).map { _ in Float(g.nextUnit() * 40 - 30) }
+        let y = (0..<n).map { _ in Float(g.nextUnit() * 2 - 1) }
+        let shift = x.max()!
+        var expectedSum = 0.0
+        // expected from the Float difference (the kernels subtract in Float too)
+        let expected = x.map { v -> Double in let e = exp(Double(v - shift)); expectedSum += e; return e }
+        var builds: [(String, (UnsafeMutablePointer<Float>, Int, Float) -> Float, (UnsafePointer<Float>, Int) -> Float,
+                      (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+            ("portable SIMD8", { simdExponentialShiftedInPlace($0, count: $1, shift: $2) }, { simdMaximum($0, count: $1) },
+             { simdDot($0, $1, count: $2) }, { simdSiluProduct($0, $1, $2, count: $3) }),
+        ]
+        if KernelsCPU.hasAVX2FMA {
+            builds.append(("AVX2", { avx2ExponentialShiftedInPlace($0, $1, $2) }, { avx2Maximum($0, $1) }, { avx2Dot($0, $1, $2) }, { avx2SiluProduct($0, $1, $2, $3) }))
+        }
+        print("inner-loop builds tested: \(builds.map(\.0)) (AVX2+FMA available: \(KernelsCPU.hasAVX2FMA))")
+        for (name, expShift, maximum, dot, silu) in builds {
+            var values = x
+            let sum = values.withUnsafeMutableBufferPointer { expShift($0.baseAddress!, n, shift) }
+            var worst = 0.0
+            for i in 0..<n where expected[i] > 1e-30 { worst = max(worst, abs(Double(values[i]) - expected[i]) / expected[i]) }
+            print("\(name) exp: largest relative error \(worst)")
+            XCTAssertLessThan(worst, 3e-7, name)
+            XCTAssertEqual(Double(sum), expectedSum, accuracy: expectedSum * 1e-5, name)
+            XCTAssertEqual(x.withUnsafeBufferPointer { maximum($0.baseAddress!, n) }, shift, name)
+            var expectedDot = 0.0
+            for i in 0..<n { expectedDot += Double(x[i]) * Double(y[i]) }
+            let d = x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in dot(a.baseAddress!, b.baseAddress!, n) } }
+            XCTAssertEqual(Double(d), expectedDot, accuracy: 1e-3, name)
+            var out = [Float](repeating: 0, count: n)
+            out.withUnsafeMutableBufferPointer { o in x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in silu(o.baseAddress!, a.baseAddress!, b.baseAddress!, n) } } }
+            for i in 0..<n {
+                let v = Double(x[i]) / (1 + exp(-Double(x[i]))) * Double(y[i])
+                XCTAssertEqual(Double(out[i]), v, accuracy: 1e-6 + 1e-6 * abs(v), "\(name) silu[\(i)]")
+            }
+        }
+        // silu-product backward, both builds, against the Double kernel.
+        let dy = (0..<n).map { _ in Float(g.nextUnit() * 2 - 1) }
+        var backwardBuilds: [(String, (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+            ("portable SIMD8", { simdSiluProductBackward($0, $1, $2, $3, $4, count: $5) })]
+        if KernelsCPU.hasAVX2FMA { backwardBuilds.append(("AVX2", { avx2SiluProductBackward($0, $1, $2, $3, $4, $5) })) }
+        var dGateExpected = [Double](repeating: 0, count: n), dUpExpected = [Double](repeating: 0, count: n)
+        let xd = x.map(Double.init), yd = y.map(Double.init), dyd = dy.map(Double.init)
+        Double.siluProductBackward(&dGateExpected, &dUpExpected, dyd, xd, yd, count: n)
+        for (name, backward) in backwardBuilds {
+            var dGate = [Float](repeating: 0, count: n), dUp = [Float](repeating: 0, count: n)
+            backward(&dGate, &dUp, dy, x, y, n)
+            for i in 0..<n {
+                XCTAssertEqual(Double(dGate[i]), dGateExpected[i], accuracy: 1e-6 + 1e-5 * abs(dGateExpected[i]), "\(name) dgate[\(i)]")
+                XCTAssertEqual(Double(dUp[i]), dUpExpected[i], accuracy: 1e-6 + 1e-5 * abs(dUpExpected[i]), "\(name) dup[\(i)]")
+            }
+        }
     }
 }

@@ -1,0 +1,135 @@
+// KernelsAVX2: the Float inner loops of Kernels (softmax exp, silu product, max, dot) compiled for
+// AVX2 + FMA (`-target-cpu haswell`, see Package.swift). Kernels calls them only when the CPU has
+// those features (KernelsCPU.hasAVX2FMA, read from /proc/cpuinfo), so the binaries still run on
+// older x86-64. Functions are @inline(never) so the AVX2 code never lands in a baseline caller.
+// Only pointers and scalars cross the module boundary (no SIMD types), so there is no ABI mismatch.
+
+@inline(__always)
+func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
+    let low = SIMD8<Float>(repeating: -87.3), high = SIMD8<Float>(repeating: 88.3)
+    var x = input.replacing(with: low, where: input .< low)
+    x.replace(with: high, where: x .> high)
+    let shifted = x * 1.44269504088896341 + magic
+    let fx = shifted - magic
+    x = x - fx * 0.693359375 + fx * 2.12194440e-4
+    let z = x * x
+    var y = SIMD8<Float>(repeating: 1.9875691500e-4)
+    y = y * x + 1.3981999507e-3
+    y = y * x + 8.3334519073e-3
+    y = y * x + 4.1665795894e-2
+    y = y * x + 1.6666665459e-1
+    y = y * x + 5.0000001201e-1
+    y = y * z + x + 1
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    return y * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+}
+
+@inline(never)
+public func avx2ExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ shift: Float) -> Float {
+    var sum0 = SIMD8<Float>(repeating: 0), sum1 = SIMD8<Float>(repeating: 0)
+    let shiftVector = SIMD8<Float>(repeating: shift)
+    let raw = UnsafeMutableRawPointer(x)
+    var j = 0
+    while j + 16 <= count {
+        let a = exp8(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
+        let b = exp8(raw.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) - shiftVector)
+        raw.storeBytes(of: a, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        raw.storeBytes(of: b, toByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+        sum0 += a
+        sum1 += b
+        j += 16
+    }
+    var total = (sum0 + sum1).sum()
+    while j < count {
+        var lane = SIMD8<Float>(repeating: -100)
+        lane[0] = x[j] - shift
+        let value = exp8(lane)[0]
+        x[j] = value
+        total += value
+        j += 1
+    }
+    return total
+}
+
+@inline(never)
+public func avx2SiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
+    var j = 0
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        o.storeBytes(of: x / (1 + exp8(-x)) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        var lane = SIMD8<Float>(repeating: 0)
+        lane[0] = -gate[j]
+        out[j] = gate[j] / (1 + exp8(lane)[0]) * up[j]
+        j += 1
+    }
+}
+
+@inline(never)
+public func avx2Maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var best = x[0]
+    var j = 0
+    if count >= 16 {
+        let raw = UnsafeRawPointer(x)
+        var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
+        j = 8
+        while j + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
+            j += 8
+        }
+        best = lanes.max()
+    }
+    while j < count {
+        if x[j] > best { best = x[j] }
+        j += 1
+    }
+    return best
+}
+
+@inline(never)
+public func avx2Dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var j = 0
+    while j + 16 <= count {
+        lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+        j += 16
+    }
+    var sum = (lanes0 + lanes1).sum()
+    while j < count {
+        sum += a[j] * b[j]
+        j += 1
+    }
+    return sum
+}
+
+@inline(never)
+public func avx2SiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+    var j = 0
+    let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), d = UnsafeRawPointer(dy)
+    let dg = UnsafeMutableRawPointer(dGate), du = UnsafeMutableRawPointer(dUp)
+    while j + 8 <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        let sigmoid = 1 / (1 + exp8(-x))
+        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        var lane = SIMD8<Float>(repeating: 0)
+        lane[0] = -gate[j]
+        let sigmoid = 1 / (1 + exp8(lane)[0])
+        dUp[j] = dy[j] * gate[j] * sigmoid
+        dGate[j] = dy[j] * up[j] * sigmoid * (1 + gate[j] * (1 - sigmoid))
+        j += 1
+    }
+}
