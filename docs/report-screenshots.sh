@@ -3,7 +3,7 @@
 # inputs of docs/report-demo.py (crafted predictions, synthetic metrics; not a real run).
 # Needs: the package built (swift build -c release), Debian's chromium and python3-pil
 # (apt-get install -y chromium python3-pil), and the ARC-AGI-1 per-task evaluation folder, e.g.
-#   python3 -m zipfile -e /work/shared/arc-mirror/ARC-AGI-master.zip /tmp/arcdemo/agi1
+#   python3 -m zipfile -e ../shared/arc-mirror/ARC-AGI-master.zip /tmp/arcdemo/agi1
 #   bash docs/report-screenshots.sh /tmp/arcdemo/agi1/ARC-AGI-master/data/evaluation
 set -euo pipefail
 evaluation="${1:?usage: docs/report-screenshots.sh ARC-AGI-1/data/evaluation [WORK_DIR]}"
