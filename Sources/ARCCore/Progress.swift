@@ -34,6 +34,12 @@ public final class ProgressReporter: @unchecked Sendable {
         }
     }
 
+    /// The done-part of "done/total": a bare number for items (the unit follows the total).
+    private func count(_ v: Double) -> String {
+        if case .items = unit { return String(Int(v)) }
+        return format(v)
+    }
+
     private static func duration(_ s: Double) -> String {
         guard s.isFinite, s >= 0 else { return "--:--" }
         let t = Int(s.rounded())
@@ -50,7 +56,7 @@ public final class ProgressReporter: @unchecked Sendable {
         lastPrint = now
         let elapsed = max(now.timeIntervalSince(start), 1e-3)
         let rate = Double(done) / elapsed
-        var line = "\(label): \(format(Double(done)))"
+        var line = "\(label): \(total > 0 ? count(Double(done)) : format(Double(done)))"
         if total > 0 {
             let frac = min(1, Double(done) / Double(total))
             let eta = rate > 0 ? Double(total - done) / rate : .infinity
@@ -58,7 +64,7 @@ public final class ProgressReporter: @unchecked Sendable {
                 let width = 24
                 let filled = Int(frac * Double(width))
                 line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
-                    + "\(format(Double(done)))/\(format(Double(total))) \(String(format: "%3.0f%%", frac * 100)) "
+                    + "\(count(Double(done)))/\(format(Double(total))) \(String(format: "%3.0f%%", frac * 100)) "
                     + "\(format(rate))/s ETA \(Self.duration(eta))"
             } else {
                 line += "/\(format(Double(total))) (\(String(format: "%.0f%%", frac * 100)), \(format(rate))/s, ETA \(Self.duration(eta)))"

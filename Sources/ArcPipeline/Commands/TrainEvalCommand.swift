@@ -78,13 +78,16 @@ struct TrainEvalCommand: ParsableCommand {
         if !retrain, fm.fileExists(atPath: finished.path), CheckpointStore(runDirectory: runURL).latest() != nil {
             print("[2/3] train: reusing the finished run \(runURL.path)")
         } else {
-            if fm.fileExists(atPath: runURL.path) { try fm.removeItem(at: runURL) }  // an unfinished run with the same inputs
+            // An interrupted run with the same inputs is resumed; --retrain starts over.
+            let resume = !retrain && CheckpointStore(runDirectory: runURL).latest() != nil
+            if !resume && fm.fileExists(atPath: runURL.path) { try fm.removeItem(at: runURL) }
+            if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
             var budgeted = runOptions
             if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = "6m" }
             let stop = StopRequest()
             stop.installSignalHandlers()
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
-                                                          run: budgeted, resume: false), stop: stop)
+                                                          run: budgeted, resume: resume), stop: stop)
             var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
             if let m = summary.lastMetrics {
                 line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
