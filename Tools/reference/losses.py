@@ -44,10 +44,12 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor,
 
 
 def bce_with_logits_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """sum of max(x,0) - x*y + log(1 + exp(-|x|)) (stable form); d/dx = sigmoid(x) - y."""
+    """sum of max(x,0) - x*y + log(1 + exp(-|x|)); d/dx = sigmoid(x) - y everywhere.
+    torch's fused BCE-with-logits is used because autograd through the written-out formula takes a
+    subgradient at x == 0 exactly (the kinks of max and |x|), giving -y instead of 0.5 - y."""
     x = logits.to(torch.float64)
     y = targets.to(torch.float64)
-    return (x.clamp_min(0) - x * y + torch.log1p(torch.exp(-x.abs()))).sum()
+    return torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="sum")
 
 
 def sequence_correctness(logits: torch.Tensor, labels: torch.Tensor,
