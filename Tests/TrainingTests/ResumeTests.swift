@@ -130,4 +130,26 @@ final class ResumeTests: XCTestCase {
                                           data: Self.tinyData(), options: Self.options(), resume: true)
         XCTAssertEqual(resumed.trainer.step, 3)
     }
+
+    func testNonFiniteLossStopsWithTheStepNamedAndKeepsTheLastCheckpoint() throws {
+        let dir = try temporaryRun()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = makeModel()
+        let session = try TrainingSession(runDirectory: dir, model: model, data: Self.tinyData(), options: Self.options(), resume: false)
+        var plan = TrainingPlan(maxSteps: 2)
+        plan.quiet = true
+        plan.checkpointInterval = 1
+        _ = try session.run(plan, stop: StopRequest())
+        let good = try XCTUnwrap(CheckpointStore(runDirectory: dir).latest())
+        model.parameters.pointer("model.inner.lm_head.weight")[0] = .nan
+        plan.maxSteps = 5
+        XCTAssertThrowsError(try session.run(plan, stop: StopRequest())) { error in
+            XCTAssertTrue("\(error)".contains("diverged at step 3"), "\(error)")
+        }
+        XCTAssertEqual(CheckpointStore(runDirectory: dir).latest(), good, "no checkpoint of the diverged state")
+        let resumed = try TrainingSession(runDirectory: dir, model: HRMModel<Float>(config: Self.tinyConfig(), maxBatch: 4),
+                                          data: Self.tinyData(), options: Self.options(), resume: true)
+        XCTAssertEqual(resumed.trainer.step, 2)
+        XCTAssertFalse(resumed.trainer.model.parameters.values.array.contains { $0.isNaN })
+    }
 }
