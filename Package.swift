@@ -51,14 +51,17 @@ let package = Package(
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"]),
 
+        // Helpers shared by the test targets (finite differences, the built executable).
+        .target(name: "TestHelpers", dependencies: ["Kernels"], path: "Tests/TestHelpers"),
+
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
-        .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive"]),
-        .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"]),
-        .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore"]),
-        .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore"]),
+        .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),
+        .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch", "TestHelpers"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "TestHelpers"]),
+        .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "TestHelpers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore", "TestHelpers"]),
+        .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore", "TestHelpers"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore", "TestHelpers"]),
     ],
     // Numeric kernels share raw buffers across DispatchQueue.concurrentPerform workers, which
     // Swift 6's strict Sendable checking rejects; the v5 language mode keeps those loops plain.

@@ -5,6 +5,7 @@
 import ARCAugment
 import ARCCore
 import XCTest
+import TestHelpers
 
 final class DatasetBuilderTests: XCTestCase {
     func grid(_ rows: [[Int]]) -> Grid { try! Grid(validating: rows) }
@@ -299,22 +300,7 @@ final class DatasetBuilderStreamingTests: XCTestCase {
     // MARK: The `arc-pipeline build-dataset` command (run as the executable `swift test` builds).
 
     func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let executable = testBinary.deletingLastPathComponent().appendingPathComponent("arc-pipeline")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw TestSupport.Failure(description: "arc-pipeline executable not found at \(executable.path) (build the package first)")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try PipelineExecutable.run(arguments)
     }
 
     func testCommandBuildsPresetWithSmallCanvasAndListsLeftOutTasks() throws {
@@ -338,7 +324,11 @@ final class DatasetBuilderStreamingTests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("unknown task source"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").path))
-        let missing = try runPipeline(["build-dataset", "--preset", "arc2", "--data-dir", data.path, "--out", dir.appendingPathComponent("arc2").path])
+        // A data folder holding only ARC-AGI-1: the arc2 preset names what to fetch.
+        let partial = dir.appendingPathComponent("partial-data")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: partial.appendingPathComponent("arc-agi-1"), withDestinationURL: data.appendingPathComponent("arc-agi-1"))
+        let missing = try runPipeline(["build-dataset", "--preset", "arc2", "--data-dir", partial.path, "--out", dir.appendingPathComponent("arc2").path])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("arc-pipeline fetch"), missing.stderr)
     }

@@ -1,35 +1,13 @@
 // The `arc-pipeline fetch` executable: failures exit non-zero with one clear line.
 import Foundation
 import XCTest
+import TestHelpers
 
 final class FetchCommandTests: XCTestCase {
-    /// The built `arc-pipeline` next to the test bundle.
-    private func executable() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        let exe = dir.appendingPathComponent("arc-pipeline")
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            XCTFail("arc-pipeline executable not found at \(exe.path)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return exe
-    }
-
     private func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = try executable()
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "ARC_MIRROR")
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        return try PipelineExecutable.run(args, environment: env)
     }
 
     func testMissingArchiveFailsWithOneLine() throws {

@@ -6,6 +6,7 @@ import Foundation
 import Kernels
 import XCTest
 @testable import HRM
+import TestHelpers
 
 final class ModelGradientTests: XCTestCase {
     override func setUp() { KernelThreads.configure(threads: 2) }

@@ -3,6 +3,7 @@
 import Kernels
 import KernelsAVX2
 import XCTest
+import TestHelpers
 
 final class KernelGradientTests: XCTestCase {
     override func setUp() { KernelThreads.configure(threads: 2) }

@@ -8,6 +8,7 @@ import Voting
 import XCTest
 
 @testable import Report
+import TestHelpers
 
 final class ReportTests: XCTestCase {
     func testGridSVGDrawsEveryCellAndTheDifferences() {
@@ -296,27 +297,8 @@ final class ReportTests: XCTestCase {
 
     // MARK: The command
 
-    func pipelineExecutable() throws -> URL {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let url = testBinary.deletingLastPathComponent().appendingPathComponent("arc-pipeline")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw ARCDataError(file: url.path, message: "arc-pipeline executable not found (build the package first)")
-        }
-        return url
-    }
-
     func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = try pipelineExecutable()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try PipelineExecutable.run(arguments)
     }
 
     func testReportCommandPrintsThePathAndFailsWithOneLine() throws {

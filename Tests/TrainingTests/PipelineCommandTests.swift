@@ -4,19 +4,9 @@
 import ARCCore
 import Foundation
 import XCTest
+import TestHelpers
 
 final class PipelineCommandTests: XCTestCase {
-    func executable() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        let exe = dir.appendingPathComponent("arc-pipeline")
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            XCTFail("arc-pipeline not built at \(exe.path)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return exe
-    }
-
     @discardableResult
     func run(_ args: [String], in dir: URL, expectSuccess: Bool = true, line: UInt = #line) throws -> (Int32, String, String) {
         let p = try start(args, in: dir)
@@ -28,16 +18,7 @@ final class PipelineCommandTests: XCTestCase {
         return result
     }
 
-    func start(_ args: [String], in dir: URL) throws -> Process {
-        let p = Process()
-        p.executableURL = try executable()
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        p.standardOutput = Pipe()
-        p.standardError = Pipe()
-        try p.run()
-        return p
-    }
+    func start(_ args: [String], in dir: URL) throws -> Process { try PipelineExecutable.start(args, in: dir) }
 
     /// Tasks whose output recolours the input (1 -> 2), on grids up to 3x3.
     func writeTasks(_ dir: URL, prefix: String, count: Int, withTestOutputs: Bool) throws {

@@ -4,6 +4,7 @@ import ARCCore
 import Foundation
 import Voting
 import XCTest
+import TestHelpers
 
 final class ScoreRunTests: XCTestCase {
     var dir: URL!
@@ -93,31 +94,8 @@ final class ScoreRunTests: XCTestCase {
 
     // MARK: The `arc-pipeline score` command itself (argument parsing, exit codes, one-line errors).
 
-    /// The `arc-pipeline` executable that `swift test` builds beside the test bundle.
-    func pipelineExecutable() throws -> URL {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let url = testBinary.deletingLastPathComponent().appendingPathComponent("arc-pipeline")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw MissingExecutable("arc-pipeline executable not found at \(url.path) (build the package first)")
-        }
-        return url
-    }
-
-    /// Thrown (so the test fails, never skips) when the executable is missing.
-    struct MissingExecutable: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
-
     func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = try pipelineExecutable()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try PipelineExecutable.run(arguments)
     }
 
     func testScoreCommandParsesOptionsAndExitsNonZeroWithOneLine() throws {

@@ -3,15 +3,15 @@
 import Kernels
 import XCTest
 
-struct GradientCheckResult {
-    var largestAbsolute = 0.0
-    var largestRelative = 0.0
-    var worstIndex = -1
-    var checked = 0
+public struct GradientCheckResult {
+    public var largestAbsolute = 0.0
+    public var largestRelative = 0.0
+    public var worstIndex = -1
+    public var checked = 0
 }
 
 /// Compares analytic[i] with (loss(x_i + h) - loss(x_i - h)) / 2h for up to maxChecks indices of x.
-func finiteDifferenceCheck(
+public func finiteDifferenceCheck(
     _ name: String, parameter: UnsafeMutablePointer<Double>, count: Int, analytic: [Double],
     step: Double = 1e-5, absoluteTolerance: Double = 1e-8, relativeTolerance: Double = 1e-6,
     maxChecks: Int = 200, file: StaticString = #filePath, line: UInt = #line,
@@ -45,13 +45,13 @@ func finiteDifferenceCheck(
     print("FD \(name): checked \(result.checked)/\(count), largest |analytic - numeric| = \(result.largestAbsolute) at \(result.worstIndex), largest relative (above atol) = \(result.largestRelative)")
 }
 
-func randomTensor(_ shape: [Int], _ generator: inout SplitMix64, scale: Double = 1) -> Tensor<Double> {
+public func randomTensor(_ shape: [Int], _ generator: inout SplitMix64, scale: Double = 1) -> Tensor<Double> {
     let tensor = Tensor<Double>(shape: shape)
     for i in 0..<tensor.count { tensor[i] = (generator.nextUnit() * 2 - 1) * scale }
     return tensor
 }
 
-func dot(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
+public func dot(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
     var sum = 0.0
     for i in 0..<a.count { sum += a[i] * b[i] }
     return sum
