@@ -38,6 +38,7 @@ struct TrainEvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // stage lines interleave with stderr progress in order
         let start = Date()
         let dataDir = data.dataDirectory
         let fm = FileManager.default
