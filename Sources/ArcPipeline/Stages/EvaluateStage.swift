@@ -77,7 +77,10 @@ enum EvaluateStage {
         var file = url
         var runDirectory: URL? = nil
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw ARCDataError(file: url.path, message: "no such run folder or checkpoint file (give --model RUN_FOLDER or a model.safetensors)")
+        }
+        if isDir.boolValue {
             guard let folder = CheckpointStore(runDirectory: url).latest() else {
                 throw ARCDataError(file: url.path, message: "no checkpoint in this run folder (checkpoints/latest); train first")
             }
