@@ -53,34 +53,41 @@ public enum DatasetInputs {
     public static let knownLabels = ["arc-agi-1:training", "arc-agi-1:evaluation", "arc-agi-2:training", "arc-agi-2:evaluation",
                                      "concept-arc", "kaggle:training", "kaggle:evaluation", "kaggle:test"]
 
+    /// Where a label's tasks live in the fetched layout: a folder of per-task files, or the
+    /// Kaggle folder and one of its splits; `source` is what `arc-pipeline fetch` needs.
+    public enum Location: Sendable, Equatable {
+        case folder(URL, source: String?)
+        case kaggle(URL, split: String)
+    }
+
+    public static func location(label: String, dataDirectory: URL) throws -> Location {
+        let folders = ["arc-agi-1:training": ("arc-agi-1/training", "arc-agi-1"), "arc-agi-1:evaluation": ("arc-agi-1/evaluation", "arc-agi-1"),
+                       "arc-agi-2:training": ("arc-agi-2/training", "arc-agi-2"), "arc-agi-2:evaluation": ("arc-agi-2/evaluation", "arc-agi-2"),
+                       "concept-arc": ("concept-arc", "concept-arc")]
+        if let (relative, source) = folders[label] { return .folder(dataDirectory.appendingPathComponent(relative), source: source) }
+        if ["kaggle:training", "kaggle:evaluation", "kaggle:test"].contains(label) {
+            return .kaggle(dataDirectory.appendingPathComponent("kaggle"), split: String(label.dropFirst("kaggle:".count)))
+        }
+        if label.contains("/") { return .folder(URL(fileURLWithPath: label), source: nil) }
+        throw ARCDataError(file: label, message: "unknown task source; use one of \(knownLabels.joined(separator: ", ")) or a folder path containing '/'")
+    }
+
     /// Loads the task set a label names, from the fetched layout under `dataDirectory`.
     public static func load(label: String, dataDirectory: URL) throws -> TaskSet {
         func needFetch(_ url: URL, _ source: String) -> ARCDataError {
             ARCDataError(file: url.path, message: "not found; run `arc-pipeline fetch \(source)` first (or pass --data-dir)")
         }
-        func folder(_ relative: String, source: String) throws -> TaskSet {
-            let url = dataDirectory.appendingPathComponent(relative)
-            guard FileManager.default.fileExists(atPath: url.path) else { throw needFetch(url, source) }
+        switch try location(label: label, dataDirectory: dataDirectory) {
+        case let .folder(url, source):
+            if let source, !FileManager.default.fileExists(atPath: url.path) { throw needFetch(url, source) }
             return try loadFolder(url, name: label)
-        }
-        switch label {
-        case "arc-agi-1:training": return try folder("arc-agi-1/training", source: "arc-agi-1")
-        case "arc-agi-1:evaluation": return try folder("arc-agi-1/evaluation", source: "arc-agi-1")
-        case "arc-agi-2:training": return try folder("arc-agi-2/training", source: "arc-agi-2")
-        case "arc-agi-2:evaluation": return try folder("arc-agi-2/evaluation", source: "arc-agi-2")
-        case "concept-arc": return try folder("concept-arc", source: "concept-arc")
-        case "kaggle:training", "kaggle:evaluation", "kaggle:test":
-            let dir = dataDirectory.appendingPathComponent("kaggle")
-            let split = String(label.dropFirst("kaggle:".count))
+        case let .kaggle(dir, split):
             guard TaskLoader.kaggleFile(in: dir, split: split, kind: "challenges") != nil else {
                 throw needFetch(dir.appendingPathComponent("arc-agi_\(split)_challenges.json"), "kaggle")
             }
             var set = try TaskLoader.loadKaggle(directory: dir, split: split, name: label)
             set.tasks.sort { $0.id < $1.id }
             return set
-        default:
-            if label.contains("/") { return try loadFolder(URL(fileURLWithPath: label), name: label) }
-            throw ARCDataError(file: label, message: "unknown task source; use one of \(knownLabels.joined(separator: ", ")) or a folder path containing '/'")
         }
     }
 

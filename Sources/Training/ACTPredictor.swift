@@ -63,11 +63,8 @@ public final class ACTPredictor<Model: ACTInnerModel> {
             }
             for (slot, example) in chunk.enumerated() {
                 var tokens = [UInt8](repeating: 0, count: seqLen)
-                for t in 0..<seqLen {
-                    let row = (slot * seqLen + t) * vocab
-                    var best = 0
-                    for j in 1..<vocab where logits[row + j] > logits[row + best] { best = j }
-                    tokens[t] = UInt8(best)
+                logits.withUnsafeBufferPointer { l in
+                    for t in 0..<seqLen { tokens[t] = UInt8(argmax(l.baseAddress! + (slot * seqLen + t) * vocab, count: vocab)) }
                 }
                 results.append(ExamplePrediction(example: example, tokens: tokens, qHalt: qHalt[slot]))
             }
@@ -76,4 +73,12 @@ public final class ACTPredictor<Model: ACTInnerModel> {
         }
         return results
     }
+}
+
+/// Index of the largest of `count` values (the first one on ties), the predicted token.
+@inline(__always)
+func argmax(_ values: UnsafePointer<Float>, count: Int) -> Int {
+    var best = 0
+    for j in 1..<count where values[j] > values[best] { best = j }
+    return best
 }

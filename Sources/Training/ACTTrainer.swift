@@ -227,9 +227,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
             for t in 0..<seqLen {
                 let label = currentLabels[slot * seqLen + t]
                 if label == ACTTrainer.ignoreLabel { continue }
-                let row = (slot * seqLen + t) * vocab
-                var best = 0
-                for j in 1..<vocab where logits[row + j] > logits[row + best] { best = j }
+                let best = logits.withUnsafeBufferPointer { argmax($0.baseAddress! + (slot * seqLen + t) * vocab, count: vocab) }
                 if best == Int(label) { correct += 1 }
             }
             tokenCorrect[slot] = correct

@@ -2,6 +2,7 @@
 // command, reusing a built dataset or a trained run whose inputs did not change.
 import ARCAugment
 import ARCCore
+import ARCFetch
 import ArgumentParser
 import Foundation
 import Training
@@ -74,7 +75,7 @@ struct TrainEvalCommand: ParsableCommand {
                    "\(trainer.warmupSteps ?? 0)", "\(trainer.lrMinRatio ?? 0)", "\(trainer.exploration ?? 0)", "\(trainer.epochs)",
                    "\(trainer.maxSteps ?? 0)", "\(runOptions.seed)", "\(runOptions.timeBudgetSeconds ?? 0)"].joined(separator: "|")
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
-            .appendingPathComponent("\(datasetName)-\(model.preset)-\(String(SHA256Short.of(key)))")
+            .appendingPathComponent("\(datasetName)-\(model.preset)-\(SHA256Hasher.hexDigest(of: Data(key.utf8)).prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
         if !retrain, fm.fileExists(atPath: finished.path), CheckpointStore(runDirectory: runURL).latest() != nil {
             print("[2/3] train: reusing the finished run \(runURL.path)")
@@ -123,12 +124,5 @@ struct TrainEvalCommand: ParsableCommand {
         return info["num_aug"] == .int(numAug) && info["seed"] == .int(Int(datasetSeed)) && info["canvas"] == .int(canvas)
             && info["max_tasks_per_set"] == (maxTasks.map { .int($0) } ?? .null)
             && labels("training") == preset.training && labels("evaluation") == preset.evaluation
-    }
-}
-
-/// The first 8 hex digits of SHA-256, for short content-derived folder names.
-enum SHA256Short {
-    static func of(_ text: String) -> Substring {
-        ARCFetchDigest.hex(Data(text.utf8)).prefix(8)
     }
 }

@@ -44,15 +44,13 @@ enum EvaluateStage {
     }
 
     static func challengeSource(label: String, dataDirectory: URL) throws -> ChallengeSource {
-        if label.hasPrefix("kaggle:") {
-            let split = String(label.dropFirst("kaggle:".count))
-            let dir = dataDirectory.appendingPathComponent("kaggle")
+        switch try DatasetInputs.location(label: label, dataDirectory: dataDirectory) {
+        case let .kaggle(dir, split):
+            // Challenge-file order (the submission keeps it), not the builder's sorted order.
             return ChallengeSource(format: "kaggle", path: dir, split: split, tasks: try TaskLoader.loadKaggle(directory: dir, split: split, name: label))
+        case let .folder(dir, _):
+            return ChallengeSource(format: "directory", path: dir, split: nil, tasks: try DatasetInputs.loadFolder(dir, name: label))
         }
-        let folders = ["arc-agi-1:training": "arc-agi-1/training", "arc-agi-1:evaluation": "arc-agi-1/evaluation",
-                       "arc-agi-2:training": "arc-agi-2/training", "arc-agi-2:evaluation": "arc-agi-2/evaluation", "concept-arc": "concept-arc"]
-        let dir = folders[label].map { dataDirectory.appendingPathComponent($0) } ?? URL(fileURLWithPath: label)
-        return ChallengeSource(format: "directory", path: dir, split: nil, tasks: try DatasetInputs.loadFolder(dir, name: label))
     }
 
     /// Solutions for scoring: the challenges' own outputs; for the Kaggle test split, the evaluation

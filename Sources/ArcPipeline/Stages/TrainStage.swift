@@ -143,7 +143,3 @@ enum TrainStage {
         return summary
     }
 }
-
-enum ARCFetchDigest {
-    static func hex(_ data: Data) -> String { SHA256Hasher.hexDigest(of: data) }
-}
