@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore", "TestHelpers"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore", "TestHelpers"]),
         // The executable under hostile inputs: bad files, options, archives and outputs.
-        .testTarget(name: "ArcPipelineTests", dependencies: ["ARCCore", "ARCAugment", "TestHelpers"]),
+        .testTarget(name: "ArcPipelineTests", dependencies: ["ARCCore", "ARCAugment", "Kernels", "TestHelpers"]),
     ],
     // Numeric kernels share raw buffers across DispatchQueue.concurrentPerform workers, which
     // Swift 6's strict Sendable checking rejects; the v5 language mode keeps those loops plain.

@@ -133,7 +133,7 @@ func benchSgemm(repeats: Int) -> Double {
         best = max(best, g)
         print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(format(g, 1)) GFLOP/s")
     }
-    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
+    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [kernel set \(BLASBackend.loadedCoreName); load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
     return best
 }
 
@@ -223,8 +223,10 @@ func benchPaper(options: Options) {
     print("  peak RSS (VmHWM): \(format(peakRSSMegabytes(), 1)) MB")
 }
 
+BLASBackend.ensureBestKernels()
 let options = parseOptions()
 KernelThreads.configure(threads: options.threads)
+print(BLASBackend.summary)
 var peak = 0.0
 if options.mode == "sgemm" || options.mode == "all" || options.mode == "step" { peak = benchSgemm(repeats: options.repeats) }
 if options.mode == "step" || options.mode == "all" { benchStep(options: options, peak: peak) }

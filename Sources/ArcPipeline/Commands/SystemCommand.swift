@@ -1,0 +1,28 @@
+// `arc-pipeline system`: the machine facts that decide speed, for logs and bug reports: CPU, cores,
+// the BLAS library and the kernel set it runs (and whether that is the best for this CPU), the
+// Float inner loops in use.
+import ArgumentParser
+import Foundation
+import Kernels
+
+struct SystemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "system",
+        abstract: "Print the CPU, the BLAS kernel set in use and the inner-loop build.",
+        discussion: """
+            The BLAS kernel set is switched to the best one for the CPU's features at start-up (OpenBLAS \
+            may pick an old one on CPUs it does not recognise). ARC_BLAS_CORE=keep keeps OpenBLAS's \
+            choice; ARC_BLAS_CORE=<Name> (e.g. Haswell, SkylakeX) asks for a kernel set.
+            """)
+
+    func run() throws {
+        let cpu = BLASBackend.cpu
+        print("CPU: \(cpu.modelName) (\(cpu.vendor)), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let features = ["avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16", "amx_tile"]
+        print("CPU features: " + features.map { "\($0) \(cpu.flags.contains($0) ? "yes" : "no")" }.joined(separator: ", "))
+        print(BLASBackend.summary)
+        print("kernel set in use: \(BLASBackend.loadedCoreName)")
+        print("best kernel set for this CPU: \(BLASBackend.best.name)")
+        print("Float inner loops: \(KernelsCPU.hasAVX2FMA ? "AVX2+FMA" : "portable SIMD")")
+    }
+}

@@ -1,0 +1,65 @@
+// The executable runs the best BLAS kernel set this CPU supports, even when OpenBLAS would pick an
+// older one or the environment pins one (OPENBLAS_CORETYPE), and says so in its first lines.
+// The expected level is derived here from /proc/cpuinfo, independently of the program's own table.
+import Foundation
+import TestHelpers
+import XCTest
+
+final class BLASKernelSetTests: XCTestCase {
+    /// Instruction-set level this CPU supports: 6 AVX-512+BF16, 5 AVX-512, 4 AVX2+FMA, 3 AVX, 1 older.
+    func cpuLevel() throws -> Int {
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: " ").map(String.init))
+        let avx512 = ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+        if avx512 { return flags.contains("avx512_bf16") ? 6 : 5 }
+        if flags.contains("avx2") && flags.contains("fma") { return 4 }
+        return flags.contains("avx") ? 3 : 1
+    }
+
+    /// Level of an OpenBLAS x86-64 kernel-set name as the library reports it.
+    func level(of core: String) -> Int {
+        switch core.lowercased() {
+        case "cooperlake", "sapphirerapids": return 6
+        case "skylakex": return 5
+        case "haswell", "zen", "skylake": return 4
+        case "sandybridge", "bulldozer", "piledriver", "steamroller", "excavator": return 3
+        default: return 1
+        }
+    }
+
+    func kernelSetInUse(environment extra: [String: String]) throws -> (core: String, output: String) {
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        let result = try PipelineExecutable.run(["system"], environment: environment)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let line = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("kernel set in use: ") }, result.stdout)
+        return (String(line.dropFirst("kernel set in use: ".count)), result.stdout)
+    }
+
+    func testKernelSetIsTheBestTheCPUSupports() throws {
+        let expected = try cpuLevel()
+        var cases: [[String: String]] = [[:], ["OPENBLAS_CORETYPE": "Prescott"]]
+        if let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] { cases.append(["OPENBLAS_CORETYPE": pinned]) }
+        for environment in cases {
+            let (core, output) = try kernelSetInUse(environment: environment)
+            XCTAssertEqual(level(of: core), expected, "kernel set \(core) with \(environment) on a CPU of level \(expected)\n\(output)")
+            XCTAssertTrue(output.contains("self-check passed"), output)
+        }
+    }
+
+    func testKeepLeavesThePinnedKernelSetAndSaysItIsBelow() throws {
+        guard try cpuLevel() > 1 else {
+            XCTFail("this CPU has no kernel set above Prescott, so the override cannot be observed")
+            return
+        }
+        let (core, output) = try kernelSetInUse(environment: ["OPENBLAS_CORETYPE": "Prescott", "ARC_BLAS_CORE": "keep"])
+        XCTAssertEqual(core, "Prescott", output)
+        XCTAssertTrue(output.contains("BELOW the best for this CPU"), output)
+    }
+
+    func testTrainPrintsTheKernelSetFirst() throws {
+        let result = try PipelineExecutable.run(["train", "--dataset", "/nonexistent-dataset", "--out", "/nonexistent-run"])
+        XCTAssertTrue(result.stdout.hasPrefix("BLAS: OpenBLAS"), result.stdout)
+    }
+}
