@@ -1,16 +1,21 @@
-// The training sampler (HRM-SPEC §6, the reference's `_sample_batch`): per epoch shuffle
-// the groups; take a group, pick one of its puzzles at random, put its examples (random
-// order, as many as fit) in the batch; fill the batch; drop the last incomplete batch.
-// Its whole state (epoch, position, RNG) is saved for exact resume.
+// The training sampler (HRM-SPEC §6, the reference's `_iter_train` and `_sample_batch`): a pass
+// shuffles the groups once per epoch and concatenates those permutations; take a group, pick one
+// of its puzzles at random, put its examples (random order, as many as fit) in the batch; fill
+// the batch; drop the last incomplete batch of the pass. A pass spans `epochsPerPass` epochs: 1
+// when one epoch can always fill a batch, else the fewest that can (the reference concatenates
+// `epochs_per_iter` permutations the same way), so a small dataset still gives full batches.
+// Its whole state (first epoch of the pass, position, group order, RNG) is saved for exact resume.
 import Kernels
 
 public struct GroupSampler: Sendable {
     public struct State: Sendable, Equatable, Codable {
+        /// The first epoch of the current pass.
         public var epoch: Int
         /// Next position in `groupOrder`.
         public var position: Int
+        /// The pass's group order: `epochsPerPass` permutations of the groups, one after the other.
         public var groupOrder: [Int32]
-        /// SplitMix64 state of the in-epoch draws.
+        /// SplitMix64 state of the in-pass draws.
         public var rngState: UInt64
     }
 
@@ -19,6 +24,7 @@ public struct GroupSampler: Sendable {
         public var examples: [Int]
         /// The puzzle index of each example (for its identifier).
         public var puzzles: [Int]
+        /// The epoch of the batch's first group visit.
         public var epoch: Int
     }
 
@@ -26,32 +32,54 @@ public struct GroupSampler: Sendable {
     public let groupIndices: [Int]
     public let batchSize: Int
     public let seed: UInt64
+    /// Epochs per pass: the fewest whose group visits always fill at least one batch.
+    public let epochsPerPass: Int
     public private(set) var state: State
 
-    /// - puzzleIndices: prefix offsets of each puzzle's examples (count = puzzles + 1).
-    /// - groupIndices: prefix offsets of each group's puzzles (count = groups + 1).
+    /// - puzzleIndices: prefix offsets of each puzzle's examples (count = puzzles + 1, non-decreasing).
+    /// - groupIndices: prefix offsets of each group's puzzles (count = groups + 1, non-decreasing).
     public init(puzzleIndices: [Int], groupIndices: [Int], batchSize: Int, seed: UInt64) {
-        precondition(groupIndices.count >= 2 && puzzleIndices.count >= 2, "empty dataset")
+        precondition(groupIndices.count >= 2 && puzzleIndices.count >= 2 && batchSize >= 1, "empty dataset or batch")
         self.puzzleIndices = puzzleIndices
         self.groupIndices = groupIndices
         self.batchSize = batchSize
         self.seed = seed
+        epochsPerPass = Self.epochsPerPass(puzzleIndices: puzzleIndices, groupIndices: groupIndices, batchSize: batchSize)
         state = State(epoch: 0, position: 0, groupOrder: [], rngState: seed)
-        startEpoch(0)
+        startPass(epoch: 0)
+    }
+
+    /// The fewest examples one epoch is sure to draw is the sum over groups of the group's smallest
+    /// puzzle; a pass of ceil(batchSize / that) epochs always fills a batch (batchSize passes when
+    /// some group may draw nothing, i.e. it has no puzzle or an empty one).
+    public static func epochsPerPass(puzzleIndices: [Int], groupIndices: [Int], batchSize: Int) -> Int {
+        var guaranteed = 0
+        for group in 0..<(groupIndices.count - 1) {
+            let puzzles = groupIndices[group]..<groupIndices[group + 1]
+            let smallest = puzzles.map { puzzleIndices[$0 + 1] - puzzleIndices[$0] }.min() ?? 0
+            guaranteed += smallest
+            if guaranteed >= batchSize { return 1 }
+        }
+        return guaranteed > 0 ? (batchSize + guaranteed - 1) / guaranteed : batchSize
     }
 
     public mutating func restore(_ saved: State) { state = saved }
 
     public var groupCount: Int { groupIndices.count - 1 }
 
-    private mutating func startEpoch(_ epoch: Int) {
+    private mutating func startPass(epoch: Int) {
         var rng = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
-        var order = (0..<Int32(groupCount)).map { $0 }
-        order.shuffle(using: &rng)
+        var order = [Int32]()
+        order.reserveCapacity(groupCount * epochsPerPass)
+        for _ in 0..<epochsPerPass {
+            var permutation = (0..<Int32(groupCount)).map { $0 }
+            permutation.shuffle(using: &rng)
+            order += permutation
+        }
         state = State(epoch: epoch, position: 0, groupOrder: order, rngState: rng.state)
     }
 
-    /// The next full batch; moves to the next epoch when this one cannot fill a batch.
+    /// The next full batch; starts the next pass when this one cannot fill a batch.
     public mutating func next() -> Batch {
         while true {
             var examples = [Int](), puzzles = [Int]()
@@ -61,8 +89,11 @@ public struct GroupSampler: Sendable {
             while position < state.groupOrder.count && examples.count < batchSize {
                 let group = Int(state.groupOrder[position])
                 position += 1
-                let puzzle = groupIndices[group] + Int(rng.next() % UInt64(groupIndices[group + 1] - groupIndices[group]))
+                let puzzleCount = groupIndices[group + 1] - groupIndices[group]
+                guard puzzleCount > 0 else { continue }
+                let puzzle = groupIndices[group] + Int(rng.next() % UInt64(puzzleCount))
                 let start = puzzleIndices[puzzle], size = puzzleIndices[puzzle + 1] - start
+                guard size > 0 else { continue }
                 let take = min(size, batchSize - examples.count)
                 var chosen = Array(0..<size)
                 chosen.shuffle(using: &rng)
@@ -72,14 +103,13 @@ public struct GroupSampler: Sendable {
                 }
             }
             if examples.count == batchSize {
+                let epoch = state.epoch + (groupCount > 0 ? state.position / groupCount : 0)
                 state.position = position
                 state.rngState = rng.state
-                return Batch(examples: examples, puzzles: puzzles, epoch: state.epoch)
+                return Batch(examples: examples, puzzles: puzzles, epoch: epoch)
             }
-            // Drop the last incomplete batch, start the next epoch.
-            precondition(state.position > 0 || examples.count == batchSize,
-                         "the dataset cannot fill one batch of \(batchSize) examples (an epoch holds \(examples.count))")
-            startEpoch(state.epoch + 1)
+            // Drop the last incomplete batch, start the next pass.
+            startPass(epoch: state.epoch + epochsPerPass)
         }
     }
 }

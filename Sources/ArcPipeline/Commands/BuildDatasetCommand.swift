@@ -51,10 +51,10 @@ struct BuildDatasetCommand: ParsableCommand {
     @Option(help: "Dataset name used for the default output folder (default <preset>-aug<N>[-c<canvas>]).")
     var name: String?
 
-    @Option(help: "Augmentations per task (the paper uses 1000).")
+    @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).")
     var numAug: Int = 1000
 
-    @Option(help: "Random seed (same seed, same bytes).")
+    @Option(help: "Random seed (same seed, same bytes; 0...9223372036854775807).")
     var seed: UInt64 = 42
 
     @Option(help: "Canvas side (30 = the reference; smaller leaves out tasks that do not fit and lists them).")
@@ -66,17 +66,18 @@ struct BuildDatasetCommand: ParsableCommand {
     @Option(help: "At most this many tasks from each set (sorted by id, counting tasks that fit the canvas), for experiments.")
     var maxTasks: Int?
 
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads (default: all cores; 1...256).")
+    var threads: Int = RunArguments.defaultThreads
 
     @Flag(help: "No progress lines.")
     var quiet = false
 
     func validate() throws {
-        if numAug < 0 { throw ValidationError("--num-aug must be >= 0") }
-        if canvas < 1 || canvas > 30 { throw ValidationError("--canvas must be in 1...30") }
-        if threads < 1 { throw ValidationError("--threads must be >= 1") }
-        if let maxTasks, maxTasks < 1 { throw ValidationError("--max-tasks must be >= 1") }
+        try OptionRanges.check("--num-aug", numAug, in: OptionRanges.numAug)
+        try OptionRanges.check("--seed", seed, in: OptionRanges.seed)
+        try OptionRanges.check("--canvas", canvas, in: OptionRanges.canvas)
+        try OptionRanges.check("--threads", threads, in: OptionRanges.threads)
+        try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
         if preset == nil && train.isEmpty && eval.isEmpty { throw ValidationError("give --preset or --train/--eval sources") }
         if let preset, DatasetPreset.named(preset) == nil {
             throw ValidationError("unknown preset \(preset); use one of \(DatasetPreset.names.joined(separator: ", "))")

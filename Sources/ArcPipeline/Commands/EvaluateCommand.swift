@@ -17,15 +17,15 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Run folder (latest checkpoint) or a model.safetensors file.") var model: String
     @Option(help: "Output folder (default submissions/<dataset name>).") var out: String?
     @OptionGroup var data: DataOptions
-    @Option(help: "Examples per forward batch.") var batchSize: Int = 16
-    @Option(help: "ACT steps (default: the model's halt_max_steps).") var haltMaxSteps: Int?
-    @Option(help: "Threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Examples per forward batch (1...4096).") var batchSize: Int = 16
+    @Option(help: "ACT steps (default: the model's halt_max_steps; 1...256).") var haltMaxSteps: Int?
+    @Option(help: "Threads (default: all cores; 1...256).") var threads: Int = RunArguments.defaultThreads
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let haltMaxSteps, haltMaxSteps < 1 { throw ValidationError("--halt-max-steps must be at least 1") }
+        try OptionRanges.check("--batch-size", batchSize, in: OptionRanges.batchSize)
+        try OptionRanges.check("--halt-max-steps", haltMaxSteps, in: OptionRanges.haltMaxSteps)
+        try OptionRanges.check("--threads", threads, in: OptionRanges.threads)
     }
 
     func run() throws {

@@ -33,7 +33,7 @@ struct FetchCommand: ParsableCommand {
     @Option(help: "Pin the archive's SHA-256 digest (with one source only).")
     var sha256: String?
 
-    @Option(help: "Download attempts before giving up.")
+    @Option(help: "Download attempts before giving up (1...100).")
     var retries = 5
 
     func validate() throws {
@@ -42,7 +42,7 @@ struct FetchCommand: ParsableCommand {
         }
         if sha256 != nil && sources.count != 1 { throw ValidationError("--sha256 pins one archive: name exactly one source") }
         if let d = sha256, d.count != 64 || !d.allSatisfy(\.isHexDigit) { throw ValidationError("--sha256 needs 64 hex digits") }
-        if retries < 1 { throw ValidationError("--retries must be at least 1") }
+        try OptionRanges.check("--retries", retries, in: OptionRanges.retries)
     }
 
     func run() throws {

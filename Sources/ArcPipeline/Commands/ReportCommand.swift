@@ -46,10 +46,11 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "A caption shown under the title (e.g. \"demo data\").")
     var note: String?
 
+    func validate() throws {
+        if split != nil && challenges == nil { throw ValidationError("--split needs --challenges") }
+    }
+
     func run() throws {
-        if split != nil && challenges == nil {
-            throw ValidationError("--split needs --challenges")
-        }
         let request = ReportRequest(
             submissionDirectory: URL(fileURLWithPath: submissionDir),
             runDirectory: runDir.map { URL(fileURLWithPath: $0) },

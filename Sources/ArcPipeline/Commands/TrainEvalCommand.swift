@@ -21,21 +21,24 @@ struct TrainEvalCommand: ParsableCommand {
 
     @OptionGroup var data: DataOptions
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: String?
-    @Option(help: "Augmentations per task (the paper uses 1000).") var numAug: Int = 4
-    @Option(help: "Dataset seed.") var datasetSeed: UInt64 = 42
+    @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
+    @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
     @Option(help: "Canvas side (30 = the reference).") var canvas: Int = 30
     @Option(help: "At most this many tasks per set (experiments).") var maxTasks: Int?
     @OptionGroup var model: ModelOptions
     @OptionGroup var trainer: TrainerArguments
     @OptionGroup var runOptions: RunArguments
     @Option(help: "Output folder for submission.json and friends (default submissions/<dataset>).") var out: String?
-    @Option(help: "Examples per evaluation batch.") var evalBatchSize: Int = 16
+    @Option(help: "Examples per evaluation batch (1...4096).") var evalBatchSize: Int = 16
     @Flag(help: "Train again even when a finished run with the same inputs exists.") var retrain = false
 
     func validate() throws {
         if let dataset, !["kaggle", "arc1", "arc2"].contains(dataset) { throw ValidationError("--dataset must be kaggle, arc1 or arc2") }
-        if numAug < 0 { throw ValidationError("--num-aug must be >= 0") }
-        if canvas < 1 || canvas > 30 { throw ValidationError("--canvas must be in 1...30") }
+        try OptionRanges.check("--num-aug", numAug, in: OptionRanges.numAug)
+        try OptionRanges.check("--dataset-seed", datasetSeed, in: OptionRanges.seed)
+        try OptionRanges.check("--canvas", canvas, in: OptionRanges.canvas)
+        try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
+        try OptionRanges.check("--eval-batch-size", evalBatchSize, in: OptionRanges.batchSize)
     }
 
     func run() throws {
@@ -67,15 +70,16 @@ struct TrainEvalCommand: ParsableCommand {
                 + (summary.leftOut.isEmpty ? "" : ", \(summary.leftOut.count) tasks left out (they get the fallback)"))
         }
 
-        // 2. Training (a finished run with the same inputs is reused).
-        let digest = try TrainStage.datasetDigest(datasetURL)
-        let key = [digest, model.preset, "\(model.hiddenSize ?? 0)", "\(model.heads ?? 0)", "\(model.hLayers ?? 0)", "\(model.lLayers ?? 0)",
-                   "\(model.hCycles ?? 0)", "\(model.lCycles ?? 0)", "\(model.haltMaxSteps ?? 0)", "\(model.expansion ?? 0)",
-                   "\(model.puzzleEmbNdim ?? 0)", "\(trainer.batchSize ?? 0)", "\(trainer.lr ?? 0)", "\(trainer.puzzleEmbLr ?? 0)",
-                   "\(trainer.warmupSteps ?? 0)", "\(trainer.lrMinRatio ?? 0)", "\(trainer.exploration ?? 0)", "\(trainer.epochs)",
-                   "\(trainer.maxSteps ?? 0)", "\(runOptions.seed)", "\(runOptions.timeBudgetSeconds ?? 0)"].joined(separator: "|")
+        // 2. Training (a finished run with the same resolved configuration is reused; the key is
+        // the digest of every field of TrainingConfiguration, with the default time budget applied).
+        var budgeted = runOptions
+        if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = "6m" }
+        let trainMetadata = datasetURL.appendingPathComponent("train/dataset.json")
+        let configuration = try TrainingConfiguration.resolve(
+            model: model, trainer: trainer, run: budgeted, metadata: try BuiltDataset(directory: datasetURL).split("train").metadata,
+            metadataFile: trainMetadata, datasetDigest: try TrainStage.datasetDigest(datasetURL))
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
-            .appendingPathComponent("\(datasetName)-\(model.preset)-\(SHA256Hasher.hexDigest(of: Data(key.utf8)).prefix(8))")
+            .appendingPathComponent("\(datasetName)-\(model.preset)-\(try configuration.digest().prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
         if !retrain, fm.fileExists(atPath: finished.path), CheckpointStore(runDirectory: runURL).latest() != nil {
             print("[2/3] train: reusing the finished run \(runURL.path)")
@@ -84,8 +88,6 @@ struct TrainEvalCommand: ParsableCommand {
             let resume = !retrain && CheckpointStore(runDirectory: runURL).latest() != nil
             if !resume && fm.fileExists(atPath: runURL.path) { try fm.removeItem(at: runURL) }
             if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
-            var budgeted = runOptions
-            if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = "6m" }
             let stop = StopRequest()
             stop.installSignalHandlers()
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,

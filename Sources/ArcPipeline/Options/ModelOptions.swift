@@ -1,4 +1,6 @@
-// Option groups for the model, the trainer and a run (train, evaluate, train-eval).
+// Option groups for the model, the trainer and a run (train, evaluate, train-eval). Every
+// numeric option is range-checked in `validate()` (ranges in OptionRanges.swift), so a bad value
+// is refused with one line before anything is read or written.
 import ArgumentParser
 import Foundation
 import HRM
@@ -7,28 +9,47 @@ import Training
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model and trainer preset: cpu (small, minutes on 2 cores), paper (the reference's 27M model), cpu-bench.")
     var preset: String = "cpu"
-    @Option(help: "Hidden size D (overrides the preset).") var hiddenSize: Int?
-    @Option(help: "Attention heads.") var heads: Int?
-    @Option(name: .customLong("h-layers"), help: "Layers of the H module.") var hLayers: Int?
-    @Option(name: .customLong("l-layers"), help: "Layers of the L module.") var lLayers: Int?
-    @Option(name: .customLong("h-cycles"), help: "H cycles per inner step.") var hCycles: Int?
-    @Option(name: .customLong("l-cycles"), help: "L cycles per H cycle.") var lCycles: Int?
-    @Option(help: "ACT: maximum inner steps (training) and steps run at evaluation.") var haltMaxSteps: Int?
-    @Option(help: "SwiGLU expansion.") var expansion: Double?
-    @Option(help: "Puzzle embedding width (default D; 0 disables it).") var puzzleEmbNdim: Int?
+    @Option(help: "Hidden size D (overrides the preset; 2...4096).") var hiddenSize: Int?
+    @Option(help: "Attention heads (1...256; D / heads must be even).") var heads: Int?
+    @Option(name: .customLong("h-layers"), help: "Layers of the H module (1...64).") var hLayers: Int?
+    @Option(name: .customLong("l-layers"), help: "Layers of the L module (1...64).") var lLayers: Int?
+    @Option(name: .customLong("h-cycles"), help: "H cycles per inner step (1...64).") var hCycles: Int?
+    @Option(name: .customLong("l-cycles"), help: "L cycles per H cycle (1...64).") var lCycles: Int?
+    @Option(help: "ACT: maximum inner steps (training) and steps run at evaluation (1...256).") var haltMaxSteps: Int?
+    @Option(help: "SwiGLU expansion (0.5...16).") var expansion: Double?
+    @Option(help: "Puzzle embedding width (default D; 0 disables it; at most 4096).") var puzzleEmbNdim: Int?
 
     func validate() throws {
         guard (try? HRMConfig.preset(named: preset)) != nil, TrainerOptions.preset(named: preset) != nil else {
-            throw ValidationError("unknown preset '\(preset)' (known: \(HRMConfig.presetNames.joined(separator: ", ")))")
+            throw ValidationError("--preset '\(preset)' is unknown (known: \(HRMConfig.presetNames.joined(separator: ", ")))")
         }
-        for (name, value) in [("--hidden-size", hiddenSize), ("--heads", heads), ("--h-layers", hLayers), ("--l-layers", lLayers),
-                              ("--h-cycles", hCycles), ("--l-cycles", lCycles), ("--halt-max-steps", haltMaxSteps)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+        try OptionRanges.check("--hidden-size", hiddenSize, in: OptionRanges.hiddenSize)
+        try OptionRanges.check("--heads", heads, in: OptionRanges.heads)
+        try OptionRanges.check("--h-layers", hLayers, in: OptionRanges.layers)
+        try OptionRanges.check("--l-layers", lLayers, in: OptionRanges.layers)
+        try OptionRanges.check("--h-cycles", hCycles, in: OptionRanges.cycles)
+        try OptionRanges.check("--l-cycles", lCycles, in: OptionRanges.cycles)
+        try OptionRanges.check("--halt-max-steps", haltMaxSteps, in: OptionRanges.haltMaxSteps)
+        try OptionRanges.check("--expansion", expansion, in: OptionRanges.expansion)
+        try OptionRanges.check("--puzzle-emb-ndim", puzzleEmbNdim, in: OptionRanges.puzzleEmbeddingWidth)
+
+        // The combination, with the preset's values for the options not given.
+        let c = try shape()
+        if c.hiddenSize % c.numHeads != 0 {
+            throw ValidationError("--hidden-size \(c.hiddenSize) must be a multiple of --heads \(c.numHeads) (preset \(preset) gives the values not set)")
+        }
+        if c.headDim % 2 != 0 {
+            throw ValidationError("--hidden-size / --heads = \(c.hiddenSize) / \(c.numHeads) = \(c.headDim) per head, which must be even (RoPE rotates pairs)")
+        }
+        let parameters = ParameterLayout(config: c).trainableCount
+        if parameters > OptionRanges.maxParameters {
+            throw ValidationError("--hidden-size \(c.hiddenSize), --h-layers \(c.hLayers), --l-layers \(c.lLayers), --expansion \(c.expansion) "
+                + "give \(parameters) parameters; at most \(OptionRanges.maxParameters)")
         }
     }
 
-    /// The preset with overrides, sized for a dataset (seq_len and identifiers come from it).
-    func config(seqLen: Int, numPuzzleIdentifiers: Int, vocabSize: Int) throws -> HRMConfig {
+    /// The preset with the shape overrides (dataset sizes still the preset's).
+    func shape() throws -> HRMConfig {
         var c = try HRMConfig.preset(named: preset)
         if let hiddenSize { c.hiddenSize = hiddenSize; c.puzzleEmbeddingDim = hiddenSize }
         if let heads { c.numHeads = heads }
@@ -39,6 +60,12 @@ struct ModelOptions: ParsableArguments {
         if let haltMaxSteps { c.haltMaxSteps = haltMaxSteps }
         if let expansion { c.expansion = expansion }
         if let puzzleEmbNdim { c.puzzleEmbeddingDim = puzzleEmbNdim }
+        return c
+    }
+
+    /// The preset with overrides, sized for a dataset (seq_len and identifiers come from it).
+    func config(seqLen: Int, numPuzzleIdentifiers: Int, vocabSize: Int) throws -> HRMConfig {
+        var c = try shape()
         c.seqLen = seqLen
         c.numPuzzleIdentifiers = numPuzzleIdentifiers
         c.vocabSize = vocabSize
@@ -48,26 +75,32 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct TrainerArguments: ParsableArguments {
-    @Option(help: "Global batch size (preset: cpu 16, paper 768).") var batchSize: Int?
-    @Option(help: "AdamATan2 learning rate (preset: cpu 1e-3, paper 1e-4).") var lr: Double?
-    @Option(help: "Puzzle-embedding sign-SGD learning rate (1e-2).") var puzzleEmbLr: Double?
-    @Option(help: "AdamATan2 weight decay (0.1).") var weightDecay: Double?
-    @Option(help: "Puzzle-embedding weight decay (0.1).") var puzzleEmbWeightDecay: Double?
-    @Option(help: "Linear warm-up steps (preset: cpu 20, paper 2000).") var warmupSteps: Int?
-    @Option(help: "Cosine floor as a fraction of the rate (1 = constant).") var lrMinRatio: Double?
-    @Option(help: "ACT exploration probability (0.1).") var exploration: Double?
-    @Option(help: "Epochs over the groups (sets the schedule's total steps).") var epochs: Double = 100
+    @Option(help: "Global batch size (preset: cpu 16, paper 768; 1...4096).") var batchSize: Int?
+    @Option(help: "AdamATan2 learning rate (preset: cpu 1e-3, paper 1e-4; in (0, 1]).") var lr: Double?
+    @Option(help: "Puzzle-embedding sign-SGD learning rate (1e-2; 0...1).") var puzzleEmbLr: Double?
+    @Option(help: "AdamATan2 weight decay (0.1; 0...10).") var weightDecay: Double?
+    @Option(help: "Puzzle-embedding weight decay (0.1; 0...10).") var puzzleEmbWeightDecay: Double?
+    @Option(help: "Linear warm-up steps (preset: cpu 20, paper 2000; 0 or more).") var warmupSteps: Int?
+    @Option(help: "Cosine floor as a fraction of the rate (1 = constant; 0...1).") var lrMinRatio: Double?
+    @Option(help: "ACT exploration probability (0.1; 0...1).") var exploration: Double?
+    @Option(help: "Epochs over the groups (sets the schedule's total steps; in (0, 10000000]).") var epochs: Double = 100
     @Option(help: "Stop after this many steps (default: the epochs' total).") var maxSteps: Int?
     @Option(help: "Steps between metrics lines.") var logInterval: Int = 10
     @Option(help: "Steps between checkpoints.") var checkpointInterval: Int = 100
 
     func validate() throws {
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
-        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
-        if !(epochs > 0) { throw ValidationError("--epochs must be positive") }
-        if logInterval < 1 || checkpointInterval < 1 { throw ValidationError("--log-interval and --checkpoint-interval must be at least 1") }
-        if let exploration, !(0...1).contains(exploration) { throw ValidationError("--exploration must be in 0...1") }
+        try OptionRanges.check("--batch-size", batchSize, in: OptionRanges.batchSize)
+        try OptionRanges.check("--lr", lr, in: OptionRanges.learningRate, aboveLowerBound: true)
+        try OptionRanges.check("--puzzle-emb-lr", puzzleEmbLr, in: OptionRanges.learningRate)
+        try OptionRanges.check("--weight-decay", weightDecay, in: OptionRanges.weightDecay)
+        try OptionRanges.check("--puzzle-emb-weight-decay", puzzleEmbWeightDecay, in: OptionRanges.weightDecay)
+        try OptionRanges.check("--warmup-steps", warmupSteps, in: OptionRanges.warmupSteps)
+        try OptionRanges.check("--lr-min-ratio", lrMinRatio, in: OptionRanges.fraction)
+        try OptionRanges.check("--exploration", exploration, in: OptionRanges.fraction)
+        try OptionRanges.check("--epochs", epochs, in: OptionRanges.epochs, aboveLowerBound: true)
+        try OptionRanges.check("--max-steps", maxSteps, in: OptionRanges.steps)
+        try OptionRanges.check("--log-interval", logInterval, in: OptionRanges.steps)
+        try OptionRanges.check("--checkpoint-interval", checkpointInterval, in: OptionRanges.steps)
     }
 
     func options(preset: String, haltMaxSteps: Int, seed: UInt64) -> TrainerOptions {
@@ -87,34 +120,28 @@ struct TrainerArguments: ParsableArguments {
 }
 
 struct RunArguments: ParsableArguments {
-    @Option(help: "Random seed (model init, sampler, exploration).") var seed: UInt64 = 0
-    @Option(help: "Threads for BLAS and kernels (default: all cores; 1 gives bit-identical reruns).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Stop training cleanly (with a checkpoint) after this long, e.g. 90s, 10m, 1h30m.")
+    @Option(help: "Random seed (model init, sampler, exploration; 0...9223372036854775807).") var seed: UInt64 = 0
+    @Option(help: "Threads for BLAS and kernels (default: all cores; 1...256; 1 gives bit-identical reruns).")
+    var threads: Int = RunArguments.defaultThreads
+    @Option(help: "Stop training cleanly (with a checkpoint) after this long, e.g. 90s, 10m, 1h30m (at most 365 days).")
     var timeBudget: String?
 
+    /// All cores, within the allowed range.
+    static var defaultThreads: Int { min(max(1, ProcessInfo.processInfo.activeProcessorCount), OptionRanges.threads.upperBound) }
+
     func validate() throws {
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let timeBudget, Self.seconds(timeBudget) == nil { throw ValidationError("--time-budget '\(timeBudget)' is not a duration like 90s, 10m or 1h30m") }
-    }
-
-    var timeBudgetSeconds: TimeInterval? { timeBudget.flatMap(Self.seconds) }
-
-    /// Parses `90`, `90s`, `10m`, `1h30m`, `1.5h`.
-    static func seconds(_ text: String) -> TimeInterval? {
-        if let plain = Double(text), plain >= 0 { return plain }
-        var total = 0.0, number = ""
-        for ch in text {
-            if ch.isNumber || ch == "." { number.append(ch); continue }
-            guard let v = Double(number) else { return nil }
-            switch ch {
-            case "h": total += v * 3600
-            case "m": total += v * 60
-            case "s": total += v
-            default: return nil
+        try OptionRanges.check("--seed", seed, in: OptionRanges.seed)
+        try OptionRanges.check("--threads", threads, in: OptionRanges.threads)
+        if let timeBudget {
+            guard let seconds = DurationOption.seconds(timeBudget) else {
+                throw ValidationError("--time-budget '\(timeBudget)' is not a duration like 90s, 10m or 1h30m")
             }
-            number = ""
+            let allowed = OptionRanges.timeBudgetSeconds
+            guard seconds > allowed.lowerBound, seconds <= allowed.upperBound else {
+                throw ValidationError("--time-budget '\(timeBudget)' is \(OptionRanges.text(seconds)) s, outside (0, \(OptionRanges.text(allowed.upperBound))] s (at most 365 days)")
+            }
         }
-        return number.isEmpty && total >= 0 ? total : nil
     }
+
+    var timeBudgetSeconds: TimeInterval? { timeBudget.flatMap(DurationOption.seconds) }
 }

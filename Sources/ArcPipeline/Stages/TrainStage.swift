@@ -82,12 +82,10 @@ enum TrainStage {
             if store.latest() != nil {
                 throw ARCDataError(file: request.runDirectory.path, message: "already holds checkpoints; pass --resume to continue it or choose another --out")
             }
-            config = try request.model.config(seqLen: meta.seqLen, numPuzzleIdentifiers: meta.numPuzzleIdentifiers - 1, vocabSize: meta.vocabSize)
-            options = request.trainer.options(preset: request.model.preset, haltMaxSteps: config.haltMaxSteps, seed: request.run.seed)
-            config.batchSize = options.batchSize
-            config.haltExplorationProbability = options.explorationProbability
-            let perEpoch = Double(meta.totalGroups) * meta.meanPuzzleExamples / Double(options.batchSize)
-            options.totalSteps = max(1, Int(request.trainer.epochs * perEpoch))
+            let resolved = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
+                                                             metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
+            config = resolved.model
+            options = resolved.trainer
         }
         guard subset.exampleCount >= options.batchSize else {
             throw ARCDataError(file: request.dataset.path, message: "the train split has \(subset.exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
