@@ -58,6 +58,14 @@ enum DataFilesFixture {
         return root
     }
 
+    /// Deletes the template (after the last case that uses it).
+    static func removeTemplate() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { try? FileManager.default.removeItem(at: cached) }
+        cached = nil
+    }
+
     /// Copies `items` (relative paths) of the template into `root`.
     static func copy(_ items: [String], to root: URL) throws {
         let template = try template()
@@ -99,6 +107,11 @@ extension URL {
 
 final class HostileDataFilesTests: XCTestCase {
     static let dataset = ["tasks", "built"]
+
+    override class func tearDown() {
+        DataFilesFixture.removeTemplate()
+        super.tearDown()
+    }
 
     // MARK: Task JSON
 
