@@ -35,7 +35,7 @@ let package = Package(
         // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The HRM model, ACT, trainer, predictor, checkpoints.
-        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment"]),
+        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment", "ARCCore"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
         .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"]),
         // Undo augmentation, vote, assemble and score submissions.
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore", "TestHelpers"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore", "TestHelpers"]),
         // The executable under hostile inputs: bad files, options, archives and outputs.
-        .testTarget(name: "ArcPipelineTests", dependencies: ["ARCCore", "ARCAugment", "Kernels", "TestHelpers"]),
+        .testTarget(name: "ArcPipelineTests", dependencies: ["ARCCore", "ARCAugment", "Kernels", "HRM", "TestHelpers"]),
     ],
     // Numeric kernels share raw buffers across DispatchQueue.concurrentPerform workers, which
     // Swift 6's strict Sendable checking rejects; the v5 language mode keeps those loops plain.

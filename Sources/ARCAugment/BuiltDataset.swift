@@ -13,7 +13,9 @@
 //   BuiltSplit: .name .metadata (BuiltDatasetMetadata: padId, ignoreLabelId, blankIdentifierId,
 //     vocabSize, seqLen, numPuzzleIdentifiers, totalGroups, meanPuzzleExamples, totalPuzzles?, sets)
 //     .subsets: [String: BuiltSubset] (the reference only writes "all"), .subset(_:) throws
-//   BuiltSubset (arrays checked for shapes, dtypes and monotone offsets on open):
+//   dataset.canvas: Int?                           build_info.json's canvas (1...30), nil without build_info.json
+//   BuiltSubset (checked on open, before any work: shapes, dtypes, offsets strictly increasing from 0
+//     to the counts (no empty puzzle or group), identifiers in range, every token < vocab_size):
 //     .inputs / .labels: NpyFile (memory-mapped uint8 [examples, seqLen])
 //     .puzzleIdentifiers / .puzzleIndices / .groupIndices: [Int32] (in memory)
 //     .exampleCount .puzzleCount .groupCount .seqLen
@@ -36,32 +38,50 @@ public struct BuiltDatasetMetadata: Sendable, Equatable {
     public var totalPuzzles: Int?
     public var sets: [String]
 
-    /// Parses dataset.json; errors name the file and field.
+    /// Largest seq_len accepted: a 30 x 30 canvas (ARC grids are at most 30 x 30).
+    public static let maximumSeqLen = 900
+
+    /// Parses dataset.json and checks each field's range; errors name the file, the field and the range.
     public init(json: JSONValue, file: String) throws {
         func fail(_ field: String, _ m: String) -> ARCDataError { ARCDataError(file: file, field: field, message: m) }
-        func int(_ key: String) throws -> Int {
+        guard case .object = json else { throw ARCDataError(file: file, message: "is \(json.kindName), expected an object") }
+        func int(_ key: String, _ range: ClosedRange<Int>, _ why: String = "") throws -> Int {
             guard let v = json[key] else { throw fail(key, "missing") }
             guard case let .int(i) = v else { throw fail(key, "is \(v.kindName), expected an integer") }
+            guard range.contains(i) else { throw fail(key, "is \(i), expected \(range.lowerBound)...\(range.upperBound)\(why)") }
             return i
         }
-        padId = try int("pad_id")
-        if let v = json["ignore_label_id"], v != .null { ignoreLabelId = try int("ignore_label_id") } else { ignoreLabelId = nil }
-        blankIdentifierId = try int("blank_identifier_id")
-        vocabSize = try int("vocab_size")
-        seqLen = try int("seq_len")
-        numPuzzleIdentifiers = try int("num_puzzle_identifiers")
-        totalGroups = try int("total_groups")
+        vocabSize = try int("vocab_size", 1...256, " (tokens are stored as bytes)")
+        padId = try int("pad_id", 0...(vocabSize - 1), " (below vocab_size \(vocabSize))")
+        if let v = json["ignore_label_id"], v != .null {
+            ignoreLabelId = try int("ignore_label_id", 0...255, " or null (labels are stored as bytes)")
+        } else {
+            ignoreLabelId = nil
+        }
+        seqLen = try int("seq_len", 1...Self.maximumSeqLen, " (a canvas of at most 30x30)")
+        numPuzzleIdentifiers = try int("num_puzzle_identifiers", 1...Int(Int32.max))
+        blankIdentifierId = try int("blank_identifier_id", 0...(numPuzzleIdentifiers - 1), " (below num_puzzle_identifiers \(numPuzzleIdentifiers))")
+        totalGroups = try int("total_groups", 0...Int(Int32.max))
         switch json["mean_puzzle_examples"] {
         case let .double(d)?: meanPuzzleExamples = d
         case let .int(i)?: meanPuzzleExamples = Double(i)
         default: throw fail("mean_puzzle_examples", "missing or not a number")
         }
-        totalPuzzles = json["total_puzzles"] == nil ? nil : try int("total_puzzles")
+        guard meanPuzzleExamples.isFinite, meanPuzzleExamples >= 0 else {
+            throw fail("mean_puzzle_examples", "is \(meanPuzzleExamples), expected a finite number >= 0")
+        }
+        totalPuzzles = json["total_puzzles"] == nil ? nil : try int("total_puzzles", 0...Int(Int32.max))
         guard case let .array(items)? = json["sets"] else { throw fail("sets", "missing or not an array") }
         sets = try items.map {
             guard case let .string(s) = $0 else { throw fail("sets", "has \($0.kindName), expected strings") }
+            // Set names become file names (<set>__inputs.npy): keep them plain.
+            guard !s.isEmpty, s.count <= 64, s.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-") }) else {
+                throw fail("sets", "has \(JSONWriter.quoted(String(s.prefix(64)))), expected a name of letters, digits, '_' or '-'")
+            }
             return s
         }
+        guard !sets.isEmpty else { throw fail("sets", "is empty (the reference writes [\"all\"])") }
+        guard Set(sets).count == sets.count else { throw fail("sets", "names a set twice") }
     }
 }
 
@@ -81,30 +101,68 @@ public final class BuiltSubset: @unchecked Sendable {
     init(directory: URL, name: String, metadata: BuiltDatasetMetadata) throws {
         self.name = name
         func url(_ field: String) -> URL { directory.appendingPathComponent("\(name)__\(field).npy") }
+        func fail(_ field: String, _ m: String) -> ARCDataError { ARCDataError(file: url(field).path, message: m) }
+        func offsets(_ field: String) throws -> [Int32] {
+            let file = try NpyFile(contentsOf: url(field))
+            guard file.shape.count == 1 else { throw fail(field, "shape \(file.shape), expected one dimension") }
+            return try file.int32Values()
+        }
         inputs = try NpyFile(contentsOf: url("inputs"))
         labels = try NpyFile(contentsOf: url("labels"))
-        puzzleIdentifiers = try NpyFile(contentsOf: url("puzzle_identifiers")).int32Values()
-        puzzleIndices = try NpyFile(contentsOf: url("puzzle_indices")).int32Values()
-        groupIndices = try NpyFile(contentsOf: url("group_indices")).int32Values()
+        puzzleIdentifiers = try offsets("puzzle_identifiers")
+        puzzleIndices = try offsets("puzzle_indices")
+        groupIndices = try offsets("group_indices")
         seqLen = metadata.seqLen
-        func fail(_ field: String, _ m: String) -> ARCDataError { ARCDataError(file: url(field).path, message: m) }
         for (field, file) in [("inputs", inputs), ("labels", labels)] {
             guard file.dtype == .uint8 || file.dtype == .int32 else { throw fail(field, "dtype \(file.dtype.rawValue), expected |u1") }
             guard file.dtype == .uint8 else { throw fail(field, "int32 token arrays are not supported yet, expected |u1") }
-            guard file.shape.count == 2, file.shape[1] == seqLen else { throw fail(field, "shape \(file.shape), expected [examples, \(seqLen)]") }
+            guard file.shape.count == 2, file.shape[1] == seqLen else {
+                throw fail(field, "shape \(file.shape), expected [examples, \(seqLen)] (seq_len \(seqLen) of dataset.json)")
+            }
         }
         guard labels.rowCount == inputs.rowCount else { throw fail("labels", "\(labels.rowCount) rows, inputs have \(inputs.rowCount)") }
+        guard inputs.rowCount <= Int(Int32.max) else { throw fail("inputs", "\(inputs.rowCount) examples, at most \(Int32.max)") }
         guard puzzleIndices.count == puzzleIdentifiers.count + 1 else {
             throw fail("puzzle_indices", "\(puzzleIndices.count) entries for \(puzzleIdentifiers.count) puzzles (expected puzzles + 1)")
         }
-        func checkOffsets(_ values: [Int32], _ field: String, end: Int) throws {
-            guard values.first == 0, Int(values.last ?? -1) == end else { throw fail(field, "must run from 0 to \(end)") }
-            for k in 1..<values.count where values[k] < values[k - 1] { throw fail(field, "decreases at \(k)") }
+        // Offsets run from 0 to the count and increase strictly: every puzzle has examples and every
+        // group has puzzles (the sampler draws one puzzle per group and one example set per puzzle).
+        func checkOffsets(_ values: [Int32], _ field: String, end: Int, items: String, of owner: String) throws {
+            guard let first = values.first, let last = values.last else { throw fail(field, "is empty, expected at least one entry (0)") }
+            guard first == 0 else { throw fail(field, "starts at \(first), expected 0") }
+            guard Int(last) == end else { throw fail(field, "ends at \(last), expected \(end) (the number of \(items))") }
+            for k in 1..<values.count where values[k] <= values[k - 1] {
+                if values[k] < values[k - 1] { throw fail(field, "decreases at entry \(k) (\(values[k - 1]) then \(values[k]))") }
+                throw fail(field, "\(owner) \(k - 1) has no \(items) (entries \(k - 1) and \(k) are both \(values[k]))")
+            }
         }
-        try checkOffsets(puzzleIndices, "puzzle_indices", end: inputs.rowCount)
-        try checkOffsets(groupIndices, "group_indices", end: puzzleIdentifiers.count)
+        try checkOffsets(puzzleIndices, "puzzle_indices", end: inputs.rowCount, items: "examples", of: "puzzle")
+        try checkOffsets(groupIndices, "group_indices", end: puzzleIdentifiers.count, items: "puzzles", of: "group")
         for (p, id) in puzzleIdentifiers.enumerated() where id < 0 || Int(id) >= metadata.numPuzzleIdentifiers {
-            throw fail("puzzle_identifiers", "entry \(p) is \(id), outside 0..<\(metadata.numPuzzleIdentifiers)")
+            throw fail("puzzle_identifiers", "entry \(p) is \(id), outside 0..<\(metadata.numPuzzleIdentifiers) (num_puzzle_identifiers of dataset.json)")
+        }
+        // Every token indexes the model's embedding and output: check them all now, before any work.
+        if let (example, position, token) = Self.firstToken(in: inputs, atLeast: metadata.vocabSize, except: nil) {
+            throw fail("inputs", "example \(example) position \(position) holds token \(token), outside 0..<\(metadata.vocabSize) (vocab_size of dataset.json)")
+        }
+        let ignore = metadata.ignoreLabelId.map { UInt8($0) }
+        if let (example, position, token) = Self.firstToken(in: labels, atLeast: metadata.vocabSize, except: ignore) {
+            throw fail("labels", "example \(example) position \(position) holds label \(token), outside 0..<\(metadata.vocabSize) (vocab_size of dataset.json)"
+                       + (ignore.map { " and not ignore_label_id \($0)" } ?? ""))
+        }
+    }
+
+    /// The first byte of a uint8 array that is >= `limit` and not `except`, as (row, column, value).
+    static func firstToken(in file: NpyFile, atLeast limit: Int, except: UInt8?) -> (Int, Int, UInt8)? {
+        guard limit <= 255 else { return nil }
+        return file.withUnsafeRawData { raw -> (Int, Int, UInt8)? in
+            // A fast maximum first (vectorised), the exact position only when something is out of range.
+            var largest: UInt8 = 0
+            for byte in raw { largest = max(largest, byte) }
+            guard Int(largest) >= limit else { return nil }
+            let row = max(file.rowLength, 1)
+            for (k, byte) in raw.enumerated() where Int(byte) >= limit && byte != except { return (k / row, k % row, byte) }
+            return nil
         }
     }
 
@@ -142,6 +200,16 @@ public final class BuiltSplit: @unchecked Sendable {
         guard groups == metadata.totalGroups else {
             throw ARCDataError(file: file.path, field: "total_groups", message: "is \(metadata.totalGroups), the arrays hold \(groups) groups")
         }
+        let puzzles = subsets.values.reduce(0) { $0 + $1.puzzleCount }, examples = subsets.values.reduce(0) { $0 + $1.exampleCount }
+        if let total = metadata.totalPuzzles, total != puzzles {
+            throw ARCDataError(file: file.path, field: "total_puzzles", message: "is \(total), the arrays hold \(puzzles) puzzles")
+        }
+        // The reference defines it as examples / puzzles; allow for rounding in how it was printed.
+        let mean = puzzles > 0 ? Double(examples) / Double(puzzles) : 0
+        guard abs(metadata.meanPuzzleExamples - mean) <= 1e-6 * max(1, mean) else {
+            throw ARCDataError(file: file.path, field: "mean_puzzle_examples",
+                               message: "is \(metadata.meanPuzzleExamples), the arrays hold \(examples) examples in \(puzzles) puzzles (mean \(mean))")
+        }
     }
 
     public func subset(_ set: String = "all") throws -> BuiltSubset {
@@ -159,14 +227,30 @@ public final class BuiltDataset: @unchecked Sendable {
     private var splits = [String: BuiltSplit]()
     private let lock = NSLock()
 
-    static func readJSON(_ url: URL) throws -> JSONValue {
+    /// Reads one JSON file of a built dataset; errors name the file.
+    public static func readJSON(_ url: URL) throws -> JSONValue {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ARCDataError(file: url.path, message: "cannot read (is this a built dataset?)") }
         do { return try JSONParser.parse(data) } catch { throw ARCDataError(file: url.path, message: "\(error)") }
     }
 
+    /// build_info.json's canvas side: sequences are canvas x canvas tokens, decoded on that canvas.
+    public let canvas: Int?
+
     public init(directory: URL) throws {
         self.directory = directory
+        let infoURL = directory.appendingPathComponent("build_info.json")
+        if FileManager.default.fileExists(atPath: infoURL.path) {
+            let info = try BuiltDataset.readJSON(infoURL)
+            guard case .object = info else { throw ARCDataError(file: infoURL.path, message: "is \(info.kindName), expected an object") }
+            guard let value = info["canvas"] else { throw ARCDataError(file: infoURL.path, field: "canvas", message: "missing") }
+            guard case let .int(side) = value, (1...Grid.maxSide).contains(side) else {
+                throw ARCDataError(file: infoURL.path, field: "canvas", message: "is \(JSONWriter.text(value).prefix(40)), expected an integer 1...\(Grid.maxSide)")
+            }
+            canvas = side
+        } else {
+            canvas = nil
+        }
         let idURL = directory.appendingPathComponent("identifiers.json")
         guard case let .array(names) = try BuiltDataset.readJSON(idURL) else {
             throw ARCDataError(file: idURL.path, message: "expected an array of puzzle names")
@@ -198,6 +282,10 @@ public final class BuiltDataset: @unchecked Sendable {
         if let s = splits[name] { return s }
         guard splitNames.contains(name) else { throw ARCDataError(file: directory.path, message: "no split \"\(name)\" (has \(splitNames))") }
         let s = try BuiltSplit(directory: directory.appendingPathComponent(name), name: name)
+        if let canvas, canvas * canvas != s.metadata.seqLen {
+            throw ARCDataError(file: directory.appendingPathComponent("build_info.json").path, field: "canvas",
+                               message: "is \(canvas), but \(name)/dataset.json has seq_len \(s.metadata.seqLen) (expected canvas x canvas = \(canvas * canvas))")
+        }
         guard s.metadata.numPuzzleIdentifiers == identifiers.count else {
             throw ARCDataError(file: directory.appendingPathComponent(name).appendingPathComponent("dataset.json").path,
                                field: "num_puzzle_identifiers",

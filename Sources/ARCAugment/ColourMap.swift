@@ -21,7 +21,7 @@ public struct ColourMap: Hashable, Sendable {
         guard digits.count == 10 else { return nil }
         var m = [UInt8]()
         for ch in digits {
-            guard let v = ch.wholeNumberValue else { return nil }
+            guard ch.isASCII, let v = ch.wholeNumberValue else { return nil }
             m.append(UInt8(v))
         }
         self.init(m)

@@ -584,7 +584,8 @@ public enum DatasetBuilder {
         let evaluationNames: [String] = inputs.filter { $0.role == .evaluation }.map { jsonString($0.set.name) }
         let filterText: String = options.taskFilter.map { "[" + $0.sorted().map(jsonString).joined(separator: ", ") + "]" } ?? "null"
         let leftOutText: [String] = summary.leftOut.map { "{\"set\": \(jsonString($0.set)), \"task\": \(jsonString($0.task)), \"reason\": \(jsonString($0.reason))}" }
-        let renamedText: [String] = summary.renamed.map { "\(jsonString($0.from)): \(jsonString($0.to))" }
+        // Keyed by the new name: unique, while one task id can be renamed in several sets.
+        let renamedText: [String] = summary.renamed.map { "\(jsonString($0.to)): \(jsonString($0.from))" }
         var info = "{\"format\": \"hrm-arc\", \"num_aug\": \(options.numAug), \"seed\": \(options.seed), \"canvas\": \(options.canvas), "
         info += "\"retries_factor\": \(options.retriesFactor), "
         info += "\"training\": [" + trainingNames.joined(separator: ", ") + "], "

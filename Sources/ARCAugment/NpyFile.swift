@@ -104,7 +104,31 @@ public struct NpyHeader: Equatable, Sendable {
         return out
     }
 
+    /// Longest header accepted (numpy itself refuses headers over 10,000 bytes by default).
+    public static let maximumHeaderLength = 1 << 20
+
+    /// Elements of `shape` and their bytes at `byteCount` bytes each, or nil when either count
+    /// (or the product of the dimensions after the first, the row length) overflows Int.
+    static func checkedSizes(shape: [Int], byteCount: Int) -> (elements: Int, rowLength: Int, bytes: Int)? {
+        var rowLength = 1
+        for extent in shape.dropFirst() {
+            guard extent >= 0 else { return nil }
+            let (product, overflow) = rowLength.multipliedReportingOverflow(by: extent)
+            if overflow { return nil }
+            rowLength = product
+        }
+        let rows = shape.first ?? 1
+        guard rows >= 0 else { return nil }
+        let (elements, overflowElements) = rows.multipliedReportingOverflow(by: rowLength)
+        if overflowElements { return nil }
+        let (bytes, overflowBytes) = elements.multipliedReportingOverflow(by: byteCount)
+        if overflowBytes { return nil }
+        return (elements, rowLength, bytes)
+    }
+
     /// Parses a preamble (versions 1.0, 2.0, 3.0). Returns the header and the data offset.
+    /// Checks that the element count and byte size of the shape fit Int (not that the data is there:
+    /// see `parse(_:file:dataLength:)`).
     public static func parse(_ bytes: UnsafeRawBufferPointer, file: String = "<npy>") throws -> (NpyHeader, Int) {
         func fail(_ m: String) -> NpyError { NpyError(file: file, message: m) }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("not a .npy file (bad magic)") }
@@ -120,36 +144,60 @@ public struct NpyHeader: Equatable, Sendable {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
         default: throw fail("unsupported .npy version \(major)")
         }
+        guard headerLength <= maximumHeaderLength else {
+            throw fail("header length \(headerLength) is larger than \(maximumHeaderLength) bytes")
+        }
         let start = 8 + lengthBytes, end = start + headerLength
         guard bytes.count >= end else { throw fail("truncated header (needs \(end) bytes, file has \(bytes.count))") }
         guard let text = String(bytes: bytes[start..<end], encoding: major == 3 ? .utf8 : .isoLatin1) else { throw fail("header is not text") }
+        let shown = text.count > 200 ? String(text.prefix(200)) + "..." : text
         func value(_ key: String) throws -> Substring {
-            guard let k = text.range(of: "'\(key)'") else { throw fail("header has no '\(key)': \(text)") }
+            guard let k = text.range(of: "'\(key)'") else { throw fail("header has no '\(key)': \(shown)") }
             var rest = text[k.upperBound...].drop { $0 == " " || $0 == ":" }
             if rest.first == "(" {
-                guard let close = rest.firstIndex(of: ")") else { throw fail("unterminated shape in header: \(text)") }
+                guard let close = rest.firstIndex(of: ")") else { throw fail("unterminated shape in header: \(shown)") }
                 return rest[rest.startIndex...close]
             }
             if rest.first == "'" {
                 rest = rest.dropFirst()
-                guard let close = rest.firstIndex(of: "'") else { throw fail("unterminated string in header: \(text)") }
+                guard let close = rest.firstIndex(of: "'") else { throw fail("unterminated string in header: \(shown)") }
                 return rest[..<close]
             }
             return rest.prefix { $0 != "," && $0 != "}" }
         }
         let descr = String(try value("descr"))
-        guard let dtype = NpyDType(descr: descr) else { throw fail("unsupported dtype '\(descr)'") }
+        guard let dtype = NpyDType(descr: descr) else { throw fail("unsupported dtype '\(descr.prefix(40))'") }
         let fortranText = try value("fortran_order").trimmingCharacters(in: .whitespaces)
-        guard fortranText == "False" || fortranText == "True" else { throw fail("bad fortran_order '\(fortranText)'") }
-        let shapeText = try value("shape").dropFirst().dropLast()
+        guard fortranText == "False" || fortranText == "True" else { throw fail("bad fortran_order '\(fortranText.prefix(40))'") }
+        let shapeValue = try value("shape")
+        guard shapeValue.first == "(", shapeValue.last == ")" else { throw fail("shape is not a tuple: \(shown)") }
+        let shapeText = shapeValue.dropFirst().dropLast()
         var shape = [Int]()
         for part in shapeText.split(separator: ",") {
             let t = part.trimmingCharacters(in: .whitespaces)
             if t.isEmpty { continue }
-            guard let n = Int(t), n >= 0 else { throw fail("bad shape entry '\(t)'") }
+            guard let n = Int(t), n >= 0 else { throw fail("bad shape entry '\(t.prefix(40))' (expected an integer 0...\(Int.max))") }
             shape.append(n)
         }
+        guard checkedSizes(shape: shape, byteCount: dtype.byteCount) != nil else {
+            throw fail("shape \(shape) of \(dtype.rawValue) has more elements or bytes than fit in memory")
+        }
         return (NpyHeader(dtype: dtype, shape: shape, fortranOrder: fortranText == "True"), end)
+    }
+
+    /// Parses a preamble and checks that a file of `dataLength` bytes holds all the data it
+    /// describes (in C order). Returns the header, the data offset and the data's byte count.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, file: String, dataLength: Int) throws -> (NpyHeader, Int, Int) {
+        let (h, offset) = try parse(bytes, file: file)
+        guard !h.fortranOrder else { throw NpyError(file: file, message: "Fortran-order arrays are not supported") }
+        guard let sizes = checkedSizes(shape: h.shape, byteCount: h.dtype.byteCount) else {
+            throw NpyError(file: file, message: "shape \(h.shape) of \(h.dtype.rawValue) has more elements or bytes than fit in memory")
+        }
+        let (needed, overflow) = offset.addingReportingOverflow(sizes.bytes)
+        guard !overflow, needed <= dataLength else {
+            throw NpyError(file: file, message: "truncated: shape \(h.shape) of \(h.dtype.rawValue) needs \(overflow ? "more than \(Int.max)" : String(needed)) bytes, file has \(dataLength)")
+        }
+        return (h, offset, sizes.bytes)
     }
 }
 
@@ -185,12 +233,7 @@ public final class NpyFile: @unchecked Sendable {
         mapping = p
         mappedLength = length
         do {
-            let (h, offset) = try NpyHeader.parse(UnsafeRawBufferPointer(start: p, count: length), file: path)
-            guard !h.fortranOrder else { throw NpyError(file: path, message: "Fortran-order arrays are not supported") }
-            let needed = offset + h.elementCount * h.dtype.byteCount
-            guard needed <= length else {
-                throw NpyError(file: path, message: "truncated: shape \(h.shape) of \(h.dtype.rawValue) needs \(needed) bytes, file has \(length)")
-            }
+            let (h, offset, _) = try NpyHeader.parse(UnsafeRawBufferPointer(start: p, count: length), file: path, dataLength: length)
             header = h
             dataOffset = offset
         } catch {

@@ -44,18 +44,68 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
+/// One step of a path into a JSON document: an object key or an array index.
+public enum JSONPathComponent: Sendable, Equatable {
+    case key(String)
+    case index(Int)
+
+    /// `a.b[0]."odd key"`: plain keys bare, other keys quoted.
+    public static func text(_ path: [JSONPathComponent]) -> String {
+        var text = ""
+        for component in path {
+            switch component {
+            case let .key(key):
+                let plain = !key.isEmpty && key.unicodeScalars.allSatisfy {
+                    ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+                }
+                let shown = plain ? key : JSONWriter.quoted(key)
+                text += text.isEmpty ? shown : "." + shown
+            case let .index(k):
+                text += "[\(k)]"
+            }
+        }
+        return text
+    }
+}
+
 public struct JSONParseError: Error, CustomStringConvertible, Sendable {
     public let offset: Int
     public let line: Int
     public let reason: String
-    public var description: String { "invalid JSON at line \(line) (byte \(offset)): \(reason)" }
+    /// The container the problem is in, from the top level; empty at the top level.
+    public let pathComponents: [JSONPathComponent]
+    /// Set when the problem is a key that appears twice in one object.
+    public let duplicateKey: String?
+
+    public init(offset: Int, line: Int, reason: String, pathComponents: [JSONPathComponent] = [], duplicateKey: String? = nil) {
+        self.offset = offset
+        self.line = line
+        self.reason = reason
+        self.pathComponents = pathComponents
+        self.duplicateKey = duplicateKey
+    }
+
+    /// Where the problem is, e.g. `007bbfd7.train[0]`; empty at the top level.
+    public var path: String { JSONPathComponent.text(pathComponents) }
+
+    public var description: String {
+        "invalid JSON at line \(line) (byte \(offset))" + (path.isEmpty ? "" : " in \(path)") + ": \(reason)"
+    }
 }
 
 /// Parses JSON text (RFC 8259). Numbers without fraction or exponent that fit Int are `.int`.
+/// Strict on hostile input: at most `maximumDepth` nested arrays/objects, no duplicate keys in an
+/// object, strings must be valid UTF-8 with paired UTF-16 surrogate escapes, numbers must be finite
+/// as a Double. Every violation throws a `JSONParseError` naming the line, byte and path.
 public struct JSONParser {
+    /// Deepest nesting of arrays and objects accepted (ARC files need 6; the parser recurses, so this
+    /// also bounds its stack use on any thread).
+    public static let maximumDepth = 128
+
     private let bytes: [UInt8]
     private var i = 0
     private var depth = 0
+    private var path: [JSONPathComponent] = []
 
     public static func parse(_ data: Data) throws -> JSONValue {
         var p = JSONParser(bytes: [UInt8](data))
@@ -68,10 +118,11 @@ public struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
-    private func error(_ reason: String) -> JSONParseError {
+    private func error(_ reason: String, at offset: Int? = nil, duplicateKey: String? = nil) -> JSONParseError {
+        let at = min(offset ?? i, bytes.count)
         var line = 1
-        for b in bytes[0..<min(i, bytes.count)] where b == 0x0A { line += 1 }
-        return JSONParseError(offset: i, line: line, reason: reason)
+        for b in bytes[0..<at] where b == 0x0A { line += 1 }
+        return JSONParseError(offset: at, line: line, reason: reason, pathComponents: path, duplicateKey: duplicateKey)
     }
 
     private mutating func skipWhitespace() {
@@ -99,23 +150,32 @@ public struct JSONParser {
         i += w.count
     }
 
-    private mutating func parseObject() throws -> JSONValue {
+    private mutating func enterContainer() throws {
+        if depth >= JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) arrays/objects") }
         depth += 1
-        if depth > 512 { throw error("nesting too deep") }
+    }
+
+    private mutating func parseObject() throws -> JSONValue {
+        try enterContainer()
         defer { depth -= 1 }
         i += 1
         var members: [(String, JSONValue)] = []
+        var keys = Set<String>()
         skipWhitespace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let keyOffset = i
             let key = try parseString()
+            guard keys.insert(key).inserted else { throw error("duplicate key \(JSONWriter.quoted(key))", at: keyOffset, duplicateKey: key) }
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
             i += 1
             skipWhitespace()
+            path.append(.key(key))
             members.append((key, try parseValue()))
+            path.removeLast()
             skipWhitespace()
             guard i < bytes.count else { throw error("unexpected end of input in object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -125,8 +185,7 @@ public struct JSONParser {
     }
 
     private mutating func parseArray() throws -> JSONValue {
-        depth += 1
-        if depth > 512 { throw error("nesting too deep") }
+        try enterContainer()
         defer { depth -= 1 }
         i += 1
         var items: [JSONValue] = []
@@ -134,7 +193,9 @@ public struct JSONParser {
         if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
         while true {
             skipWhitespace()
+            path.append(.index(items.count))
             items.append(try parseValue())
+            path.removeLast()
             skipWhitespace()
             guard i < bytes.count else { throw error("unexpected end of input in array") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -144,10 +205,11 @@ public struct JSONParser {
     }
 
     private mutating func parseString() throws -> String {
+        let start = i
         i += 1
         var out = [UInt8]()
         while true {
-            guard i < bytes.count else { throw error("unterminated string") }
+            guard i < bytes.count else { throw error("unterminated string", at: start) }
             let b = bytes[i]
             if b == UInt8(ascii: "\"") { i += 1; break }
             if b < 0x20 { throw error("control character in string") }
@@ -166,13 +228,27 @@ public struct JSONParser {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    var code = try parseHex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    let escapeStart = i - 2
+                    let unit = try parseHex4()
+                    let code: UInt32
+                    switch unit {
+                    case 0xD800...0xDBFF:
+                        // A high surrogate must be followed by an escaped low surrogate.
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                            throw error("unpaired UTF-16 surrogate \\u\(hex(unit)) in string", at: escapeStart)
+                        }
                         i += 2
                         let low = try parseHex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        guard (0xDC00...0xDFFF).contains(low) else {
+                            throw error("unpaired UTF-16 surrogate \\u\(hex(unit)) (followed by \\u\(hex(low))) in string", at: escapeStart)
+                        }
+                        code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    case 0xDC00...0xDFFF:
+                        throw error("unpaired UTF-16 surrogate \\u\(hex(unit)) in string", at: escapeStart)
+                    default:
+                        code = unit
                     }
-                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape", at: escapeStart) }
                     out.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default: throw error("invalid escape")
                 }
@@ -181,7 +257,15 @@ public struct JSONParser {
                 i += 1
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        // Decoding repairs invalid UTF-8 with U+FFFD; a repaired string has different bytes.
+        let text = String(decoding: out, as: UTF8.self)
+        guard text.utf8.elementsEqual(out) else { throw error("string is not valid UTF-8", at: start) }
+        return text
+    }
+
+    private func hex(_ unit: UInt32) -> String {
+        let digits = String(unit, radix: 16, uppercase: false)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     private mutating func parseHex4() throws -> UInt32 {
@@ -226,7 +310,8 @@ public struct JSONParser {
         }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         if isInteger, let v = Int(text) { return .int(v) }
-        guard let d = Double(text) else { throw error("invalid number") }
+        guard let d = Double(text) else { throw error("invalid number", at: start) }
+        guard d.isFinite else { throw error("number \(text.prefix(40)) is out of range", at: start) }
         return .double(d)
     }
 }

@@ -142,7 +142,7 @@ public struct Submission: Sendable, Equatable {
     public static func decode(_ data: Data, file: String, expected: SubmissionExpectation? = nil) throws -> Submission {
         let json: JSONValue
         do { json = try JSONParser.parse(data) } catch let e as JSONParseError {
-            throw ARCDataError(file: file, message: e.description)
+            throw TaskLoader.dataError(e, file: file, task: nil)
         }
         guard case let .object(members) = json else {
             throw ARCDataError(file: file, message: "is \(json.kindName), expected an object {task_id: [{\"attempt_1\": grid, \"attempt_2\": grid}, ...]}")

@@ -35,20 +35,40 @@ public enum TaskLoader {
         return ARCTask(id: id, train: train, test: test)
     }
 
-    static func readJSON(_ url: URL) throws -> JSONValue {
+    /// Reads and parses one JSON file; errors name the file (and, with `task`, the task it holds).
+    public static func readJSON(_ url: URL, task: String? = nil) throws -> JSONValue {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+            throw ARCDataError(file: url.path, task: task, message: "cannot read: \(error.localizedDescription)")
         }
         do { return try JSONParser.parse(data) } catch let e as JSONParseError {
-            throw ARCDataError(file: url.path, message: e.description)
+            throw dataError(e, file: url.path, task: task)
         }
+    }
+
+    /// A parse error of a task file as an ARCDataError. With `task`, the file holds that one task;
+    /// without, its top-level object maps task ids to tasks, solutions or attempts, so a duplicate
+    /// key is named with its task: `task X: duplicate task id` or `task X: train[0]: duplicate key "input"`.
+    public static func dataError(_ e: JSONParseError, file: String, task: String?) -> ARCDataError {
+        guard let key = e.duplicateKey else { return ARCDataError(file: file, task: task, message: e.description) }
+        var path = e.pathComponents
+        var owner = task
+        if owner == nil {
+            guard case let .key(id)? = path.first else {
+                return ARCDataError(file: file, task: key, message: "duplicate task id (line \(e.line))")
+            }
+            owner = id
+            path.removeFirst()
+        }
+        let field = JSONPathComponent.text(path)
+        return ARCDataError(file: file, task: owner, field: field.isEmpty ? nil : field,
+                            message: "duplicate key \(JSONWriter.quoted(key)) (line \(e.line))")
     }
 
     /// Loads one per-task file; the task id is the file name without `.json`.
     public static func loadTaskFile(_ url: URL) throws -> ARCTask {
         let id = url.deletingPathExtension().lastPathComponent
-        return try parseTask(readJSON(url), id: id, file: url.path)
+        return try parseTask(readJSON(url, task: id), id: id, file: url.path)
     }
 
     /// All `*.json` files below `directory` (recursively), sorted by relative path.

@@ -1,5 +1,6 @@
 // Checkpoint: the model's parameters <-> a safetensors file with the reference's state_dict names
 // (HRM-SPEC §4) and the run config (JSON of HRMConfig) under `__metadata__["config"]`.
+import ARCCore
 import Foundation
 import Kernels
 
@@ -29,28 +30,42 @@ extension HRMModel {
         try SafeTensorsFile(tensors: stateTensors(), metadata: metadata).write(to: url)
     }
 
-    /// Loads every arena tensor and the puzzle table by reference name from a file (shapes must match).
-    /// Missing puzzle table is an error unless allowMissingPuzzleTable (it then stays as is).
-    public func load(from file: SafeTensorsFile, source: String, allowMissingPuzzleTable: Bool = false) throws {
-        for entry in parameters.layout.entries {
-            guard let tensor = file[entry.name] else { throw HRMError.checkpoint("\(source): missing tensor \(entry.name)") }
-            guard tensor.shape == entry.shape else {
-                throw HRMError.checkpoint("\(source): tensor \(entry.name) has shape \(tensor.shape), model expects \(entry.shape)")
+    /// The tensors a model of `config` loads from `file`, checked without allocating the model: each
+    /// present with the layout's shape, floating, and every value finite (a NaN or infinite weight
+    /// would turn every prediction into the fallback). Returns the puzzle table's tensor, if any.
+    @discardableResult
+    public static func checkTensors(in file: SafeTensorsFile, config: HRMConfig, source: String,
+                                    allowMissingPuzzleTable: Bool = false) throws -> SafeTensor? {
+        func floats(_ name: String, shape: [Int]) throws -> [Float] {
+            guard let tensor = file[name] else { throw HRMError.checkpoint("\(source): missing tensor \(name)") }
+            guard tensor.shape == shape else {
+                throw HRMError.checkpoint("\(source): tensor \(name) has shape \(tensor.shape), model expects \(shape)")
             }
-            guard let floats = tensor.floats else { throw HRMError.checkpoint("\(source): tensor \(entry.name) is \(tensor.dtype), expected floating") }
+            guard let values = tensor.floats else { throw HRMError.checkpoint("\(source): tensor \(name) is \(tensor.dtype), expected floating") }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw HRMError.checkpoint("\(source): tensor \(name) holds \(values[bad]) at index \(bad); every weight must be finite")
+            }
+            return values
+        }
+        for entry in ParameterLayout(config: config).entries { _ = try floats(entry.name, shape: entry.shape) }
+        guard config.puzzleEmbeddingDim > 0 else { return nil }
+        let name = ParameterLayout.puzzleEmbeddingName
+        if file[name] == nil && allowMissingPuzzleTable { return nil }
+        _ = try floats(name, shape: [config.numPuzzleIdentifiers + 1, config.puzzleEmbeddingDim])
+        return file[name]
+    }
+
+    /// Loads every arena tensor and the puzzle table by reference name from a file (shapes must match,
+    /// values must be finite). Missing puzzle table is an error unless allowMissingPuzzleTable (it then stays as is).
+    public func load(from file: SafeTensorsFile, source: String, allowMissingPuzzleTable: Bool = false) throws {
+        let table = try Self.checkTensors(in: file, config: config, source: source, allowMissingPuzzleTable: allowMissingPuzzleTable)
+        for entry in parameters.layout.entries {
+            guard let floats = file[entry.name]?.floats else { continue }
             let destination = parameters.values.pointer + entry.offset
             for index in 0..<entry.count { destination[index] = T(floats[index]) }
         }
-        if config.puzzleEmbeddingDim > 0 {
-            let name = ParameterLayout.puzzleEmbeddingName
-            if let tensor = file[name] {
-                let expected = [config.numPuzzleIdentifiers + 1, config.puzzleEmbeddingDim]
-                guard tensor.shape == expected else { throw HRMError.checkpoint("\(source): tensor \(name) has shape \(tensor.shape), model expects \(expected)") }
-                guard let floats = tensor.floats else { throw HRMError.checkpoint("\(source): tensor \(name) is \(tensor.dtype), expected floating") }
-                for index in 0..<floats.count { parameters.puzzleEmbedding[index] = T(floats[index]) }
-            } else if !allowMissingPuzzleTable {
-                throw HRMError.checkpoint("\(source): missing tensor \(name)")
-            }
+        if let floats = table?.floats {
+            for index in 0..<floats.count { parameters.puzzleEmbedding[index] = T(floats[index]) }
         }
     }
 
@@ -58,11 +73,11 @@ extension HRMModel {
         try load(from: try SafeTensorsFile.read(url), source: url.path)
     }
 
-    /// The config stored in a checkpoint's metadata, if any.
+    /// The config stored in a checkpoint's metadata (validated), if any.
     public static func storedConfig(in file: SafeTensorsFile, source: String) throws -> HRMConfig? {
         guard let text = file.metadata["config"] else { return nil }
         do { return try JSONDecoder().decode(HRMConfig.self, from: Data(text.utf8)) } catch {
-            throw HRMError.checkpoint("\(source): __metadata__.config is not an HRM config (\(error))")
+            throw HRMError.checkpoint("\(source): __metadata__.config is not a usable HRM config (\(DecodingProblem.describe(error)))")
         }
     }
 }

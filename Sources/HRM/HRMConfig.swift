@@ -56,17 +56,73 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     /// S = seqLen + P.
     public var totalLength: Int { seqLen + puzzleTokens }
 
-    /// Throws a message naming the field when the configuration cannot build a model.
+    /// Largest values accepted for the sizes (far above the paper's model; they keep every size and
+    /// allocation computable without overflow).
+    public static let maximumHiddenSize = 16384
+    public static let maximumLayers = 256
+    public static let maximumCycles = 256
+    public static let maximumHaltSteps = 1024
+    public static let maximumExpansion = 64.0
+    /// Tokens are bytes in the built datasets and in predictions.
+    public static let maximumVocabSize = 256
+    public static let maximumSeqLen = 65536
+    public static let maximumBatchSize = 1 << 20
+    /// Parameters (dense + puzzle table) and one activation tensor [batch, S, D], in values.
+    public static let maximumValues = 1 << 34
+
+    /// Throws a message naming the field and its allowed range when the configuration cannot build a model.
     public func validate() throws {
         func fail(_ message: String) throws { throw HRMError.invalidConfig(message) }
-        if hiddenSize <= 0 { try fail("hiddenSize must be positive (got \(hiddenSize))") }
-        if numHeads <= 0 || hiddenSize % numHeads != 0 { try fail("hiddenSize \(hiddenSize) must be a multiple of numHeads \(numHeads)") }
-        if headDim % 2 != 0 { try fail("head dim \(headDim) must be even for RoPE") }
-        if hLayers <= 0 || lLayers <= 0 { try fail("hLayers and lLayers must be positive") }
-        if hCycles <= 0 || lCycles <= 0 { try fail("hCycles and lCycles must be positive") }
-        if puzzleEmbeddingDim < 0 { try fail("puzzleEmbeddingDim must be >= 0") }
-        if numPuzzleIdentifiers < 0 { try fail("numPuzzleIdentifiers must be >= 0") }
-        if seqLen <= 0 || vocabSize <= 0 || batchSize <= 0 { try fail("seqLen, vocabSize and batchSize must be positive") }
+        func check(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+            if !range.contains(value) { try fail("\(name) is \(value), expected \(range.lowerBound)...\(range.upperBound)") }
+        }
+        try check("hiddenSize", hiddenSize, 1...Self.maximumHiddenSize)
+        try check("numHeads", numHeads, 1...hiddenSize)
+        if hiddenSize % numHeads != 0 { try fail("hiddenSize \(hiddenSize) must be a multiple of numHeads \(numHeads)") }
+        if headDim % 2 != 0 { try fail("head dim \(headDim) (hiddenSize / numHeads) must be even for RoPE") }
+        if !(expansion > 0 && expansion <= Self.maximumExpansion) { try fail("expansion is \(expansion), expected a number in (0, \(Self.maximumExpansion)]") }
+        if intermediateSize < 1 { try fail("expansion \(expansion) gives an empty SwiGLU layer for hiddenSize \(hiddenSize)") }
+        try check("hLayers", hLayers, 1...Self.maximumLayers)
+        try check("lLayers", lLayers, 1...Self.maximumLayers)
+        try check("hCycles", hCycles, 1...Self.maximumCycles)
+        try check("lCycles", lCycles, 1...Self.maximumCycles)
+        try check("haltMaxSteps", haltMaxSteps, 1...Self.maximumHaltSteps)
+        if !(0...1).contains(haltExplorationProbability) { try fail("haltExplorationProbability is \(haltExplorationProbability), expected 0...1") }
+        try check("puzzleEmbeddingDim", puzzleEmbeddingDim, 0...Self.maximumHiddenSize)
+        try check("numPuzzleIdentifiers", numPuzzleIdentifiers, 0...(Int(Int32.max) - 1))
+        try check("vocabSize", vocabSize, 1...Self.maximumVocabSize)
+        try check("seqLen", seqLen, 1...Self.maximumSeqLen)
+        try check("batchSize", batchSize, 1...Self.maximumBatchSize)
+        if !(ropeTheta.isFinite && ropeTheta > 0) { try fail("ropeTheta is \(ropeTheta), expected a finite number > 0") }
+        if !(rmsNormEpsilon.isFinite && rmsNormEpsilon >= 0) { try fail("rmsNormEpsilon is \(rmsNormEpsilon), expected a finite number >= 0") }
+        // With the bounds above these products fit Int; cap what the model would allocate.
+        let parameters = ParameterLayout(config: self).totalCount + (numPuzzleIdentifiers + 1) * puzzleEmbeddingDim
+        let activations = batchSize * totalLength * hiddenSize
+        if parameters > Self.maximumValues || activations > Self.maximumValues {
+            try fail("the model would need \(max(parameters, activations)) values in one buffer, more than \(Self.maximumValues)")
+        }
+    }
+
+    /// Decodes and validates (a stored config may come from an edited or foreign file).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        numHeads = try c.decode(Int.self, forKey: .numHeads)
+        expansion = try c.decode(Double.self, forKey: .expansion)
+        hLayers = try c.decode(Int.self, forKey: .hLayers)
+        lLayers = try c.decode(Int.self, forKey: .lLayers)
+        hCycles = try c.decode(Int.self, forKey: .hCycles)
+        lCycles = try c.decode(Int.self, forKey: .lCycles)
+        haltMaxSteps = try c.decode(Int.self, forKey: .haltMaxSteps)
+        haltExplorationProbability = try c.decode(Double.self, forKey: .haltExplorationProbability)
+        puzzleEmbeddingDim = try c.decode(Int.self, forKey: .puzzleEmbeddingDim)
+        numPuzzleIdentifiers = try c.decode(Int.self, forKey: .numPuzzleIdentifiers)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        seqLen = try c.decode(Int.self, forKey: .seqLen)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        ropeTheta = try c.decode(Double.self, forKey: .ropeTheta)
+        rmsNormEpsilon = try c.decode(Double.self, forKey: .rmsNormEpsilon)
+        try validate()
     }
 
     /// The paper's model (27M parameters without the puzzle table).

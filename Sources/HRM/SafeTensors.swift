@@ -2,7 +2,10 @@
 // {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, raw little-endian data).
 // Loads F32, F64, BF16, F16 (as Float) and I32, I64 (as Int64); writes F32 and I32. Names with a
 // torch.compile `_orig_mod.` prefix are stripped on load (HRM-SPEC §4). Writes go through a temp
-// file + rename.
+// file + rename. Reading is strict on hostile files: the header (at most 100 MB of JSON, no
+// duplicate names) must give every tensor a supported dtype, a shape whose size fits Int, and
+// data_offsets inside the body that match that size and do not overlap another tensor's.
+import ARCCore
 import Foundation
 
 public struct SafeTensor: Sendable {
@@ -38,10 +41,15 @@ public struct SafeTensorsFile: Sendable {
 
     public subscript(name: String) -> SafeTensor? { tensors[name] }
 
+    /// Largest header accepted (the safetensors library's own limit).
+    public static let maximumHeaderLength: UInt64 = 100_000_000
+
     /// Reads a file; errors name the file and the offending tensor or field.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw HRMError.safetensors("\(url.path): cannot read (\(error))") }
+        do { data = try Data(contentsOf: url) } catch {
+            throw HRMError.safetensors("\(url.path): cannot read (\(error.localizedDescription))")
+        }
         return try parse(data, source: url.path)
     }
 
@@ -50,41 +58,55 @@ public struct SafeTensorsFile: Sendable {
         guard data.count >= 8 else { throw fail("shorter than the 8-byte header length") }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
+        guard headerLength <= maximumHeaderLength else { throw fail("header length \(headerLength) is larger than \(maximumHeaderLength) bytes") }
         guard headerLength <= UInt64(data.count - 8) else { throw fail("header length \(headerLength) exceeds file size \(data.count)") }
         let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(headerLength)))
-        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
-            throw fail("header is not a JSON object")
-        }
+        let header: JSONValue
+        do { header = try JSONParser.parse(headerData) } catch { throw fail("header: \(error)") }
+        guard case let .object(members) = header else { throw fail("header is \(header.kindName), expected a JSON object") }
         let base = data.startIndex + 8 + Int(headerLength)
         let bodySize = data.count - 8 - Int(headerLength)
         var result = SafeTensorsFile()
-        if let metadata = header["__metadata__"] {
-            guard let strings = metadata as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
-            result.metadata = strings
-        }
-        for (rawName, value) in header where rawName != "__metadata__" {
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shapeValues = info["shape"] as? [Any], let offsets = info["data_offsets"] as? [Any], offsets.count == 2
-            else { throw fail("tensor \(rawName): missing dtype/shape/data_offsets") }
-            let shape = try shapeValues.map { item -> Int in
-                guard let number = item as? NSNumber, number.intValue >= 0 else { throw fail("tensor \(rawName): bad shape \(shapeValues)") }
-                return number.intValue
+        var spans: [(begin: Int, end: Int, name: String)] = []
+        for (rawName, value) in members {
+            if rawName == "__metadata__" {
+                guard case let .object(entries) = value else { throw fail("__metadata__ must map strings to strings") }
+                for (key, item) in entries {
+                    guard case let .string(text) = item else { throw fail("__metadata__.\(key) is \(item.kindName), expected a string") }
+                    result.metadata[key] = text
+                }
+                continue
             }
-            guard let begin = (offsets[0] as? NSNumber)?.intValue, let end = (offsets[1] as? NSNumber)?.intValue,
-                  begin >= 0, begin <= end, end <= bodySize
-            else { throw fail("tensor \(rawName): data_offsets \(offsets) outside the \(bodySize)-byte body") }
-            let count = shape.reduce(1, *)
+            func bad(_ message: String) -> HRMError { fail("tensor \(rawName): \(message)") }
+            guard case .object = value, case let .string(dtype)? = value["dtype"], case let .array(shapeValues)? = value["shape"],
+                  case let .array(offsets)? = value["data_offsets"], offsets.count == 2
+            else { throw bad("missing dtype/shape/data_offsets") }
+            let shape = try shapeValues.map { item -> Int in
+                guard case let .int(extent) = item, extent >= 0 else { throw bad("bad shape \(JSONWriter.text(.array(shapeValues)).prefix(80)) (expected integers >= 0)") }
+                return extent
+            }
+            guard case let .int(begin) = offsets[0], case let .int(end) = offsets[1], begin >= 0, begin <= end, end <= bodySize
+            else { throw bad("data_offsets \(JSONWriter.text(.array(offsets)).prefix(80)) outside the \(bodySize)-byte body") }
             let elementSize: Int
             switch dtype {
             case "F32", "I32": elementSize = 4
             case "F64", "I64": elementSize = 8
             case "BF16", "F16": elementSize = 2
-            default: throw fail("tensor \(rawName): unsupported dtype \(dtype)")
+            default: throw bad("unsupported dtype \(dtype.prefix(20))")
             }
-            guard end - begin == count * elementSize else {
-                throw fail("tensor \(rawName): \(end - begin) bytes for shape \(shape) of \(dtype)")
+            var count = 1
+            for extent in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                if overflow { throw bad("shape \(shape) has more elements than fit in memory") }
+                count = product
+            }
+            let (byteCount, overflow) = count.multipliedReportingOverflow(by: elementSize)
+            guard !overflow, end - begin == byteCount else {
+                throw bad("\(end - begin) bytes for shape \(shape) of \(dtype)")
             }
             let name = rawName.hasPrefix("_orig_mod.") ? String(rawName.dropFirst("_orig_mod.".count)) : rawName
+            guard result.tensors[name] == nil else { throw bad("a second tensor named \(name) (with and without the _orig_mod. prefix)") }
+            if byteCount > 0 { spans.append((begin, end, rawName)) }
             let bytes = data.subdata(in: (base + begin)..<(base + end))
             var floats: [Float]? = nil
             var integers: [Int64]? = nil
@@ -105,6 +127,10 @@ public struct SafeTensorsFile: Sendable {
                 }
             }
             result.tensors[name] = SafeTensor(name: name, dtype: dtype, shape: shape, floats: floats, integers: integers)
+        }
+        spans.sort { $0.begin < $1.begin }
+        for k in spans.indices.dropFirst() where spans[k].begin < spans[k - 1].end {
+            throw fail("tensors \(spans[k - 1].name) and \(spans[k].name) overlap (data_offsets [\(spans[k - 1].begin), \(spans[k - 1].end)) and [\(spans[k].begin), \(spans[k].end)))")
         }
         return result
     }
@@ -142,17 +168,11 @@ public struct SafeTensorsFile: Sendable {
         return data
     }
 
-    /// Writes atomically (temp file in the same directory, then rename).
+    /// Writes atomically (temp file in the same directory, fsync, then rename over the target).
     public func write(to url: URL) throws {
         let data = try serialized()
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary) }
-            else { try FileManager.default.moveItem(at: temporary, to: url) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw HRMError.safetensors("\(url.path): cannot write (\(error))")
+        do { try AtomicFile.write(data, to: url) } catch {
+            throw HRMError.safetensors("\(url.path): cannot write (\(error.localizedDescription))")
         }
     }
 }

@@ -1,9 +1,11 @@
-// Crash-safe training checkpoints (issue: train). Each checkpoint is a folder
+// Crash-safe training checkpoints. Each checkpoint is a folder
 // `checkpoints/step-NNNNNNNN/` holding `model.safetensors` (the reference's state_dict names,
 // the model config in the metadata) and `state.safetensors` (AdamATan2 moments, the sampler,
 // the exploration RNG, the ACT carry and the slots' data: everything exact resume needs).
 // The folder is written under a temporary name and renamed; then the file `latest` (written
 // atomically) names it. A crash at any point leaves `latest` naming a complete checkpoint.
+// Reading a state checks it against the trainer that will resume from it (`check(_:against:source:)`):
+// a state from another run, batch size or dataset, or an edited one, is refused with the field named.
 import ARCCore
 import Foundation
 import HRM
@@ -110,22 +112,84 @@ public struct CheckpointStore {
         }
         func ints(_ n: String) throws -> [Int32] {
             guard let v = file[n]?.integers else { throw CheckpointError.invalid("\(url.path): tensor \(n) missing") }
-            return v.map { Int32(truncatingIfNeeded: $0) }
+            return try v.enumerated().map { k, value in
+                guard let narrow = Int32(exactly: value) else {
+                    throw CheckpointError.invalid("\(url.path): tensor \(n) holds \(value) at index \(k), outside the 32-bit range")
+                }
+                return narrow
+            }
         }
         func meta<T: LosslessStringConvertible>(_ k: String) throws -> T {
             guard let s = file.metadata[k], let v = T(s) else { throw CheckpointError.invalid("\(url.path): metadata \(k) missing or malformed") }
+            return v
+        }
+        func count(_ k: String) throws -> Int {
+            let v: Int = try meta(k)
+            guard v >= 0 else { throw CheckpointError.invalid("\(url.path): metadata \(k) is \(v), expected >= 0") }
             return v
         }
         guard file.metadata["format"] == "arc-pipeline-train-state-v1" else {
             throw CheckpointError.invalid("\(url.path): not a training state file (format \(file.metadata["format"] ?? "none"))")
         }
         let emptyOrder: String = try meta("sampler_empty_order")
-        let sampler = GroupSampler.State(epoch: try meta("sampler_epoch"), position: try meta("sampler_position"),
+        let sampler = GroupSampler.State(epoch: try count("sampler_epoch"), position: try count("sampler_position"),
                                          groupOrder: emptyOrder == "1" ? [] : try ints("sampler.group_order"), rngState: try meta("sampler_rng"))
-        return TrainerSnapshot(step: try meta("step"), adamStep: try meta("adam_step"), firstMoment: try floats("adam.first_moment"),
+        return TrainerSnapshot(step: try count("step"), adamStep: try count("adam_step"), firstMoment: try floats("adam.first_moment"),
                                secondMoment: try floats("adam.second_moment"), sampler: sampler, rngState: try meta("act_rng"),
                                slotSteps: try ints("act.slot_steps"), halted: try ints("act.halted").map { $0 != 0 },
                                currentInputs: try ints("act.current_inputs"), currentLabels: try ints("act.current_labels"),
                                currentIdentifiers: try ints("act.current_identifiers"), carry: try floats("act.carry"))
+    }
+}
+
+extension CheckpointStore {
+    /// Checks that a saved state fits `trainer` (its batch size, model, dataset and vocabulary) before
+    /// it is restored: every count, index and token in range, every value finite.
+    public static func check(_ s: TrainerSnapshot, against trainer: ACTTrainer<HRMModel<Float>>, source: String) throws {
+        func fail(_ message: String) -> CheckpointError { .invalid("\(source): \(message)") }
+        let batch = trainer.batch, seqLen = trainer.seqLen, vocab = trainer.vocab
+        let model = trainer.model
+        let slots = s.slotSteps.count
+        guard slots == batch else {
+            throw fail("saved with batch size \(slots) (act.slot_steps), this run uses batch size \(batch); resume with the run's own batch size")
+        }
+        for (name, count) in [("act.halted", s.halted.count), ("act.current_identifiers", s.currentIdentifiers.count)] where count != batch {
+            throw fail("\(name) has \(count) entries, expected one per slot (\(batch))")
+        }
+        for (name, count) in [("act.current_inputs", s.currentInputs.count), ("act.current_labels", s.currentLabels.count)] where count != batch * seqLen {
+            throw fail("\(name) has \(count) entries, expected batch x seq_len = \(batch) x \(seqLen)")
+        }
+        if let k = s.slotSteps.firstIndex(where: { $0 < 0 }) { throw fail("act.slot_steps[\(k)] is \(s.slotSteps[k]), expected >= 0") }
+        if let k = s.currentInputs.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw fail("act.current_inputs[\(k)] is \(s.currentInputs[k]), outside the vocabulary 0..<\(vocab)")
+        }
+        let ignore = ACTTrainer<HRMModel<Float>>.ignoreLabel
+        if let k = s.currentLabels.firstIndex(where: { $0 != ignore && ($0 < 0 || Int($0) >= vocab) }) {
+            throw fail("act.current_labels[\(k)] is \(s.currentLabels[k]), outside the vocabulary 0..<\(vocab) (and not the ignore label \(ignore))")
+        }
+        if let k = s.currentIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= model.puzzleIdentifierCount }) {
+            throw fail("act.current_identifiers[\(k)] is \(s.currentIdentifiers[k]), outside the model's puzzle identifiers 0..<\(model.puzzleIdentifierCount)")
+        }
+        let carryCount = trainer.carry.zH.count + trainer.carry.zL.count
+        guard s.carry.count == carryCount else { throw fail("act.carry has \(s.carry.count) values, this model and batch need \(carryCount)") }
+        if let k = s.carry.firstIndex(where: { !$0.isFinite }) { throw fail("act.carry[\(k)] is \(s.carry[k]), expected a finite value") }
+        let parameters = model.denseParameterCount
+        for (name, values) in [("adam.first_moment", s.firstMoment), ("adam.second_moment", s.secondMoment)] {
+            guard values.count == parameters else { throw fail("\(name) has \(values.count) values, the model has \(parameters) parameters") }
+            if let k = values.firstIndex(where: { !$0.isFinite }) { throw fail("\(name)[\(k)] is \(values[k]), expected a finite value") }
+        }
+        if let k = s.secondMoment.firstIndex(where: { $0 < 0 }) { throw fail("adam.second_moment[\(k)] is \(s.secondMoment[k]), expected >= 0") }
+        let groups = trainer.sampler.groupCount
+        let order = s.sampler.groupOrder
+        guard order.count == groups else {
+            throw fail("sampler.group_order has \(order.count) entries, the dataset has \(groups) groups (a state from another dataset?)")
+        }
+        var seen = [Bool](repeating: false, count: groups)
+        for (k, group) in order.enumerated() {
+            guard group >= 0, Int(group) < groups else { throw fail("sampler.group_order[\(k)] is \(group), outside the dataset's groups 0..<\(groups)") }
+            guard !seen[Int(group)] else { throw fail("sampler.group_order names group \(group) twice") }
+            seen[Int(group)] = true
+        }
+        guard s.sampler.position <= groups else { throw fail("metadata sampler_position is \(s.sampler.position), expected 0...\(groups)") }
     }
 }

@@ -3,6 +3,7 @@
 // metrics.jsonl, shows progress (a live line on a terminal, plain lines in logs), and saves
 // crash-safe checkpoints. A non-finite loss or gradient stops the run with an error naming
 // the step; the last good checkpoint stays.
+import ARCAugment
 import ARCCore
 import Foundation
 import HRM
@@ -67,13 +68,25 @@ public final class TrainingSession {
         self.runDirectory = runDirectory
         self.metadata = metadata
         store = CheckpointStore(runDirectory: runDirectory)
+        guard data.sequenceLength == model.sequenceLength else {
+            throw CheckpointError.invalid("the dataset's seq_len \(data.sequenceLength) does not match the model's \(model.sequenceLength)")
+        }
+        for puzzle in 0..<max(0, data.puzzleOffsets.count - 1) {
+            let identifier = data.identifier(ofPuzzle: puzzle)
+            guard identifier >= 0, Int(identifier) < model.puzzleIdentifierCount else {
+                throw CheckpointError.invalid("puzzle \(puzzle) of the dataset has identifier \(identifier), the model has identifiers 0..<\(model.puzzleIdentifierCount)")
+            }
+        }
         trainer = ACTTrainer(model: model, data: data, options: options)
         if resume {
             guard let folder = store.latest() else {
                 throw CheckpointError.missing("\(runDirectory.path) has no complete checkpoint to resume (checkpoints/latest)")
             }
+            let stateURL = folder.appendingPathComponent("state.safetensors")
+            let snapshot = try CheckpointStore.readState(stateURL)
+            try CheckpointStore.check(snapshot, against: trainer, source: stateURL.path)
             try model.load(from: store.modelFile(folder))
-            trainer.restore(try CheckpointStore.readState(folder.appendingPathComponent("state.safetensors")))
+            trainer.restore(snapshot)
         }
     }
 
@@ -136,5 +149,30 @@ public final class TrainingSession {
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+extension TrainingSession {
+    /// Before resuming a run: its saved model config and trainer options (config.json, which may have
+    /// been edited or come from another dataset) must fit the dataset, and a batch size given again
+    /// must be the run's (the optimizer state and the ACT carry are saved per slot).
+    public static func checkResume(config: HRMConfig, options: TrainerOptions, dataset: BuiltDatasetMetadata,
+                                   requestedBatchSize: Int?, configFile: String) throws {
+        func fail(_ field: String, _ message: String) -> ARCDataError { ARCDataError(file: configFile, field: field, message: message) }
+        if let requestedBatchSize, requestedBatchSize != options.batchSize {
+            throw fail("trainer.batchSize", "the run was trained with batch size \(options.batchSize); --resume cannot change it to --batch-size \(requestedBatchSize) "
+                       + "(the optimizer state and the ACT carry are saved per slot): drop --batch-size, or start a new run in another --out")
+        }
+        guard options.batchSize == config.batchSize else {
+            throw fail("trainer.batchSize", "is \(options.batchSize), model.batchSize is \(config.batchSize); they must agree")
+        }
+        guard options.haltMaxSteps == config.haltMaxSteps else {
+            throw fail("trainer.haltMaxSteps", "is \(options.haltMaxSteps), model.haltMaxSteps is \(config.haltMaxSteps); they must agree")
+        }
+        guard config.seqLen == dataset.seqLen else { throw fail("model.seqLen", "is \(config.seqLen), the dataset's seq_len is \(dataset.seqLen)") }
+        guard config.vocabSize == dataset.vocabSize else { throw fail("model.vocabSize", "is \(config.vocabSize), the dataset's vocab_size is \(dataset.vocabSize)") }
+        guard config.numPuzzleIdentifiers + 1 == dataset.numPuzzleIdentifiers else {
+            throw fail("model.numPuzzleIdentifiers", "is \(config.numPuzzleIdentifiers) (+ blank), the dataset has \(dataset.numPuzzleIdentifiers) identifiers")
+        }
     }
 }

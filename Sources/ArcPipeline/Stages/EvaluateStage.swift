@@ -86,10 +86,10 @@ enum EvaluateStage {
             runDirectory = url
         }
         let tensors = try SafeTensorsFile.read(file)
-        guard let configText = tensors.metadata["config"],
-              let config = try? JSONDecoder().decode(HRMConfig.self, from: Data(configText.utf8)) else {
-            throw ARCDataError(file: file.path, field: "__metadata__.config", message: "missing or unreadable model config")
+        guard let config = try HRMModel<Float>.storedConfig(in: tensors, source: file.path) else {
+            throw ARCDataError(file: file.path, field: "__metadata__.config", message: "missing model config")
         }
+        try HRMModel<Float>.checkTensors(in: tensors, config: config, source: file.path)
         return (config, tensors, file, runDirectory)
     }
 
@@ -100,7 +100,7 @@ enum EvaluateStage {
         let split = try dataset.split("test")
         let subset = try split.subset("all")
         let infoURL = request.dataset.appendingPathComponent("build_info.json")
-        let info = try JSONParser.parse(try Data(contentsOf: infoURL))
+        let info = try BuiltDataset.readJSON(infoURL)
         guard case let .int(canvas)? = info["canvas"], case let .array(evalLabels)? = info["evaluation"], evalLabels.count == 1,
               case let .string(label) = evalLabels[0] else {
             throw ARCDataError(file: infoURL.path, field: "evaluation", message: "evaluate needs a dataset built with exactly one evaluation-role source")
@@ -115,6 +115,9 @@ enum EvaluateStage {
         }
         guard config.numPuzzleIdentifiers + 1 == split.metadata.numPuzzleIdentifiers else {
             throw ARCDataError(file: request.model.path, message: "model has \(config.numPuzzleIdentifiers + 1) puzzle identifiers, the dataset \(split.metadata.numPuzzleIdentifiers): evaluate with the dataset it was trained on")
+        }
+        guard config.vocabSize == split.metadata.vocabSize else {
+            throw ARCDataError(file: request.model.path, message: "model vocab_size \(config.vocabSize) does not match the dataset's \(split.metadata.vocabSize)")
         }
         let batch = max(1, min(request.batchSize, subset.exampleCount))
         let model = HRMModel<Float>(config: config, maxBatch: batch)

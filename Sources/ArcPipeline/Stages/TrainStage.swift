@@ -45,7 +45,8 @@ enum TrainStage {
     static func readConfig(_ runDirectory: URL) throws -> (HRMConfig, TrainerOptions, JSONValue) {
         let url = runDirectory.appendingPathComponent("config.json")
         guard let data = try? Data(contentsOf: url) else { throw ARCDataError(file: url.path, message: "missing: not a run folder") }
-        let json = try JSONParser.parse(data)
+        let json: JSONValue
+        do { json = try JSONParser.parse(data) } catch { throw ARCDataError(file: url.path, message: "\(error)") }
         guard let model = json["model"], let trainer = json["trainer"] else {
             throw ARCDataError(file: url.path, field: "model/trainer", message: "missing")
         }
@@ -54,7 +55,7 @@ enum TrainStage {
             return (try decoder.decode(HRMConfig.self, from: Data(JSONWriter.text(model).utf8)),
                     try decoder.decode(TrainerOptions.self, from: Data(JSONWriter.text(trainer).utf8)), json)
         } catch {
-            throw ARCDataError(file: url.path, field: "model/trainer", message: "cannot be read: \(error)")
+            throw ARCDataError(file: url.path, field: "model/trainer", message: "cannot be read: \(DecodingProblem.describe(error))")
         }
     }
 
@@ -76,6 +77,8 @@ enum TrainStage {
                 throw ARCDataError(file: request.runDirectory.appendingPathComponent("config.json").path, field: "dataset_digest",
                                    message: "the run was trained on another dataset than \(request.dataset.path); resume with the same dataset")
             }
+            try TrainingSession.checkResume(config: savedConfig, options: savedOptions, dataset: meta, requestedBatchSize: request.trainer.batchSize,
+                                            configFile: request.runDirectory.appendingPathComponent("config.json").path)
             config = savedConfig
             options = savedOptions
         } else {
