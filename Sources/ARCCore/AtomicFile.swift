@@ -10,6 +10,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            _ = try OutputFolder.nearestExistingAncestor(of: dir, for: url.path)  // names a file in the way
             throw ARCDataError(file: url.path, message: "cannot be written: its folder cannot be created (\(OutputFolder.describe(error)))")
         }
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

@@ -65,10 +65,11 @@ public enum OutputFolder {
     /// parent must be writable); otherwise it is written in place (the folder itself must be).
     @discardableResult
     public static func check(_ folder: URL, kind: OutputKind, option: String = "--out", replacesWhole: Bool) throws -> Existing {
+        let folder = folder.standardizedFileURL
         let path = folder.path
         let existing = try state(of: folder, kind: kind, option: option)
         if existing == .missing || replacesWhole {
-            try probeWritable(nearestExistingAncestor(of: folder.deletingLastPathComponent()), for: path)
+            try probeWritable(nearestExistingAncestor(of: folder.deletingLastPathComponent(), for: path), for: path)
         } else {
             try probeWritable(folder, for: path)
         }
@@ -78,10 +79,10 @@ public enum OutputFolder {
     /// What is at `folder`: missing, an empty folder, or a folder of `kind` made by this program;
     /// anything else throws.
     public static func state(of folder: URL, kind: OutputKind, option: String = "--out") throws -> Existing {
-        let path = folder.path
+        let path = folder.standardizedFileURL.path
         var info = stat()
         guard lstat(path, &info) == 0 else {
-            if errno == ENOENT { return .missing }
+            if errno == ENOENT || errno == ENOTDIR { return .missing }  // ENOTDIR: a file above it (check says which)
             throw ARCDataError(file: path, message: "cannot be examined (\(String(cString: strerror(errno))))")
         }
         switch info.st_mode & S_IFMT {
@@ -115,8 +116,11 @@ public enum OutputFolder {
         let out = canonicalPath(output)
         for input in inputs {
             let inputPath = canonicalPath(input.url)
-            if out == inputPath || isInside(inputPath, out) {
-                throw ARCDataError(file: output.path, message: "\(option) is or holds \(input.description) (\(input.url.path)); "
+            if out == inputPath {
+                throw ARCDataError(file: output.path, message: "\(option) is \(input.description); an output never replaces an input: choose another \(option)")
+            }
+            if isInside(inputPath, out) {
+                throw ARCDataError(file: output.path, message: "\(option) holds \(input.description) (\(input.url.path)); "
                     + "an output never replaces an input: choose another \(option)")
             }
             if !input.outputMayBeInside && isInside(out, inputPath) {
@@ -124,6 +128,31 @@ public enum OutputFolder {
                     + "which is read as input: choose a folder outside it")
             }
         }
+    }
+
+    /// Checks that the output file `file` may be written: missing (its folder can be created), or a
+    /// regular file that `madeByThisProgram` recognises from its bytes; never a user's file, a folder
+    /// or a link. `noun` names it in messages ("report").
+    public static func checkFile(_ file: URL, noun: String, option: String = "--out", madeByThisProgram: (Data) -> Bool) throws {
+        let file = file.standardizedFileURL
+        var info = stat()
+        guard lstat(file.path, &info) == 0 else {
+            guard errno == ENOENT || errno == ENOTDIR else {
+                throw ARCDataError(file: file.path, message: "cannot be examined (\(String(cString: strerror(errno))))")
+            }
+            try probeWritable(nearestExistingAncestor(of: file.deletingLastPathComponent(), for: file.path), for: file.path)
+            return
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ARCDataError(file: file.path, message: "is a folder; give a file name as \(option)")
+        case S_IFLNK: throw ARCDataError(file: file.path, message: "is a symbolic link; refusing to overwrite it: choose another \(option)")
+        default: throw ARCDataError(file: file.path, message: "is not a regular file; choose another \(option)")
+        }
+        guard let data = FileManager.default.contents(atPath: file.path), madeByThisProgram(data) else {
+            throw ARCDataError(file: file.path, message: "is not a \(noun) written by arc-pipeline; refusing to overwrite it: choose another \(option)")
+        }
+        try probeWritable(file.deletingLastPathComponent(), for: file.path)
     }
 
     /// Removes the entries of a folder of `kind` (made by this program, as `state` checked) except
@@ -166,18 +195,19 @@ public enum OutputFolder {
         return kind.entries.contains(String(name[name.index(after: name.startIndex)..<range.lowerBound]))
     }
 
-    /// The nearest folder at or above `url` that exists; throws when a file stands in the way.
-    static func nearestExistingAncestor(of url: URL) throws -> URL {
+    /// The nearest folder at or above `url` that exists; throws (naming `target`) when a file
+    /// stands in the way.
+    static func nearestExistingAncestor(of url: URL, for target: String) throws -> URL {
         var current = url.standardizedFileURL
         var info = stat()
         while stat(current.path, &info) != 0 {
-            guard errno == ENOENT, current.path != "/" else {
-                throw ARCDataError(file: current.path, message: "cannot be examined (\(String(cString: strerror(errno))))")
+            guard errno == ENOENT || errno == ENOTDIR, current.path != "/" else {
+                throw ARCDataError(file: target, message: "cannot be created: \(current.path) cannot be examined (\(String(cString: strerror(errno))))")
             }
             current = current.deletingLastPathComponent().standardizedFileURL
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw ARCDataError(file: current.path, message: "is a file, not a folder, so nothing can be written under it")
+            throw ARCDataError(file: target, message: "cannot be created: \(current.path) is a file, not a folder")
         }
         return current
     }
@@ -198,11 +228,18 @@ public enum OutputFolder {
         if let error = error as? ARCDataError { return error.description }
         let ns = error as NSError
         guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return String(describing: error) }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey].flatMap({ $0 as? Error }).map({ $0 as NSError }),
+           underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        let path = (ns.userInfo[NSFilePathErrorKey] as? String).map { " (\($0))" } ?? ""
-        return "file system error \(ns.code)\(path)"
+        let reasons: [Int: String] = [
+            CocoaError.fileNoSuchFile.rawValue: "no such file or folder", CocoaError.fileReadNoSuchFile.rawValue: "no such file or folder",
+            CocoaError.fileWriteFileExists.rawValue: "a file is in the way", CocoaError.fileWriteNoPermission.rawValue: "permission denied",
+            CocoaError.fileReadNoPermission.rawValue: "permission denied", CocoaError.fileWriteOutOfSpace.rawValue: "no space left on the device",
+            CocoaError.fileWriteVolumeReadOnly.rawValue: "read-only file system",
+        ]
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String).map { ": \($0)" } ?? ""
+        return (reasons[ns.code] ?? "file system error \(ns.code)") + path
     }
 }

@@ -31,7 +31,8 @@ final class HostileOutputsTests: XCTestCase {
     nonisolated(unsafe) static var cachedFixture: URL?
     static let fixtureLock = NSLock()
 
-    /// Made once: tasks/{train,eval}, built/ (a dataset of them) and run/ (2 training steps).
+    /// Made once: tasks/{train,eval}, built/ (a dataset of them), run/ (2 training steps) and sub/
+    /// (its evaluation).
     static func fixture() throws -> URL {
         fixtureLock.lock(); defer { fixtureLock.unlock() }
         if let cachedFixture { return cachedFixture }
@@ -41,8 +42,16 @@ final class HostileOutputsTests: XCTestCase {
         try writeTasks(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 2, withTestOutputs: true)
         try mustRun(buildArguments + ["--out", "built"], in: root)
         try mustRun(["train", "--dataset", "built", "--out", "run", "--max-steps", "2", "--quiet"] + tinyModel, in: root)
+        try mustRun(["evaluate", "--dataset", "built", "--model", "run", "--out", "sub", "--threads", "1", "--quiet"], in: root)
         cachedFixture = root
         return root
+    }
+
+    override class func tearDown() {
+        fixtureLock.lock(); defer { fixtureLock.unlock() }
+        if let cachedFixture { try? FileManager.default.removeItem(at: cachedFixture) }
+        cachedFixture = nil
+        super.tearDown()
     }
 
     /// Copies the fixture's `names` into `root`.
@@ -212,6 +221,24 @@ final class HostileOutputsTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("sub").path).sorted()
         XCTAssertEqual(names, ["evaluation.json", "predictions.jsonl", "report.html", "submission.json"], "no stale score.json")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasPrefix(".") }, [], "no staging folder left")
+    }
+
+    func testReportOverwritesOnlyAReport() throws {
+        try HostileInputHarness.check([
+            HostileCase(name: "report --out a user's file", arguments: ["report", "sub", "--out", "notes.html"], errorMentions: ["notes.html"],
+                        prepare: { try Self.copyFixture(["tasks", "run", "sub"], to: $0); try $0.write("<p>my page</p>\n", to: "notes.html") }),
+            HostileCase(name: "report --out a folder", arguments: ["report", "sub", "--out", "mine"], errorMentions: ["mine", "folder"],
+                        prepare: { try Self.copyFixture(["tasks", "run", "sub"], to: $0); try $0.write("my notes\n", to: "mine/notes.txt") }),
+            HostileCase(name: "report --out cannot be created", arguments: ["report", "sub", "--out", "/proc/arc-pipeline-test/report.html"],
+                        errorMentions: ["/proc/arc-pipeline-test/report.html", "cannot be written"],
+                        prepare: { try Self.copyFixture(["tasks", "run", "sub"], to: $0) }),
+        ])
+        let root = try sandbox()
+        try Self.copyFixture(["tasks", "run", "sub"], to: root)
+        try Self.mustRun(["report", "sub"], in: root)
+        try Self.mustRun(["report", "sub", "--out", "sub/report.html", "--title", "again"], in: root)
+        let page = try String(contentsOf: root.appendingPathComponent("sub/report.html"), encoding: .utf8)
+        XCTAssertTrue(page.contains("<title>again</title>"), "its own report is replaced")
     }
 
     // MARK: train

@@ -119,7 +119,7 @@ enum EvaluateStage {
             throw ARCDataError(file: infoURL.path, field: "evaluation", message: "evaluate needs a dataset built with exactly one evaluation-role source")
         }
         let source = try challengeSource(label: label, dataDirectory: request.dataDirectory)
-        try OutputFolder.checkApart(request.output, from: [ProtectedInput(source.path, "the challenges' source folder (\(label))")])
+        try OutputFolder.checkApart(request.output, from: [ProtectedInput(source.path, "the challenges' folder of \(label)")])
 
         let (savedConfig, tensors, checkpointFile, runDirectory) = try readCheckpoint(request.model)
         var config = savedConfig
