@@ -130,6 +130,11 @@ final class HostileOutputsTests: XCTestCase {
     }
 
     func testInterruptedBuildLeavesNoPartialFolderAndKeepsTheOldOutput() throws {
+        try interruptBuild(with: SIGINT)
+        try interruptBuild(with: SIGTERM)
+    }
+
+    func interruptBuild(with signal: Int32, line: UInt = #line) throws {
         let root = try sandbox()
         try Self.copyFixture(["built"], to: root)
         try writeLargeTasks(root.appendingPathComponent("large"))
@@ -149,22 +154,24 @@ final class HostileOutputsTests: XCTestCase {
         while !writing && process.isRunning && Date() < deadline {
             writing = partials().contains { name in
                 let npy = root.appendingPathComponent(name).appendingPathComponent("train/all__inputs.npy").path
-                return ((try? FileManager.default.attributesOfItem(atPath: npy)[.size] as? Int) ?? 0) ?? 0 > 0
+                let size = (try? FileManager.default.attributesOfItem(atPath: npy))?[.size] as? Int ?? 0
+                return size > 0
             }
             if !writing { usleep(5_000) }
         }
-        XCTAssertTrue(writing, "the build wrote into a staging folder before it ended")
-        kill(process.processIdentifier, SIGINT)
+        XCTAssertTrue(writing, "signal \(signal): the build wrote into a staging folder before it ended", line: line)
+        kill(process.processIdentifier, signal)
         let exitDeadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < exitDeadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         reader.wait()
         let text = String(decoding: stderr, as: UTF8.self)
-        XCTAssertEqual(process.terminationReason, .exit, "exits (not killed by the signal): \(text)")
-        XCTAssertNotEqual(process.terminationStatus, 0, text)
-        XCTAssertEqual(partials(), [], "no staging or old folder left: \(text)")
-        XCTAssertEqual(HostileInputHarness.snapshot(root.appendingPathComponent("built")), before, "the previous output is intact")
+        XCTAssertEqual(process.terminationReason, .exit, "signal \(signal): exits (not killed by the signal): \(text)", line: line)
+        XCTAssertNotEqual(process.terminationStatus, 0, text, line: line)
+        XCTAssertEqual(partials(), [], "signal \(signal): no staging or old folder left: \(text)", line: line)
+        XCTAssertEqual(HostileInputHarness.snapshot(root.appendingPathComponent("built")), before, "signal \(signal): the previous output is intact",
+                       line: line)
     }
 
     func testStalePartialFoldersOfDeadBuildsAreRemoved() throws {
