@@ -286,12 +286,17 @@ public enum DatasetBuilder {
         }
     }
 
-    /// Builds the dataset into `output` (replaced as a whole at the end; built in a temporary
-    /// sibling folder first). `progress` is called from the writing thread after each task.
-    public static func build(inputs: [RoledTaskSet], options: DatasetBuildOptions, output: URL,
+    /// Builds the dataset into `output`, which must be missing, an empty folder or a dataset this
+    /// program built (OutputFolder, checked before any work): built in a staging folder beside it
+    /// and swapped in whole at the end (StagingFolder), so a failure or an interruption leaves the
+    /// previous output as it was and no partial folder. `interruption` is checked between pieces
+    /// of work (when it is set, `Interrupted` is thrown). `progress` is called from the writing
+    /// thread after each task.
+    public static func build(inputs: [RoledTaskSet], options: DatasetBuildOptions, output: URL, interruption: Interruption? = nil,
                              progress: ((DatasetBuildProgress) -> Void)? = nil) throws -> DatasetBuildSummary {
         let started = Date()
         precondition(options.numAug >= 0 && options.canvas >= 1 && options.canvas <= 255 && options.threads >= 1)
+        try OutputFolder.check(output, kind: .dataset, replacesWhole: true)
         let (jobs, leftOut, renamed) = try plan(inputs: inputs, options: options)
         if jobs.isEmpty { throw ARCDataError(file: output.path, message: "no tasks to build (check the sources and filters)") }
         var summary = DatasetBuildSummary(output: output)
@@ -300,21 +305,17 @@ public enum DatasetBuilder {
         summary.renamed = renamed
         summary.leaks = leaks(jobs)
 
-        let fm = FileManager.default
-        let parent = output.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let staging = parent.appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
-        try? fm.removeItem(at: staging)
-        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        try interruption?.check()
+        let staging = try StagingFolder(for: output, kind: .dataset)
         do {
-            try write(jobs: jobs, options: options, into: staging, summary: &summary, inputs: inputs, progress: progress)
-            let old = parent.appendingPathComponent(".\(output.lastPathComponent).old-\(getpid())")
-            if fm.fileExists(atPath: output.path) { try fm.moveItem(at: output, to: old) }
-            try fm.moveItem(at: staging, to: output)
-            try? fm.removeItem(at: old)
+            try write(jobs: jobs, options: options, into: staging.url, summary: &summary, inputs: inputs,
+                      interruption: interruption, progress: progress)
+            try interruption?.check()
+            try staging.publish()
         } catch {
-            try? fm.removeItem(at: staging)
-            throw error
+            staging.discard()
+            if error is ARCDataError || error is NpyError || error is Interrupted { throw error }
+            throw ARCDataError(file: output.path, message: "cannot be written: \(OutputFolder.describe(error))")
         }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
@@ -432,7 +433,7 @@ public enum DatasetBuilder {
     }
 
     static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
-                      inputs: [RoledTaskSet], progress: ((DatasetBuildProgress) -> Void)?) throws {
+                      inputs: [RoledTaskSet], interruption: Interruption?, progress: ((DatasetBuildProgress) -> Void)?) throws {
         let seqLen = options.canvas * options.canvas
         let train = try SplitWriter(directory: directory, name: "train", seqLen: seqLen)
         let hasTest = jobs.contains { !$0.testPairs.isEmpty }
@@ -538,6 +539,7 @@ public enum DatasetBuilder {
                 let chunk = output.chunks.removeFirst()
                 pipeline.condition.broadcast()
                 pipeline.condition.unlock()
+                try interruption?.check()
                 try train.appendPuzzles(inputBytes: chunk.buffers[0].bytes, labelBytes: chunk.buffers[1].bytes,
                                         firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.trainPairs.count)
                 try test?.appendPuzzles(inputBytes: chunk.buffers[2].bytes, labelBytes: chunk.buffers[3].bytes,

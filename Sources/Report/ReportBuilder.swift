@@ -203,9 +203,7 @@ public enum ReportBuilder {
         let input = try load(request)
         let html = try HTMLReport.render(input)
         let out = request.outputURL
-        do { try AtomicFile.write(html, to: out) } catch {
-            throw ARCDataError(file: out.path, message: "cannot write the report: \(error.localizedDescription)")
-        }
+        try AtomicFile.write(html, to: out)  // failures are one line naming the file
         return out
     }
 

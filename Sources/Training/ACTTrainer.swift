@@ -47,9 +47,15 @@ public struct StepMetrics: Sendable, Equatable {
 
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, what: String)
+    /// `nonFinite` as a run reports it: with the checkpoint left to resume from, if any.
+    case diverged(step: Int, what: String, lastCheckpoint: String?)
     public var description: String {
         switch self {
-        case let .nonFinite(step, what): return "training diverged at step \(step): \(what) is NaN or infinite; the last good checkpoint is kept"
+        case let .nonFinite(step, what): return "training diverged at step \(step): \(what) is NaN or infinite"
+        case let .diverged(step, what, checkpoint?):
+            return "training diverged at step \(step): \(what) is NaN or infinite; the last good checkpoint, \(checkpoint), is kept"
+        case let .diverged(step, what, nil):
+            return "training diverged at step \(step): \(what) is NaN or infinite; no checkpoint was saved before it"
         }
     }
 }

@@ -2,7 +2,7 @@
 // steps the ACT trainer until max steps, the time budget or a stop request, logs
 // metrics.jsonl, shows progress (a live line on a terminal, plain lines in logs), and saves
 // crash-safe checkpoints. A non-finite loss or gradient stops the run with an error naming
-// the step; the last good checkpoint stays.
+// the step and the last good checkpoint (or saying that none was saved yet).
 import ARCAugment
 import ARCCore
 import Foundation
@@ -105,7 +105,10 @@ public final class TrainingSession {
         while trainer.step < plan.maxSteps {
             if let r = stop.reason { reason = r; break }
             if let budget = plan.timeBudget, elapsed() >= budget { reason = "time budget of \(Int(budget)) s used"; break }
-            let m = try trainer.trainStep()
+            let m: StepMetrics
+            do { m = try trainer.trainStep() } catch let TrainingError.nonFinite(step, what) {
+                throw TrainingError.diverged(step: step, what: what, lastCheckpoint: store.latest()?.lastPathComponent)
+            }
             window.add(m)
             lastEpoch = m.epoch
             if trainer.step % plan.logInterval == 0 || trainer.step == plan.maxSteps {

@@ -89,6 +89,12 @@ struct BuildDatasetCommand: ParsableCommand {
         let trainLabels = train.isEmpty ? (presetValue?.training ?? []) : train
         let evalLabels = eval.isEmpty ? (presetValue?.evaluation ?? []) : eval
         let dataURL = URL(fileURLWithPath: dataDir)
+        let datasetName = name ?? "\(preset ?? "custom")-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")"
+        let outURL = out.map { URL(fileURLWithPath: $0) } ?? dataURL.appendingPathComponent("built").appendingPathComponent(datasetName)
+        // Before any work: the output is writable, replaces only a dataset this program built, and
+        // keeps clear of the inputs.
+        try OutputFolder.checkApart(outURL, from: ProtectedInputs.sources(trainLabels + evalLabels, dataDirectory: dataURL))
+        try OutputFolder.check(outURL, kind: .dataset, replacesWhole: true)
         let inputs = try DatasetInputs.load(labels: trainLabels, role: .training, dataDirectory: dataURL)
             + DatasetInputs.load(labels: evalLabels, role: .evaluation, dataDirectory: dataURL)
         for input in inputs { log("\(input.role.rawValue): \(input.set.name) (\(input.set.tasks.count) tasks)") }
@@ -102,19 +108,27 @@ struct BuildDatasetCommand: ParsableCommand {
         options.taskFilter = taskIds.isEmpty ? nil : Set(taskIds)
         options.maxTasksPerSet = maxTasks
 
-        let datasetName = name ?? "\(preset ?? "custom")-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")"
-        let outURL = out.map { URL(fileURLWithPath: $0) } ?? dataURL.appendingPathComponent("built").appendingPathComponent(datasetName)
         log("building \(outURL.path): \(numAug) augmentations per task, seed \(seed), canvas \(canvas), \(threads) threads")
 
         var lastPrint = Date.distantPast
         let quiet = self.quiet
-        let summary = try DatasetBuilder.build(inputs: inputs, options: options, output: outURL) { p in
-            guard !quiet else { return }
-            let now = Date()
-            if now.timeIntervalSince(lastPrint) >= 1 || p.tasksDone == p.tasksTotal {
-                lastPrint = now
-                FileHandle.standardError.write(Data("  tasks \(p.tasksDone)/\(p.tasksTotal)  puzzles \(p.puzzles)  examples \(p.examples)  \(megabytes(p.bytes))\n".utf8))
+        // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous output as it was.
+        let interruption = Interruption()
+        interruption.install(notice: "stopping; the partial dataset is removed and \(outURL.path) stays as it was")
+        defer { interruption.uninstall() }
+        let summary: DatasetBuildSummary
+        do {
+            summary = try DatasetBuilder.build(inputs: inputs, options: options, output: outURL, interruption: interruption) { p in
+                guard !quiet else { return }
+                let now = Date()
+                if now.timeIntervalSince(lastPrint) >= 1 || p.tasksDone == p.tasksTotal {
+                    lastPrint = now
+                    FileHandle.standardError.write(Data("  tasks \(p.tasksDone)/\(p.tasksTotal)  puzzles \(p.puzzles)  examples \(p.examples)  \(megabytes(p.bytes))\n".utf8))
+                }
             }
+        } catch let stopped as Interrupted {
+            FileHandle.standardError.write(Data("\(stopped): the partial dataset was removed; \(outURL.path) is as it was\n".utf8))
+            throw ExitCode(130)
         }
 
         print("built \(summary.output.path) in \(String(format: "%.1f", summary.seconds)) s")

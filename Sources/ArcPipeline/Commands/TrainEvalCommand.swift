@@ -50,6 +50,13 @@ struct TrainEvalCommand: ParsableCommand {
         let preset = DatasetPreset.named(presetName)!
         let datasetName = "\(presetName)-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
+        let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
+        let runsFolder = URL(fileURLWithPath: "runs").standardizedFileURL
+        // Before any work: the submission folder can be written and replaced (the run folder is
+        // checked by the train stage, the dataset folder by the builder).
+        try OutputFolder.checkApart(output, from: ProtectedInputs.sources(preset.training + preset.evaluation, dataDirectory: dataDir)
+            + [ProtectedInput(datasetURL, "the dataset folder"), ProtectedInput(runsFolder, "the runs folder", outputMayBeInside: true)])
+        try OutputFolder.check(output, kind: .evaluation, replacesWhole: true)
 
         // 1. Dataset (reused when its build_info.json records the same inputs).
         let stageStart = Date()
@@ -64,7 +71,17 @@ struct TrainEvalCommand: ParsableCommand {
             options.canvas = canvas
             options.threads = runOptions.threads
             options.maxTasksPerSet = maxTasks
-            let summary = try DatasetBuilder.build(inputs: inputs, options: options, output: datasetURL) { _ in }
+            // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous dataset as it was.
+            let interruption = Interruption()
+            interruption.install(notice: "stopping; the partial dataset is removed")
+            defer { interruption.uninstall() }
+            let summary: DatasetBuildSummary
+            do {
+                summary = try DatasetBuilder.build(inputs: inputs, options: options, output: datasetURL, interruption: interruption) { _ in }
+            } catch let stopped as Interrupted {
+                print("\(stopped): the partial dataset was removed")
+                throw ExitCode(130)
+            }
             print("[1/3] dataset: built \(datasetURL.path) in \(String(format: "%.1f", Date().timeIntervalSince(stageStart))) s: "
                 + summary.splits.map { "\($0.name) \($0.examples) examples" }.joined(separator: ", ")
                 + (summary.leftOut.isEmpty ? "" : ", \(summary.leftOut.count) tasks left out (they get the fallback)"))
@@ -86,12 +103,12 @@ struct TrainEvalCommand: ParsableCommand {
         } else {
             // An interrupted run with the same inputs is resumed; --retrain starts over.
             let resume = !retrain && CheckpointStore(runDirectory: runURL).latest() != nil
-            if !resume && fm.fileExists(atPath: runURL.path) { try fm.removeItem(at: runURL) }
             if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
             let stop = StopRequest()
             stop.installSignalHandlers()
+            // A fresh run replaces the earlier one (when this program made it; the train stage checks).
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
-                                                          run: budgeted, resume: resume), stop: stop)
+                                                          run: budgeted, resume: resume, startOver: !resume), stop: stop)
             var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
             if let m = summary.lastMetrics {
                 line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
@@ -105,7 +122,6 @@ struct TrainEvalCommand: ParsableCommand {
         }
 
         // 3. Evaluate, vote, submission, score, report.
-        let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
         let outcome = try EvaluateStage.run(EvaluateRequest(dataset: datasetURL, model: runURL, output: output, dataDirectory: dataDir,
                                                             batchSize: evalBatchSize, threads: runOptions.threads, haltMaxSteps: nil))
         print("[3/3] evaluate:")

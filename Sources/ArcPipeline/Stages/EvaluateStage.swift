@@ -1,7 +1,9 @@
 // The evaluate stage (HRM-SPEC §7): predict every test-split example of a built dataset (all
 // augmented versions of every test input, halt_max_steps ACT steps each), decode, vote per
 // (task, test input), and write submission.json, predictions.jsonl, evaluation.json,
-// score.json (when solutions are known) and report.html into the output folder.
+// score.json (when solutions are known) and report.html into the output folder. The output is
+// checked before any work (OutputFolder) and its files are written together into a staging folder
+// that replaces it whole (StagingFolder), so no file of an older evaluation stays beside them.
 import ARCAugment
 import ARCCore
 import Foundation
@@ -93,9 +95,20 @@ enum EvaluateStage {
         return (config, tensors, file, runDirectory)
     }
 
+    /// Checks, before any work, that the output folder can be written and replaced: missing, empty
+    /// or an evaluation output of this program, and neither an input nor inside one.
+    static func checkOutput(_ output: URL, dataset: URL, model: URL, dataDirectory: URL) throws {
+        try OutputFolder.checkApart(output, from: [
+            ProtectedInput(dataset, "the --dataset"), ProtectedInput(model, "the --model"),
+            ProtectedInput(dataDirectory, "the --data-dir", outputMayBeInside: true),
+        ])
+        try OutputFolder.check(output, kind: .evaluation, replacesWhole: true)
+    }
+
     static func run(_ request: EvaluateRequest) throws -> EvaluateOutcome {
         KernelThreads.configure(threads: request.threads)
         let start = Date()
+        try checkOutput(request.output, dataset: request.dataset, model: request.model, dataDirectory: request.dataDirectory)
         let dataset = try BuiltDataset(directory: request.dataset)
         let split = try dataset.split("test")
         let subset = try split.subset("all")
@@ -106,6 +119,7 @@ enum EvaluateStage {
             throw ARCDataError(file: infoURL.path, field: "evaluation", message: "evaluate needs a dataset built with exactly one evaluation-role source")
         }
         let source = try challengeSource(label: label, dataDirectory: request.dataDirectory)
+        try OutputFolder.checkApart(request.output, from: [ProtectedInput(source.path, "the challenges' folder of \(label)")])
 
         let (savedConfig, tensors, checkpointFile, runDirectory) = try readCheckpoint(request.model)
         var config = savedConfig
@@ -143,41 +157,65 @@ enum EvaluateStage {
         }
         progress.finish()
 
-        let fm = FileManager.default
-        try fm.createDirectory(at: request.output, withIntermediateDirectories: true)
+        // All outputs are written into a staging folder and swapped in together, so the folder
+        // never mixes this run's files with an older run's (e.g. a score.json this run cannot write).
         let vote = VoteOutcome(accumulator: accumulator, challenges: source.tasks)
+        let staging = try StagingFolder(for: request.output, kind: .evaluation)
         let submissionURL = request.output.appendingPathComponent("submission.json")
         let predictionsURL = request.output.appendingPathComponent("predictions.jsonl")
-        try vote.write(submissionURL: submissionURL, predictionsURL: predictionsURL, challenges: source.tasks)
-
         var score: ScoreReport? = nil
         var scoreNote: String? = nil
-        var solutionsFile: URL? = nil
-        var scoresJSON: JSONValue = .null
-        if let (solutions, note, file) = solutions(for: source) {
-            let report = try SubmissionScorer.score(vote.submission, solutions: solutions, file: submissionURL.path)
-            score = report
-            scoreNote = note
-            solutionsFile = file
-            scoresJSON = .object([
-                ("kaggle_score", .double(report.kaggleScore)), ("task_average_score", .double(report.taskAverageScore)),
-                ("pass_at_1", .double(report.pass1)), ("pass_at_2", .double(report.pass2)),
-                ("correct_outputs", .int(report.correctOutputCount)), ("test_outputs", .int(report.testOutputCount)),
-                ("tasks", .int(report.taskCount)), ("solutions", .string(note)),
+        var reportURL: URL? = nil
+        var reportError: Error? = nil
+        do {
+            let stagedSubmission = staging.url.appendingPathComponent("submission.json")
+            try vote.write(submissionURL: stagedSubmission, predictionsURL: staging.url.appendingPathComponent("predictions.jsonl"),
+                           challenges: source.tasks)
+            var solutionsFile: URL? = nil
+            var scoresJSON: JSONValue = .null
+            if let (solutions, note, file) = solutions(for: source) {
+                let report = try SubmissionScorer.score(vote.submission, solutions: solutions, file: submissionURL.path)
+                score = report
+                scoreNote = note
+                solutionsFile = file
+                scoresJSON = .object([
+                    ("kaggle_score", .double(report.kaggleScore)), ("task_average_score", .double(report.taskAverageScore)),
+                    ("pass_at_1", .double(report.pass1)), ("pass_at_2", .double(report.pass2)),
+                    ("correct_outputs", .int(report.correctOutputCount)), ("test_outputs", .int(report.testOutputCount)),
+                    ("tasks", .int(report.taskCount)), ("solutions", .string(note)),
+                ])
+                try AtomicFile.write(JSONWriter.text(scoresJSON) + "\n", to: staging.url.appendingPathComponent("score.json"))
+            }
+            let record: JSONValue = .object([
+                ("challenges", .object([("format", .string(source.format)), ("path", .string(source.path.path)),
+                                        ("split", source.split.map { .string($0) } ?? .null)])),
+                ("run", runDirectory.map { .string($0.path) } ?? .null),
+                ("dataset", .string(request.dataset.path)),
+                ("examples", .int(subset.exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
+                ("scores", scoresJSON),
             ])
-            try AtomicFile.write(JSONWriter.text(scoresJSON) + "\n", to: request.output.appendingPathComponent("score.json"))
+            try AtomicFile.write(JSONWriter.text(record) + "\n", to: staging.url.appendingPathComponent("evaluation.json"))
+            // The report reads the staged files but names the final ones. A report that cannot be
+            // made does not cost the submission: the rest is published and the error reported.
+            do {
+                var input = try ReportBuilder.load(ReportRequest(submissionDirectory: staging.url, runDirectory: runDirectory, solutions: solutionsFile))
+                input.title = "arc-pipeline report: \(request.output.lastPathComponent)"
+                input.submissionFile = submissionURL.path
+                try AtomicFile.write(try HTMLReport.render(input), to: staging.url.appendingPathComponent("report.html"))
+                reportURL = request.output.appendingPathComponent("report.html")
+            } catch {
+                reportError = error
+            }
+            try staging.publish()
+        } catch {
+            staging.discard()
+            if error is ARCDataError { throw error }
+            throw ARCDataError(file: request.output.path, message: "cannot be written: \(OutputFolder.describe(error))")
         }
-        let record: JSONValue = .object([
-            ("challenges", .object([("format", .string(source.format)), ("path", .string(source.path.path)),
-                                    ("split", source.split.map { .string($0) } ?? .null)])),
-            ("run", runDirectory.map { .string($0.path) } ?? .null),
-            ("dataset", .string(request.dataset.path)),
-            ("examples", .int(subset.exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
-            ("scores", scoresJSON),
-        ])
-        try AtomicFile.write(JSONWriter.text(record) + "\n", to: request.output.appendingPathComponent("evaluation.json"))
-        let reportURL = try ReportBuilder.write(ReportRequest(submissionDirectory: request.output, runDirectory: runDirectory,
-                                                              solutions: solutionsFile))
+        if let reportError {
+            throw ARCDataError(file: request.output.appendingPathComponent("report.html").path,
+                               message: "cannot be made (the other outputs are written): \(OutputFolder.describe(reportError))")
+        }
         return EvaluateOutcome(submission: submissionURL, predictions: predictionsURL, report: reportURL, score: score, scoreNote: scoreNote,
                                vote: vote, seconds: Date().timeIntervalSince(start), examples: subset.exampleCount)
     }

@@ -1,5 +1,9 @@
 // The train stage: a built dataset's train split -> a run folder (config.json, metrics.jsonl,
-// checkpoints/). Fresh runs refuse a folder that already holds checkpoints (use --resume).
+// checkpoints/). The run folder is checked before any work (OutputFolder: missing, empty or a run
+// folder of this program) and locked for the whole run (FolderLock: a second process into the
+// same folder is refused with the holder's PID). Fresh runs refuse a folder that already holds
+// checkpoints (use --resume, or startOver for train-eval's --retrain) and clear an earlier run's
+// files before they start.
 import ARCAugment
 import ARCCore
 import ARCFetch
@@ -20,6 +24,8 @@ struct TrainRequest {
     var run: RunArguments
     var resume: Bool
     var quiet = false
+    /// A fresh run replaces an earlier run of this program in the folder, even one with checkpoints.
+    var startOver = false
 }
 
 enum TrainStage {
@@ -68,6 +74,8 @@ enum TrainStage {
         let digest = try datasetDigest(request.dataset)
         let fm = FileManager.default
         let store = CheckpointStore(runDirectory: request.runDirectory)
+        try OutputFolder.checkApart(request.runDirectory, from: [ProtectedInput(request.dataset, "the --dataset")])
+        try OutputFolder.check(request.runDirectory, kind: .run, replacesWhole: false)
 
         var config: HRMConfig
         var options: TrainerOptions
@@ -82,9 +90,6 @@ enum TrainStage {
             config = savedConfig
             options = savedOptions
         } else {
-            if store.latest() != nil {
-                throw ARCDataError(file: request.runDirectory.path, message: "already holds checkpoints; pass --resume to continue it or choose another --out")
-            }
             let resolved = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
             config = resolved.model
@@ -97,6 +102,18 @@ enum TrainStage {
 
         let model = HRMModel<Float>(config: config, maxBatch: options.batchSize)
         if !request.resume { model.parameters.initialize(seed: request.run.seed) }
+
+        // One process per run folder, until this function returns. A fresh run that fails before
+        // it wrote its config leaves no folder it created behind.
+        let lock = try FolderLock.acquire(request.runDirectory, use: "train", option: "--out")
+        var started = request.resume
+        defer { if started { lock.release() } else { lock.releaseRemovingCreatedFolders() } }
+        if !request.resume {
+            if store.latest() != nil && !request.startOver {
+                throw ARCDataError(file: request.runDirectory.path, message: "already holds checkpoints; pass --resume to continue it or choose another --out")
+            }
+            try OutputFolder.clear(request.runDirectory, kind: .run)  // an earlier run's files (made by this program, as checked)
+        }
         try fm.createDirectory(at: request.runDirectory, withIntermediateDirectories: true)
         if !request.resume {
             let flat: [(String, JSONValue)] = [
@@ -119,6 +136,7 @@ enum TrainStage {
                 ("created_at", .string(ISO8601DateFormatter().string(from: Date()))),
             ]
             try AtomicFile.write(JSONWriter.text(.object(flat)) + "\n", to: request.runDirectory.appendingPathComponent("config.json"))
+            started = true
         }
 
         let source = BuiltExampleSource(subset: subset, ignoreLabelId: meta.ignoreLabelId)
