@@ -205,6 +205,11 @@ final class HostileFetchTests: XCTestCase {
             optionCase(["--retries", "1000000", "arc-agi-1"], ["--retries"]),
             optionCase(["--retries", "99999999999999999999999", "arc-agi-1"], ["--retries"]),
             optionCase(["arc-agi-9"], ["arc-agi-9"]),
+            HostileCase(name: "--data-dir ''", arguments: ["fetch", "--data-dir", "", "--mirror", "mirror", "arc-agi-1"],
+                        errorMentions: ["--data-dir", "empty"],
+                        prepare: { [archiveName, good] root in
+                            try MirrorFixtures.writeMirror(in: root, archives: [archiveName: MirrorFixtures.tar(good)])
+                        }),
         ])
     }
 

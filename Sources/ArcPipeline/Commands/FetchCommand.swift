@@ -55,6 +55,9 @@ struct FetchCommand: ParsableCommand {
         if !Self.retriesRange.contains(retries) {
             throw ValidationError("--retries must be \(Self.retriesRange.lowerBound)...\(Self.retriesRange.upperBound), got \(retries)")
         }
+        if data.dataDir.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--data-dir is empty (give the folder for the fetched data, default arc-data)")
+        }
         if let m = mirror { _ = try checkedLocation(m, option: "--mirror") }
         if let k = kaggleSource, k.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--kaggle-source is empty (give the competition zip or its unpacked folder)")
