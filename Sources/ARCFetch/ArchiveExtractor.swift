@@ -138,11 +138,6 @@ public struct ArchiveExtractor: Sendable {
         return nil
     }
 
-    /// True when a link at `components` with `target` stays inside the extraction root.
-    static func linkStaysInside(components: [String], target: String) -> Bool {
-        linkProblem(components: components, target: target, links: []) == nil
-    }
-
     /// The first proper prefix of `components` that is one of `links`, if any.
     static func linkAbove(_ components: [String], links: Set<String>) -> String? {
         guard !links.isEmpty, components.count > 1 else { return nil }
