@@ -11,10 +11,11 @@ struct FetchCommand: ParsableCommand {
         discussion: """
         Sources: \(DataSource.all.map { "\n  \($0.name): \($0.summary)" }.joined())
 
-        Offline machines point --mirror (or ARC_MIRROR) at a folder or URL that holds the archives
-        under these names: \(DataSource.all.map(\.archiveName).joined(separator: ", ")), and a
-        SHA256SUMS listing their digests. A mirror archive whose digest is unknown is refused unless
+        Offline machines point --mirror (or ARC_MIRROR) at a folder or URL that holds the archives \
+        under these names: \(DataSource.all.map(\.archiveName).joined(separator: ", ")), and a \
+        SHA256SUMS listing their digests. A mirror archive whose digest is unknown is refused unless \
         --sha256 pins it or --insecure accepts it unverified.
+
         Example: arc-pipeline fetch --mirror ../shared/arc-mirror arc-agi-1 arc-agi-2 concept-arc kaggle
         """)
 
