@@ -1,7 +1,13 @@
-// Safe archive extraction over libarchive (zip, tar, tar.gz, ...): refuses absolute paths,
-// `..` components and links that point outside the target; caps total uncompressed bytes
-// and entry count (bomb guard); extracts into a temporary folder beside the target and
-// renames it into place only on success, so a failure leaves the previous good copy.
+// Safe archive extraction over libarchive (zip, tar, tar.gz, ...). libarchive only reads; the
+// members are written here with checks equivalent to archive_write_disk's secure flags
+// (ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS, _SECURE_NODOTDOT, _SECURE_SYMLINKS) and stricter:
+// absolute paths and `..` components are refused; hard links, devices and FIFOs are refused
+// (ARC archives need none); no member may lie below a symbolic link of the archive; files are
+// created with O_EXCL | O_NOFOLLOW in folders checked on disk to be real folders; symbolic links
+// are created last and only when their target stays inside without passing through another
+// link. Total uncompressed bytes and the entry count are capped (bomb guard). Extraction goes
+// into a temporary folder beside the target, renamed into place only on success, so a failure
+// leaves the previous good copy.
 import CArchive
 import Foundation
 
@@ -50,9 +56,13 @@ public struct ArchiveExtractor: Sendable {
     public func extract(_ archive: URL, into destination: URL) throws -> ExtractionReport {
         let fm = FileManager.default
         let parent = destination.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).extract-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+            try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+        } catch {
+            throw ExtractionError.io("cannot create the staging folder \(staging.path): \(FileSystemMessage.describe(error))")
+        }
         do {
             let report = try extractEntries(archive, into: staging)
             try replace(destination, with: staging)
@@ -103,21 +113,101 @@ public struct ArchiveExtractor: Sendable {
         return (parts, nil)
     }
 
-    /// True when a link at `components` with `target` stays inside the extraction root.
-    static func linkStaysInside(components: [String], target: String) -> Bool {
-        if target.hasPrefix("/") { return false }
+    /// Why a symbolic link at `components` with `target` is unsafe, or nil when it is safe: the
+    /// target must be relative, non-empty, stay inside the extraction root when resolved from the
+    /// link's folder, and pass through no other link of the archive (`links`, joined paths), whose
+    /// own target would make the lexical walk wrong.
+    static func linkProblem(components: [String], target: String, links: Set<String>) -> String? {
+        if target.isEmpty { return "is a symbolic link with an empty target" }
+        if target.hasPrefix("/") { return "is a symbolic link to the absolute path \"\(target)\" outside the target" }
         var stack = Array(components.dropLast())
-        for raw in target.split(separator: "/") {
-            let p = String(raw)
+        let parts = target.split(separator: "/").map(String.init)
+        for (i, p) in parts.enumerated() {
             if p == "." || p.isEmpty { continue }
             if p == ".." {
-                if stack.isEmpty { return false }
+                if stack.isEmpty { return "is a symbolic link to \"\(target)\" outside the target" }
                 stack.removeLast()
-            } else {
-                stack.append(p)
+                continue
+            }
+            stack.append(p)
+            let isLast = parts[(i + 1)...].allSatisfy { $0 == "." || $0.isEmpty }
+            if !isLast, links.contains(stack.joined(separator: "/")) {
+                return "is a symbolic link to \"\(target)\" through the symbolic link \(stack.joined(separator: "/"))"
             }
         }
-        return true
+        return nil
+    }
+
+    /// The first proper prefix of `components` that is one of `links`, if any.
+    static func linkAbove(_ components: [String], links: Set<String>) -> String? {
+        guard !links.isEmpty, components.count > 1 else { return nil }
+        var prefix = ""
+        for c in components.dropLast() {
+            prefix = prefix.isEmpty ? c : prefix + "/" + c
+            if links.contains(prefix) { return prefix }
+        }
+        return nil
+    }
+
+    /// What one extraction has put into the staging folder so far (paths relative to it).
+    private struct StagingState {
+        let root: URL
+        let archive: String
+        /// Folders made (or found to be real folders, never links) in the staging folder.
+        var folders: Set<String> = []
+        var files: Set<String> = []
+        /// Symbolic links to create once every other member is on disk.
+        var links: [(components: [String], target: String, entry: String)] = []
+        var linkPaths: Set<String> = []
+
+        func path(_ components: some Collection<String>) -> String {
+            components.reduce(root.path) { $0 + "/" + $1 }
+        }
+
+        /// Makes every folder of `components` (all of them), each checked on disk to be a real
+        /// folder and not a link or a file.
+        mutating func makeFolders(_ components: some Collection<String>, entry: String) throws {
+            var key = ""
+            for c in components {
+                key = key.isEmpty ? c : key + "/" + c
+                if folders.contains(key) { continue }
+                if files.contains(key) {
+                    throw ExtractionError.unsafePath(archive: archive, entry: entry, reason: "needs the folder \(key), but the archive has a file of that name")
+                }
+                let full = path(key.split(separator: "/").map(String.init))
+                if mkdir(full, 0o755) != 0 {
+                    let code = errno
+                    var info = stat()
+                    guard code == EEXIST, lstat(full, &info) == 0 else {
+                        throw ExtractionError.io("cannot create the folder \(full) for entry \"\(entry)\": \(String(cString: strerror(code)))")
+                    }
+                    guard info.st_mode & S_IFMT == S_IFDIR else {
+                        throw ExtractionError.unsafePath(archive: archive, entry: entry, reason: "needs the folder \(key), but something else is there")
+                    }
+                }
+                folders.insert(key)
+            }
+        }
+
+        /// Checks on disk (lstat, not following links) that every folder of `components` is a real folder.
+        func verifyRealFolders(_ components: some Collection<String>, entry: String) throws {
+            var prefix = [String]()
+            for c in components {
+                prefix.append(c)
+                var info = stat()
+                guard lstat(path(prefix), &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                    throw ExtractionError.unsafePath(archive: archive, entry: entry,
+                                                     reason: "lies below \(prefix.joined(separator: "/")), which is not a real folder on disk")
+                }
+            }
+        }
+
+        /// Refuses a member whose path was already used by another member.
+        func checkNew(_ key: String, entry: String) throws {
+            if files.contains(key) || folders.contains(key) || linkPaths.contains(key) {
+                throw ExtractionError.unsafePath(archive: archive, entry: entry, reason: "appears twice in the archive (or as both a file and a folder)")
+            }
+        }
     }
 
     private func extractEntries(_ archiveURL: URL, into root: URL) throws -> ExtractionReport {
@@ -133,10 +223,10 @@ public struct ArchiveExtractor: Sendable {
         var files = 0
         var total: Int64 = 0
         var entry: OpaquePointer? = nil
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        let bufferSize = 1 << 16
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
         defer { buffer.deallocate() }
-        // Links are created after all regular entries so their targets can be checked as paths only.
-        var links: [(path: URL, target: String)] = []
+        var state = StagingState(root: root, archive: name)
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
@@ -153,35 +243,45 @@ public struct ArchiveExtractor: Sendable {
             let (components, problem) = Self.safeComponents(rawPath)
             if let problem { throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: problem) }
             if components.isEmpty { continue }
-            let target = components.reduce(root) { $0.appendingPathComponent($1) }
-            let type = archive_entry_filetype(entry)
-            if let hardlink = archive_entry_hardlink(entry) {
-                let linkTarget = String(cString: hardlink)
-                let (linkComponents, linkProblem) = Self.safeComponents(linkTarget)
-                if linkProblem != nil || linkComponents.isEmpty {
-                    throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: "is a hard link to \"\(linkTarget)\" outside the target")
-                }
-                links.append((target, "hard:" + linkComponents.joined(separator: "/")))
-                continue
+            let key = components.joined(separator: "/")
+            // Nothing is written below a link: a link to a folder would carry the member elsewhere.
+            if let link = Self.linkAbove(components, links: state.linkPaths) {
+                throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: "goes through the symbolic link \(link) (members may not lie below a link)")
             }
+            // ARC archives need no hard links; a hard link copies or exposes whatever it names.
+            if let hardlink = archive_entry_hardlink(entry) {
+                throw ExtractionError.unsafePath(archive: name, entry: rawPath,
+                                                 reason: "is a hard link to \"\(String(cString: hardlink))\" (hard links are refused)")
+            }
+            let type = archive_entry_filetype(entry)
             switch type {
             case 0o040000:
-                try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+                if state.files.contains(key) || state.linkPaths.contains(key) { try state.checkNew(key, entry: rawPath) }
+                try state.makeFolders(components, entry: rawPath)
             case 0o120000:
+                try state.checkNew(key, entry: rawPath)
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
-                guard Self.linkStaysInside(components: components, target: linkTarget) else {
-                    throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: "is a symbolic link to \"\(linkTarget)\" outside the target")
+                if let problem = Self.linkProblem(components: components, target: linkTarget, links: state.linkPaths) {
+                    throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: problem)
                 }
-                links.append((target, "sym:" + linkTarget))
+                state.links.append((components, linkTarget, rawPath))
+                state.linkPaths.insert(key)
             case 0o100000:
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                // No symlink exists yet (links come last), so this cannot write outside the root.
-                guard let out = fopen(target.path, "wb") else {
-                    throw ExtractionError.io("cannot create \(target.path): \(String(cString: strerror(errno)))")
+                try state.checkNew(key, entry: rawPath)
+                try state.makeFolders(components.dropLast(), entry: rawPath)
+                // O_EXCL | O_NOFOLLOW: never replaces or writes through anything already there.
+                let fd = open(state.path(components), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                guard fd >= 0 else {
+                    let code = errno
+                    if code == EEXIST || code == ELOOP {
+                        throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: "appears twice in the archive (or as both a file and a folder)")
+                    }
+                    throw ExtractionError.io("cannot create \(state.path(components)) for entry \"\(rawPath)\": \(String(cString: strerror(code)))")
                 }
+                state.files.insert(key)
                 var failure: Error? = nil
-                while true {
-                    let n = archive_read_data(a, buffer, 1 << 16)
+                reading: while true {
+                    let n = archive_read_data(a, buffer, bufferSize)
                     if n == 0 { break }
                     if n < 0 {
                         failure = ExtractionError.corrupt(archive: name, reason: "\(rawPath): \(Self.errorText(a))")
@@ -192,12 +292,20 @@ public struct ArchiveExtractor: Sendable {
                         failure = ExtractionError.tooLarge(archive: name, limitBytes: limits.maxTotalBytes)
                         break
                     }
-                    if fwrite(buffer, 1, n, out) != n {
-                        failure = ExtractionError.io("cannot write \(target.path): disk full or not writable")
-                        break
+                    var written = 0
+                    while written < n {
+                        let w = write(fd, buffer + written, n - written)
+                        if w < 0 && errno == EINTR { continue }
+                        if w <= 0 {
+                            failure = ExtractionError.io("cannot write \(state.path(components)): \(String(cString: strerror(errno)))")
+                            break reading
+                        }
+                        written += w
                     }
                 }
-                fclose(out)
+                if close(fd) != 0, failure == nil {
+                    failure = ExtractionError.io("cannot write \(state.path(components)): \(String(cString: strerror(errno)))")
+                }
                 if let failure { throw failure }
                 files += 1
             default:
@@ -205,13 +313,28 @@ public struct ArchiveExtractor: Sendable {
                 throw ExtractionError.unsafePath(archive: name, entry: rawPath, reason: "is a special file (type \(type))")
             }
         }
-        for link in links {
-            try FileManager.default.createDirectory(at: link.path.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if link.target.hasPrefix("sym:") {
-                try FileManager.default.createSymbolicLink(atPath: link.path.path, withDestinationPath: String(link.target.dropFirst(4)))
-            } else {
-                let source = root.appendingPathComponent(String(link.target.dropFirst(5)))
-                try FileManager.default.copyItem(at: source, to: link.path)
+        // Links last, once the whole archive is known: no member below any link, no link target
+        // through another link, every folder above a link a real folder on disk.
+        for link in state.links {
+            let key = link.components.joined(separator: "/")
+            if let above = Self.linkAbove(link.components, links: state.linkPaths) {
+                throw ExtractionError.unsafePath(archive: name, entry: link.entry, reason: "goes through the symbolic link \(above) (members may not lie below a link)")
+            }
+            if state.folders.contains(key) || state.files.contains(key) {
+                throw ExtractionError.unsafePath(archive: name, entry: link.entry, reason: "appears twice in the archive (as a link and as a file or folder)")
+            }
+            if let problem = Self.linkProblem(components: link.components, target: link.target, links: state.linkPaths) {
+                throw ExtractionError.unsafePath(archive: name, entry: link.entry, reason: problem)
+            }
+            try state.makeFolders(link.components.dropLast(), entry: link.entry)
+            try state.verifyRealFolders(link.components.dropLast(), entry: link.entry)
+            let full = state.path(link.components)
+            if symlink(link.target, full) != 0 {
+                let code = errno
+                if code == EEXIST {
+                    throw ExtractionError.unsafePath(archive: name, entry: link.entry, reason: "appears twice in the archive")
+                }
+                throw ExtractionError.io("cannot create the link \(full) for entry \"\(link.entry)\": \(String(cString: strerror(code)))")
             }
         }
         return ExtractionReport(files: files, bytes: total)

@@ -11,6 +11,8 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
     /// Transfer failures that persisted through every retry.
     case transferFailed(String, url: String, attempts: Int)
     case checksumMismatch(expected: String, actual: String, url: String)
+    /// The body went past `DownloadOptions.maxBytes`.
+    case tooLarge(url: String, limitBytes: Int64)
     case io(String)
 
     public var description: String {
@@ -19,6 +21,7 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
         case let .transferFailed(reason, url, attempts): return "download failed after \(attempts) attempt(s): \(reason) (\(url))"
         case let .checksumMismatch(expected, actual, url):
             return "checksum mismatch for \(url): expected sha256 \(expected), got \(actual); nothing was installed"
+        case let .tooLarge(url, limit): return "download refused: \(url) is larger than \(limit) bytes, the limit for this file"
         case let .io(message): return "download failed: \(message)"
         }
     }
@@ -33,6 +36,10 @@ public struct DownloadOptions: Sendable {
     public var lowSpeedLimit = 1024
     public var lowSpeedTime = 60
     public var quiet = false
+    /// Longest wait between attempts, however many retries.
+    public var maxBackoff: TimeInterval = 60
+    /// Refuse a body larger than this many bytes (nil: no limit).
+    public var maxBytes: Int64? = nil
     public init() {}
 }
 
@@ -51,12 +58,15 @@ private final class TransferContext {
     let file: UnsafeMutablePointer<FILE>
     let progress: ProgressReporter
     let offset: Int64
+    let maxBytes: Int64?
     var written: Int64 = 0
     var writeFailed = false
-    init(file: UnsafeMutablePointer<FILE>, progress: ProgressReporter, offset: Int64) {
+    var tooLarge = false
+    init(file: UnsafeMutablePointer<FILE>, progress: ProgressReporter, offset: Int64, maxBytes: Int64?) {
         self.file = file
         self.progress = progress
         self.offset = offset
+        self.maxBytes = maxBytes
     }
 }
 
@@ -75,7 +85,7 @@ public struct Downloader: Sendable {
         let progress = ProgressReporter(label: label ?? "download \(url.lastPathComponent)", quiet: options.quiet)
         var attempt = 0
         var lastError = ""
-        var backoff = options.initialBackoff
+        var backoff = min(options.initialBackoff, options.maxBackoff)
         var firstResume: Int64 = -1
         while attempt < options.maxAttempts {
             attempt += 1
@@ -111,7 +121,7 @@ public struct Downloader: Sendable {
                         FileHandle.standardError.write(Data("warning: \(reason); retrying in \(String(format: "%.1f", backoff)) s (attempt \(attempt + 1) of \(options.maxAttempts))\n".utf8))
                     }
                     Thread.sleep(forTimeInterval: backoff)
-                    backoff *= 2
+                    backoff = min(backoff * 2, options.maxBackoff)
                 }
             }
         }
@@ -132,7 +142,7 @@ public struct Downloader: Sendable {
         guard let file = fopen(partial.path, offset > 0 ? "ab" : "wb") else {
             return .fatal(.io("cannot open \(partial.path): \(String(cString: strerror(errno)))"))
         }
-        let context = TransferContext(file: file, progress: progress, offset: offset)
+        let context = TransferContext(file: file, progress: progress, offset: offset, maxBytes: options.maxBytes)
         let unmanaged = Unmanaged.passRetained(context)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -153,6 +163,14 @@ public struct Downloader: Sendable {
                 _ = arc_curl_setopt_write(handle) { data, size, count, user in
                     let ctx = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
                     let n = size * count
+                    if let limit = ctx.maxBytes {
+                        let (sofar, overflow1) = ctx.offset.addingReportingOverflow(ctx.written)
+                        let (end, overflow2) = sofar.addingReportingOverflow(Int64(clamping: n))
+                        if overflow1 || overflow2 || end > limit {
+                            ctx.tooLarge = true
+                            return 0
+                        }
+                    }
                     let written = fwrite(data, 1, n, ctx.file)
                     if written != n { ctx.writeFailed = true }
                     ctx.written += Int64(written)
@@ -162,7 +180,11 @@ public struct Downloader: Sendable {
                 _ = arc_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
                 _ = arc_curl_setopt_xfer(handle) { user, dltotal, dlnow, _, _ in
                     let ctx = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
-                    ctx.progress.update(done: ctx.offset + Int64(dlnow), total: dltotal > 0 ? ctx.offset + Int64(dltotal) : 0)
+                    // A server's Content-Length can be anything up to Int64.max: saturate, never trap.
+                    let done = ctx.offset.addingReportingOverflow(Int64(dlnow))
+                    let total = ctx.offset.addingReportingOverflow(Int64(dltotal))
+                    ctx.progress.update(done: done.overflow ? Int64.max : done.partialValue,
+                                        total: dltotal <= 0 ? 0 : (total.overflow ? Int64.max : total.partialValue))
                     return 0
                 }
                 _ = arc_curl_setopt_ptr(handle, CURLOPT_XFERINFODATA, unmanaged.toOpaque())
@@ -176,6 +198,9 @@ public struct Downloader: Sendable {
             let s = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             return s.isEmpty ? String(cString: curl_easy_strerror(code)) : s
         }()
+        if context.tooLarge, let limit = options.maxBytes {
+            return .fatal(.tooLarge(url: url.absoluteString, limitBytes: limit))
+        }
         if context.writeFailed || closeFailed { return .fatal(.io("cannot write \(partial.path): disk full or not writable")) }
         switch code {
         case CURLE_OK:

@@ -1,7 +1,9 @@
 // The fetch stage: resolve where a source comes from (real URL, mirror, Kaggle zip or
 // folder), download and verify it, unpack it safely, normalise it to
 // `arc-data/<source>/...`, validate every task, write `manifest.json`, and swap the new
-// copy into place only when all of that succeeded.
+// copy into place only when all of that succeeded, and only over a copy fetch made.
+// A mirror archive must be verified: by the mirror's SHA256SUMS or a pinned digest; only
+// `insecure` (--insecure) installs one whose digest is unknown, with a warning.
 import ARCCore
 import Foundation
 
@@ -12,14 +14,23 @@ public struct FetchPlan: Sendable {
     /// A Kaggle-layout folder to copy instead of an archive.
     public let localDirectory: URL?
     public let expectedSHA256: String?
+    /// Set when the archive is accepted without a known digest (`--insecure`): why it cannot be checked.
+    public var unverifiedReason: String? = nil
 
-    public var location: String { url?.absoluteString ?? localDirectory!.absoluteString }
+    public var location: String { url?.absoluteString ?? localDirectory?.absoluteString ?? "" }
 }
 
 public enum FetchError: Error, CustomStringConvertible {
     case unknownSource(String)
     case noLocation(String)
     case badLayout(source: String, reason: String)
+    /// A `--mirror`/`ARC_MIRROR`/`--kaggle-source` value that is no usable folder or URL.
+    case badLocation(option: String, value: String, reason: String)
+    /// A mirror archive without a known digest, and neither `--sha256` nor `--insecure`.
+    case unverifiable(archive: String, mirror: String, reason: String)
+    /// A SHA256SUMS file that is there but unusable.
+    case badChecksumFile(location: String, reason: String)
+    case fileSystem(String)
 
     public var description: String {
         switch self {
@@ -27,6 +38,13 @@ public enum FetchError: Error, CustomStringConvertible {
             return "unknown source '\(s)' (known: \(DataSource.all.map(\.name).joined(separator: ", ")))"
         case let .noLocation(m): return m
         case let .badLayout(source, reason): return "\(source): unexpected archive layout: \(reason)"
+        case let .badLocation(option, value, reason): return "\(option) '\(value)': \(reason)"
+        case let .unverifiable(archive, mirror, reason):
+            return "refusing \(archive) from the mirror \(mirror): \(reason), so the download cannot be checked against a known "
+                + "SHA-256 digest; pin its digest with --sha256 <64 hex digits> (one source at a time), "
+                + "or accept it unverified with --insecure"
+        case let .badChecksumFile(location, reason): return "\(location): \(reason); nothing was fetched"
+        case let .fileSystem(m): return m
         }
     }
 }
@@ -46,7 +64,7 @@ public final class Fetcher: @unchecked Sendable {
     public var extractor: ArchiveExtractor
     public var force = false
     public var log: (String) -> Void
-    private var checksumCache: [String: [String: String]] = [:]
+    private var checksumCache: [String: (sums: [String: String], missing: String?)] = [:]
 
     public init(dataDirectory: URL, downloader: Downloader = Downloader(), extractor: ArchiveExtractor = ArchiveExtractor(),
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
@@ -56,76 +74,126 @@ public final class Fetcher: @unchecked Sendable {
         self.log = log
     }
 
-    /// Turns a user's `--mirror`/`ARC_MIRROR` value (URL or folder) into a base URL.
-    public static func baseURL(_ location: String) -> URL {
-        if location.hasPrefix("http://") || location.hasPrefix("https://") || location.hasPrefix("file:") {
-            return URL(string: location.hasSuffix("/") ? location : location + "/")!
-        }
-        return URL(fileURLWithPath: location, isDirectory: true).standardizedFileURL
-    }
-
     /// Decides where `source` comes from.
-    /// - mirror: a base URL or folder holding the archives under their mirror names (and SHA256SUMS).
+    /// - mirror: a base URL or folder holding the archives under their mirror names and a
+    ///   SHA256SUMS listing their digests; `mirrorOption` names where it came from, for errors.
     /// - kaggleSource: for `kaggle`, the competition zip (path or URL) or an unpacked folder.
-    public func plan(_ source: DataSource, mirror: String?, kaggleSource: String?, pinnedSHA256: String?) throws -> FetchPlan {
+    /// - pinnedSHA256: the archive's digest, checked instead of the mirror's SHA256SUMS.
+    /// - insecure: accept a mirror archive whose digest is unknown (never one that mismatches).
+    /// A mirror archive with no known digest is refused unless pinned or `insecure`.
+    public func plan(_ source: DataSource, mirror: String?, kaggleSource: String?, pinnedSHA256: String?,
+                     insecure: Bool = false, mirrorOption: String = "--mirror") throws -> FetchPlan {
+        if let pinned = pinnedSHA256, !Self.isSHA256Hex(pinned) {
+            throw FetchError.badLocation(option: "--sha256", value: pinned, reason: "needs 64 hex digits (0-9, a-f)")
+        }
+        let pinned = pinnedSHA256?.lowercased()
         if source == .kaggle, let k = kaggleSource {
-            if !(k.hasPrefix("http://") || k.hasPrefix("https://") || k.hasPrefix("file:")) {
-                var isDir: ObjCBool = false
-                let u = URL(fileURLWithPath: k).standardizedFileURL
-                guard FileManager.default.fileExists(atPath: u.path, isDirectory: &isDir) else {
-                    throw FetchError.noLocation("kaggle: \(u.path) does not exist (give the competition zip or its unpacked folder)")
-                }
-                if isDir.boolValue { return FetchPlan(source: source, url: nil, localDirectory: u, expectedSHA256: nil) }
-                return FetchPlan(source: source, url: u, localDirectory: nil, expectedSHA256: pinnedSHA256)
+            if let url = try Self.parseURL(k, option: "--kaggle-source") {
+                return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: pinned)
             }
-            return FetchPlan(source: source, url: URL(string: k)!, localDirectory: nil, expectedSHA256: pinnedSHA256)
+            var isDir: ObjCBool = false
+            let u = URL(fileURLWithPath: k).standardizedFileURL
+            guard FileManager.default.fileExists(atPath: u.path, isDirectory: &isDir) else {
+                throw FetchError.noLocation("kaggle: \(u.path) does not exist (give the competition zip or its unpacked folder)")
+            }
+            if isDir.boolValue { return FetchPlan(source: source, url: nil, localDirectory: u, expectedSHA256: nil) }
+            return FetchPlan(source: source, url: u, localDirectory: nil, expectedSHA256: pinned)
         }
         if let mirror {
-            let base = Self.baseURL(mirror)
+            let base = try Self.baseURL(mirror, option: mirrorOption)
             let url = base.appendingPathComponent(source.archiveName)
-            let digest = try pinnedSHA256 ?? mirrorChecksums(base)[source.archiveName]
-            return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: digest)
+            if let pinned { return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: pinned) }
+            let (sums, missing) = try mirrorChecksums(base)
+            if let digest = sums[source.archiveName] {
+                return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: digest)
+            }
+            let reason = missing ?? "its SHA256SUMS has no line for \(source.archiveName)"
+            guard insecure else {
+                throw FetchError.unverifiable(archive: source.archiveName, mirror: Self.displayLocation(base), reason: reason)
+            }
+            return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: nil, unverifiedReason: reason)
         }
         guard let url = source.defaultURL else {
             throw FetchError.noLocation("\(source.name): no public download; give --kaggle-source ZIP|DIR (the competition download) or --mirror")
         }
-        return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: pinnedSHA256)
+        return FetchPlan(source: source, url: url, localDirectory: nil, expectedSHA256: pinned)
     }
 
-    /// Reads `SHA256SUMS` beside the mirror's archives (empty when there is none).
-    func mirrorChecksums(_ base: URL) throws -> [String: String] {
+    /// A folder as its path, a URL as itself.
+    static func displayLocation(_ url: URL) -> String { url.isFileURL ? url.path : url.absoluteString }
+
+    /// Reads `SHA256SUMS` beside the mirror's archives: the digests by file name, or no digests
+    /// and why (no such file, or it could not be downloaded). A file that is there but malformed
+    /// is an error: a damaged or tampered list must not be half-used.
+    func mirrorChecksums(_ base: URL) throws -> (sums: [String: String], missing: String?) {
         if let cached = checksumCache[base.absoluteString] { return cached }
-        let tmp = dataDirectory.appendingPathComponent(".downloads/SHA256SUMS-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: tmp) }
+        let fm = FileManager.default
+        let location = base.appendingPathComponent("SHA256SUMS")
+        let shown = Self.displayLocation(location)
+        let folder = fm.temporaryDirectory.appendingPathComponent("arc-pipeline-sums-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? fm.removeItem(at: folder) }
         var quiet = downloader
         quiet.options.quiet = true
-        quiet.options.maxAttempts = 2
-        var sums: [String: String] = [:]
+        quiet.options.maxAttempts = min(quiet.options.maxAttempts, 2)
+        quiet.options.maxBytes = Self.maxChecksumFileBytes
+        let tmp = folder.appendingPathComponent("SHA256SUMS")
+        let result: (sums: [String: String], missing: String?)
         do {
-            try quiet.download(base.appendingPathComponent("SHA256SUMS"), to: tmp)
-            let text = try String(contentsOf: tmp, encoding: .utf8)
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-                if parts.count == 2 { sums[String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "*"))] = String(parts[0]).lowercased() }
-            }
-        } catch {
-            log("note: no SHA256SUMS at \(base.absoluteString) (\(error)); archives will not be checked against a known digest")
+            try quiet.download(location, to: tmp)
+        } catch DownloadError.tooLarge {
+            throw FetchError.badChecksumFile(location: shown, reason: "larger than \(Self.maxChecksumFileBytes) bytes, not a checksum list")
+        } catch let error as DownloadError {
+            result = ([:], "it has no SHA256SUMS (\(error))")
+            checksumCache[base.absoluteString] = result
+            return result
         }
-        checksumCache[base.absoluteString] = sums
-        return sums
+        let data: Data
+        do { data = try Data(contentsOf: tmp) } catch {
+            throw FetchError.badChecksumFile(location: shown, reason: "cannot read: \(FileSystemMessage.describe(error))")
+        }
+        result = (try Self.parseChecksums(data, location: shown), nil)
+        checksumCache[base.absoluteString] = result
+        return result
+    }
+
+    /// Refuses a data folder that is there but is no folder, before anything is downloaded.
+    public func checkDataDirectory() throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dataDirectory.path, isDirectory: &isDir), !isDir.boolValue {
+            throw FetchError.fileSystem("the data folder \(dataDirectory.path) is a file, not a folder (give another --data-dir)")
+        }
     }
 
     public func sourceDirectory(_ source: DataSource) -> URL { dataDirectory.appendingPathComponent(source.name) }
 
     /// Fetches one source; returns `.upToDate` without downloading when the manifest shows
-    /// the same location (and digest, when one is pinned).
+    /// the same location (and digest, when one is pinned). File-system failures become one
+    /// line naming the path.
     public func fetch(_ plan: FetchPlan) throws -> FetchOutcome {
+        do {
+            return try fetchUnwrapped(plan)
+        } catch {
+            if error is FetchError || error is DownloadError || error is ExtractionError || error is ARCDataError { throw error }
+            throw FetchError.fileSystem("\(plan.source.name): \(FileSystemMessage.describe(error))")
+        }
+    }
+
+    private func fetchUnwrapped(_ plan: FetchPlan) throws -> FetchOutcome {
         let fm = FileManager.default
+        try checkDataDirectory()
         let target = sourceDirectory(plan.source)
         let manifestURL = target.appendingPathComponent(FetchManifest.fileName)
-        if !force, let old = try? FetchManifest.read(manifestURL), old.url == plan.location,
-           plan.expectedSHA256 == nil || plan.expectedSHA256!.lowercased() == old.sha256 {
+        let old = try? FetchManifest.read(manifestURL)
+        if !force, let old, old.url == plan.location, plan.expectedSHA256.map({ $0.lowercased() == old.sha256 }) ?? true {
             return .upToDate(old)
+        }
+        // Replace only what fetch made: a folder with this source's manifest.
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: target.path, isDirectory: &isDir) || (try? fm.destinationOfSymbolicLink(atPath: target.path)) != nil {
+            guard isDir.boolValue, old?.source == plan.source.name, (try? fm.destinationOfSymbolicLink(atPath: target.path)) == nil else {
+                throw FetchError.fileSystem("\(plan.source.name): \(target.path) is there but was not made by fetch (no \(FetchManifest.fileName) "
+                    + "for \(plan.source.name)); it is left as it is: move it away or give another --data-dir")
+            }
         }
         try fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let work = dataDirectory.appendingPathComponent(".work-\(plan.source.name)")
@@ -150,6 +218,10 @@ public final class Fetcher: @unchecked Sendable {
             log("\(plan.source.name): downloaded \(result.bytes) bytes, sha256 \(digest)\(plan.expectedSHA256 != nil ? " (verified)" : "")"
                 + (result.resumedFrom > 0 ? ", resumed at byte \(result.resumedFrom)" : "")
                 + (result.attempts > 1 ? ", \(result.attempts) attempts" : ""))
+            if let reason = plan.unverifiedReason {
+                log("WARNING: \(plan.source.archiveName) from \(url.absoluteString) is NOT VERIFIED (--insecure): \(reason); "
+                    + "installing it with sha256 \(digest), which no known digest confirms")
+            }
             try extractor.extract(archive, into: unpacked)
         } else if let dir = plan.localDirectory {
             try fm.copyItem(at: dir, to: unpacked)
@@ -164,6 +236,19 @@ public final class Fetcher: @unchecked Sendable {
         try AtomicFile.write(manifest.jsonText, to: staged.appendingPathComponent(FetchManifest.fileName))
         try Self.swapIntoPlace(staged, target)
         return .installed(manifest)
+    }
+
+    /// Refuses symbolic links in the data being installed: moved out of the archive, a
+    /// relative link would point somewhere else, and the installed data must be plain files.
+    static func refuseLinks(in folder: URL, source: DataSource) throws {
+        let fm = FileManager.default
+        func isLink(_ url: URL) -> Bool { (try? fm.destinationOfSymbolicLink(atPath: url.path)) != nil }
+        if isLink(folder) {
+            throw FetchError.badLayout(source: source.name, reason: "\(folder.lastPathComponent) is a symbolic link; the data must be plain files and folders")
+        }
+        for relative in fm.enumerator(atPath: folder.path)?.allObjects as? [String] ?? [] where isLink(folder.appendingPathComponent(relative)) {
+            throw FetchError.badLayout(source: source.name, reason: "\(folder.lastPathComponent)/\(relative) is a symbolic link; the data must be plain files and folders")
+        }
     }
 
     /// Digest over a folder's regular files (sorted relative paths and contents).
@@ -208,6 +293,7 @@ public final class Fetcher: @unchecked Sendable {
                 }
                 let to = staged.appendingPathComponent(name)
                 try fm.moveItem(at: from, to: to)
+                try Self.refuseLinks(in: to, source: source)
                 let set = try TaskLoader.loadDirectory(to, name: "\(source.name):\(name)")
                 counts.append(.init(name: name, tasks: set.tasks.count, testInputs: set.testInputCount,
                                     withSolutions: set.tasks.allSatisfy(\.hasSolutions)))
@@ -217,9 +303,14 @@ public final class Fetcher: @unchecked Sendable {
             guard fm.fileExists(atPath: from.path) else {
                 throw FetchError.badLayout(source: source.name, reason: "no \(path)/ in the archive")
             }
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: from.path, isDirectory: &isDir), isDir.boolValue else {
+                throw FetchError.badLayout(source: source.name, reason: "\(path) in the archive is not a folder")
+            }
             for item in try fm.contentsOfDirectory(atPath: from.path) where !item.hasPrefix(".") {
                 try fm.moveItem(at: from.appendingPathComponent(item), to: staged.appendingPathComponent(item))
             }
+            try Self.refuseLinks(in: staged, source: source)
             let set = try TaskLoader.loadDirectory(staged, name: source.name)
             counts.append(.init(name: split, tasks: set.tasks.count, testInputs: set.testInputCount,
                                 withSolutions: set.tasks.allSatisfy(\.hasSolutions)))
@@ -230,6 +321,7 @@ public final class Fetcher: @unchecked Sendable {
             for item in try fm.contentsOfDirectory(atPath: dir.path) where item.hasSuffix(".json") {
                 try fm.moveItem(at: dir.appendingPathComponent(item), to: staged.appendingPathComponent(item))
             }
+            try Self.refuseLinks(in: staged, source: source)
             for split in ["training", "evaluation", "test"] where TaskLoader.kaggleFile(in: staged, split: split, kind: "challenges") != nil {
                 let set = try TaskLoader.loadKaggle(directory: staged, split: split)
                 counts.append(.init(name: split, tasks: set.tasks.count, testInputs: set.testInputCount,
@@ -259,8 +351,8 @@ public final class Fetcher: @unchecked Sendable {
     /// Replaces `target` with `staged`, keeping the previous copy until the rename succeeded.
     static func swapIntoPlace(_ staged: URL, _ target: URL) throws {
         let fm = FileManager.default
-        let backup = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).old")
-        try? fm.removeItem(at: backup)
+        let backup = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let hadOld = fm.fileExists(atPath: target.path)
         if hadOld { try fm.moveItem(at: target, to: backup) }
         do { try fm.moveItem(at: staged, to: target) } catch {

@@ -41,6 +41,55 @@ final class ArchiveExtractorTests: XCTestCase {
         try assertRefused([.symlink("top/up", target: "../../..")], format: .tarGz, expecting: "symbolic link")
     }
 
+    /// A symlink to the root, a second symlink through it to above the root, and a hard link
+    /// through both to an earlier member: the member must never be written outside.
+    func testRefusesLinkChainEscape() throws {
+        let entries: [ArchiveBuilder.Entry] = [.file("top/member.json", sampleTaskJSON),
+                                               .symlink("a/b/c/l", target: "../../.."),
+                                               .symlink("a/b/c/l/esc", target: "../../../.."),
+                                               .hardLink("a/b/c/l/esc/ESCAPED.txt", target: "top/member.json")]
+        try assertRefused(entries, format: .tarGz, expecting: "entry \"a/b/c/l/esc\" goes through the symbolic link a/b/c/l")
+        // The same members as a zip named like the tar (libarchive reads either whatever the name).
+        try assertRefused(entries, format: .zip, expecting: "\"a/b/c/l/esc\"")
+    }
+
+    func testRefusesEveryHardLink() throws {
+        try assertRefused([.file("top/a.json", sampleTaskJSON), .hardLink("top/b.json", target: "top/a.json")], format: .tarGz,
+                          expecting: "entry \"top/b.json\" is a hard link to \"top/a.json\"")
+        try assertRefused([.hardLink("top/passwd", target: "/etc/passwd")], format: .tarGz, expecting: "hard link")
+        try assertRefused([.hardLink("top/up", target: "../../x")], format: .tarGz, expecting: "hard link")
+    }
+
+    func testRefusesMembersBelowALink() throws {
+        // The link comes first.
+        try assertRefused([.symlink("top/link", target: "real"), .file("top/link/x.json", sampleTaskJSON)], format: .tarGz,
+                          expecting: "entry \"top/link/x.json\" goes through the symbolic link top/link")
+        // The link comes after a member below its path.
+        try assertRefused([.file("top/link/x.json", sampleTaskJSON), .symlink("top/link", target: "real")], format: .tarGz,
+                          expecting: "entry \"top/link\" appears twice")
+        // A deeper link declared after a link above it.
+        try assertRefused([.symlink("top/l/deep", target: "x"), .symlink("top/l", target: ".")], format: .tarGz,
+                          expecting: "entry \"top/l/deep\" goes through the symbolic link top/l")
+    }
+
+    func testRefusesLinkTargetThroughAnotherLink() throws {
+        // `a/l` is the root; `b/up` reads as `a` lexically, but on disk it would be the root's parent.
+        try assertRefused([.symlink("a/l", target: ".."), .symlink("b/up", target: "../a/l/..")], format: .tarGz,
+                          expecting: "entry \"b/up\" is a symbolic link to \"../a/l/..\" through the symbolic link a/l")
+        try assertRefused([.symlink("b/up", target: "../a/l/.."), .symlink("a/l", target: "..")], format: .tarGz,
+                          expecting: "through the symbolic link a/l")
+        try assertRefused([.symlink("top/empty", target: "")], format: .tarGz, expecting: "empty target")
+    }
+
+    func testRefusesDuplicatesAndConflicts() throws {
+        try assertRefused([.file("top/a.json", sampleTaskJSON), .file("top/a.json", Data("{}".utf8))], format: .tarGz,
+                          expecting: "entry \"top/a.json\" appears twice")
+        try assertRefused([.file("top/x", Data("x".utf8)), .file("top/x/y.json", sampleTaskJSON)], format: .tarGz,
+                          expecting: "entry \"top/x/y.json\" needs the folder top/x, but the archive has a file of that name")
+        try assertRefused([.file("top/x", Data("x".utf8)), .directory("top/x/")], format: .tarGz, expecting: "entry \"top/x/\" appears twice")
+        try assertRefused([.fifo("top/pipe")], format: .tarGz, expecting: "special file")
+    }
+
     func testRefusesBomb() throws {
         // 2 GiB of zeros (a few MB compressed) against the default 1 GiB cap.
         try assertRefused([.zeros("bomb/zeros.bin", size: 2 << 30)], format: .tarGz, expecting: "more than 1073741824 bytes")

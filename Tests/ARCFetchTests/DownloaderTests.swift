@@ -105,6 +105,50 @@ final class DownloaderTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
+    func testBodyOverTheLimitIsRefusedAndLeavesNoFile() throws {
+        let server = try LoopbackHTTPServer()
+        defer { server.stop() }
+        server.add("big.bin", payload)
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var downloader = fastDownloader()
+        downloader.options.maxBytes = 1000
+        XCTAssertThrowsError(try downloader.download(URL(string: server.baseURL + "big.bin")!, to: dir.appendingPathComponent("big.bin"))) { error in
+            XCTAssertEqual(error as? DownloadError, .tooLarge(url: server.baseURL + "big.bin", limitBytes: 1000))
+        }
+        XCTAssertEqual(server.requestCount("big.bin"), 1, "not retried")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    func testHostileContentLengthDoesNotTrap() throws {
+        // A resumed download (offset > 0) whose server claims Int64.max bytes: the progress
+        // total must saturate, not overflow.
+        let server = try LoopbackHTTPServer()
+        defer { server.stop() }
+        server.add("huge.bin", payload, .claimLength(Int64.max))
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dest = dir.appendingPathComponent("huge.bin")
+        try payload.prefix(100).write(to: URL(fileURLWithPath: dest.path + ".partial"))
+        XCTAssertThrowsError(try fastDownloader(attempts: 1).download(URL(string: server.baseURL + "huge.bin")!, to: dest))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dest.path))
+    }
+
+    func testBackoffIsCapped() throws {
+        let server = try LoopbackHTTPServer()
+        defer { server.stop() }
+        server.add("down.bin", payload, .status(503))
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var downloader = fastDownloader(attempts: 6)
+        downloader.options.initialBackoff = 10
+        downloader.options.maxBackoff = 0.05
+        let start = Date()
+        XCTAssertThrowsError(try downloader.download(URL(string: server.baseURL + "down.bin")!, to: dir.appendingPathComponent("d")))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "five waits of at most 0.05 s")
+        XCTAssertEqual(server.requestCount("down.bin"), 6)
+    }
+
     func testSHA256KnownAnswer() {
         XCTAssertEqual(SHA256Hasher.hexDigest(of: Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }

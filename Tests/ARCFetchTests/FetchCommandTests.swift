@@ -13,6 +13,7 @@ final class FetchCommandTests: XCTestCase {
     func testMissingArchiveFailsWithOneLine() throws {
         let server = try LoopbackHTTPServer()
         defer { server.stop() }
+        server.add("SHA256SUMS", Data("\(String(repeating: "0", count: 64))  ARC-AGI-master.zip\n".utf8))
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try run(["fetch", "--data-dir", dir.path, "--mirror", server.baseURL, "--retries", "1", "arc-agi-1"])

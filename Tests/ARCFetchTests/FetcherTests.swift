@@ -88,8 +88,9 @@ final class FetcherTests: XCTestCase {
     }
 
     func testNotFoundSourceInstallsNothing() throws {
-        let server = try LoopbackHTTPServer()  // serves nothing: every archive is a 404
+        let server = try LoopbackHTTPServer()  // serves only SHA256SUMS: the archive is a 404
         defer { server.stop() }
+        server.add("SHA256SUMS", Data("\(String(repeating: "0", count: 64))  ARC-AGI-master.zip\n".utf8))
         let dataDir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dataDir) }
         let f = fetcher(dataDir)
@@ -125,6 +126,7 @@ final class FetcherTests: XCTestCase {
                                   .file("ARC-AGI-master/data/training/bad0001.json", bad),
                                   .file("ARC-AGI-master/data/evaluation/e.json", sampleTaskJSON)], format: .zip, to: zip)
         server.add("ARC-AGI-master.zip", try Data(contentsOf: zip))
+        server.add("SHA256SUMS", Data("\(try SHA256Hasher.hexDigest(ofFile: zip))  ARC-AGI-master.zip\n".utf8))
         let dataDir = dir.appendingPathComponent("data")
         let f = fetcher(dataDir)
         let plan = try f.plan(.arcAGI1, mirror: server.baseURL, kaggleSource: nil, pinnedSHA256: nil)

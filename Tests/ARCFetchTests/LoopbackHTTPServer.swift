@@ -13,6 +13,8 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         case failFirst(times: Int, status: Int)
         /// On the first request send half the body (with the full Content-Length) and close.
         case closeMidBodyOnce
+        /// Claim this Content-Length (a hostile server), send the body, and close.
+        case claimLength(Int64)
     }
 
     struct Route {
@@ -158,6 +160,10 @@ final class LoopbackHTTPServer: @unchecked Sendable {
             return
         case let .failFirst(times, code) where n <= times:
             respond(fd, status: code, reason: "Error", body: Data("error \(code)\n".utf8))
+            return
+        case let .claimLength(length):
+            let head = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: \(length)\r\n\r\n"
+            send(fd, Data(head.utf8) + route.body)
             return
         case .closeMidBodyOnce where n == 1:
             let head = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: \(route.body.count)\r\nAccept-Ranges: bytes\r\n\r\n"

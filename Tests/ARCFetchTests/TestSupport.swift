@@ -30,6 +30,10 @@ enum ArchiveBuilder {
         case file(String, Data)
         case directory(String)
         case symlink(String, target: String)
+        /// A hard link to `target` (another member's path, or anything a hostile archive names).
+        case hardLink(String, target: String)
+        /// A named pipe (a special file).
+        case fifo(String)
         /// A regular file of `size` zero bytes, written in chunks.
         case zeros(String, size: Int64)
     }
@@ -72,6 +76,18 @@ enum ArchiveBuilder {
                 archive_entry_set_filetype(entry, 0o120000)
                 archive_entry_set_perm(entry, 0o777)
                 archive_entry_set_symlink(entry, target)
+                archive_write_header(a, entry)
+            case let .hardLink(path, target):
+                archive_entry_set_pathname(entry, path)
+                archive_entry_set_filetype(entry, 0o100000)
+                archive_entry_set_perm(entry, 0o644)
+                archive_entry_set_hardlink(entry, target)
+                archive_entry_set_size(entry, 0)
+                archive_write_header(a, entry)
+            case let .fifo(path):
+                archive_entry_set_pathname(entry, path)
+                archive_entry_set_filetype(entry, 0o010000)
+                archive_entry_set_perm(entry, 0o644)
                 archive_write_header(a, entry)
             case let .zeros(path, size):
                 archive_entry_set_pathname(entry, path)
