@@ -303,7 +303,7 @@ final class HostileDataFilesTests: XCTestCase {
                     errorMentions: mentions, prepare: { root in
                         try DataFilesFixture.copy(Self.dataset + ["run", "run-b2"], to: root)
                         try edit(root)
-                    })
+                    }, mayChange: ["run/.arc-pipeline.lock"])  // the run lock names its holder's PID
     }
 
     /// Rewrites one int32 tensor of the run's latest state file.
