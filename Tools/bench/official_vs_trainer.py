@@ -237,7 +237,12 @@ def official_worker(args):
     last = {}
     for i, batch in enumerate(batches):
         start = time.perf_counter()
-        last = train_batch(i + 1, batch)
+        try:
+            last = train_batch(i + 1, batch)
+        except Exception as error:  # e.g. torch.compile without a working C++ compiler
+            reason = (str(error).strip().splitlines() or [""])[0]
+            print("RESULT " + json.dumps({"error": f"step {i + 1}: {type(error).__name__}: {reason}"}), flush=True)
+            return
         times.append(time.perf_counter() - start)
     measured = times[args.warmup:]
     tokens = args.steps * args.batch * meta["seq_len"]
@@ -307,25 +312,21 @@ def run_arc_pipeline(args, work):
         records[total]["elapsed_seconds"]
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
-    seq_len = find_key(config, "seq_len")
+    seq_len = config["seq_len"]
     per_step = [args.batch * seq_len / records[s]["tokens_per_second"] for s in range(args.warmup + 1, total + 1)]
     return dict(tokens_per_second=args.steps * args.batch * seq_len / seconds, seconds_per_step=seconds / args.steps,
                 step_seconds=per_step, seq_len=seq_len, lm_loss=records[total]["lm_loss"],
-                first_lines=[line for line in (process.stdout + process.stderr).splitlines()[:4]])
+                first_lines=banner_lines(process.stdout + process.stderr))
 
 
-def find_key(value, key):
-    """The first value under `key` anywhere in nested JSON."""
-    if isinstance(value, dict):
-        if key in value:
-            return value[key]
-        value = list(value.values())
-    if isinstance(value, list):
-        for item in value:
-            found = find_key(item, key)
-            if found is not None:
-                return found
-    return None
+def banner_lines(output):
+    """What `train` prints before its summary (the BLAS backend and kernel set)."""
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("trained steps"):
+            break
+        lines.append(line)
+    return lines
 
 
 def machine_lines(args):
@@ -380,9 +381,11 @@ def main():
         modes = ["eager"] + ([] if args.skip_compiled else ["compiled"])
         for mode in modes:
             print(f"running official {mode} ...", flush=True)
-            results[f"official {mode}"] = run_official(args, mode)
+            load = load_text()
+            results[f"official {mode}"] = dict(run_official(args, mode), load=load)
         print("running arc-pipeline train ...", flush=True)
-        results["arc-pipeline"] = run_arc_pipeline(args, work)
+        load = load_text()
+        results["arc-pipeline"] = dict(run_arc_pipeline(args, work), load=load)
         load_after = load_text()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -400,13 +403,13 @@ def main():
         print(f"arc-pipeline train: {line}")
     print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
     print()
-    print(f"{'':20} {'tokens/s':>10} {'s/step':>8} {'seq':>5} {'lm_loss':>8}  per-step seconds")
+    print(f"{'':20} {'tokens/s':>10} {'s/step':>8} {'seq':>5} {'lm_loss':>8}  {'load at start':>15}  per-step seconds")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:20} FAILED: {r['error']}")
             continue
         print(f"{name:20} {r['tokens_per_second']:10.0f} {r['seconds_per_step']:8.3f} {r['seq_len']:5d} "
-              f"{r['lm_loss']:8.4f}  " + " ".join(f"{t:.2f}" for t in r["step_seconds"]))
+              f"{r['lm_loss']:8.4f}  {r['load']:>15}  " + " ".join(f"{t:.2f}" for t in r["step_seconds"]))
         if "warmup_seconds" in r and r["warmup_seconds"]:
             print(f"{'':20} warm-up steps (s): " + " ".join(f"{t:.1f}" for t in r["warmup_seconds"]))
     ours = results["arc-pipeline"]
