@@ -1,0 +1,425 @@
+"""Side by side, in one run: the official HRM training step (PyTorch, CPU) against arc-pipeline's trainer.
+
+Runs back to back, on the same built dataset and the same configuration (cpu-bench: hidden 128,
+4 heads, expansion 4, H/L layers 2/2, H/L cycles 2/2, ACT max 16 steps, exploration 0.1, puzzle
+embedding width 128, batch 8, seq 900, fp32, 2 threads):
+  1. the official sapientinc/HRM model and loss head, eager;
+  2. the same under torch.compile(dynamic=False), as the official pretrain.py does;
+  3. `arc-pipeline train --preset cpu-bench` (the real trainer, a subprocess).
+and prints tokens/s for each, the ratios arc-pipeline / official, and the machine: CPU model
+(lscpu), BLAS kernel set (`arc-pipeline system`), torch version and load average.
+
+One step, for both sides, is what the official pretrain.py's train_batch does: one ACT segment
+forward (the inner step with its 1-step gradient, plus the no-gradient inner step for the
+Q-continue target), ACTLossHead with stablemax cross entropy, backward, the AdamATan2 step and
+the puzzle-embedding sign-SGD step. Tokens per step = batch x seq_len (puzzle-embedding positions
+not counted), the same count arc-pipeline writes to metrics.jsonl.
+
+The official code is imported, unmodified, from a checkout given with --hrm-dir (its `models/`
+folder: hrm/hrm_act_v1.py, layers.py, losses.py, sparse_embedding.py, common.py); nothing of
+it is copied here. Get one with:
+    git clone https://github.com/sapientinc/HRM /path/to/HRM
+
+What differs from a GPU run of the official code, and why:
+  - flash-attn does not run on a CPU: a stand-in `flash_attn_interface` module is put in
+    sys.modules before models/layers.py imports it. Its flash_attn_func(q, k, v, causal) takes
+    and returns [batch, seq, heads, head_dim] like flash-attn and computes the same attention
+    (softmax scale 1/sqrt(head_dim), no dropout) with torch's scaled_dot_product_attention.
+  - AdamATan2: the `adam-atan2` package's optimizer class is used when installed, but its update
+    kernel (`adam_atan2_backend`) is CUDA-only, so a stand-in backend module computes the
+    package's published formula (the reference implementation in its adam_atan2_test.py) with
+    torch ops on the CPU. Without the package, a stand-in optimizer class with the same state
+    and the same backend is used. Both are labelled STAND-IN in the output.
+  - forward_dtype is float32 (the official default is bfloat16 for GPUs), a config field.
+  - Batches are drawn at random from the dataset's train split before timing (the official
+    loader runs in a separate worker process); labels equal to the dataset's ignore_label_id
+    become -100 as in the official puzzle_dataset.py.
+  - The learning rate follows pretrain.py's schedule with the cpu-bench trainer settings
+    (lr 1e-3, puzzle-embedding lr 1e-2, warm-up 20 steps, lr_min_ratio 1, weight decay 0.1,
+    betas 0.9/0.95).
+
+Python needs: torch, pydantic, numpy (adam-atan2 optional). Example:
+    swift build -c release
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch pydantic numpy adam-atan2
+    /tmp/venv/bin/python Tools/bench/official_vs_trainer.py --hrm-dir /path/to/HRM \\
+        --mirror /path/to/arc-mirror --warmup 3 --steps 20
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# cpu-bench: HRMConfig.cpuBench (Sources/HRM/HRMConfig.swift) and the cpu-bench trainer preset
+# (Sources/Training/TrainerPresets.swift).
+CPU_BENCH_MODEL = dict(
+    hidden_size=128, num_heads=4, expansion=4, H_layers=2, L_layers=2, H_cycles=2, L_cycles=2,
+    halt_max_steps=16, halt_exploration_prob=0.1, puzzle_emb_ndim=128, pos_encodings="rope",
+    rms_norm_eps=1e-5, rope_theta=10000.0,
+)
+CPU_BENCH_TRAINER = dict(lr=1e-3, puzzle_emb_lr=1e-2, warmup_steps=20, lr_min_ratio=1.0,
+                         weight_decay=0.1, puzzle_emb_weight_decay=0.1, beta1=0.9, beta2=0.95)
+IGNORE_LABEL_ID = -100  # models/losses.py
+
+
+# ---------------------------------------------------------------- stand-ins (official worker only)
+
+def install_flash_attn_stand_in():
+    """A `flash_attn_interface` module whose flash_attn_func runs torch SDPA with flash-attn's layout."""
+    import torch
+    import torch.nn.functional as F
+
+    def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, **unused):
+        # flash-attn: q, k, v and the output are [batch, seq, heads, head_dim], contiguous.
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                             dropout_p=dropout_p, is_causal=causal, scale=softmax_scale)
+        return out.transpose(1, 2).contiguous()
+
+    for name in ("flash_attn_interface", "flash_attn"):
+        module = types.ModuleType(name)
+        module.flash_attn_func = flash_attn_func
+        module.__doc__ = "STAND-IN: flash_attn_func computed with torch.nn.functional.scaled_dot_product_attention"
+        sys.modules[name] = module
+
+
+def adam_atan2_update_(params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, weight_decay):
+    """STAND-IN for the CUDA kernel adam_atan2_backend.adam_atan2_cuda_impl_ (steps already incremented).
+
+    The adam-atan2 package's reference formula: p *= 1 - lr*wd; m = lerp(m, g, 1-beta1);
+    v = beta2*v + (1-beta2)*g^2; p -= lr/(1-beta1^t) * atan2(m, sqrt(v)/sqrt(1-beta2^t)).
+    """
+    import torch
+    if not params:
+        return
+    with torch.no_grad():
+        t = float(steps[0])
+        step_size = lr / (1 - beta1 ** t)
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+        torch._foreach_mul_(params, 1 - lr * weight_decay)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        denominators = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denominators, bias_correction2_sqrt)
+        updates = [torch.atan2(m, d) for m, d in zip(exp_avgs, denominators)]
+        torch._foreach_add_(params, updates, alpha=-step_size)
+
+
+def load_adam_atan2():
+    """Returns (optimizer class, description). The update kernel is always the CPU stand-in."""
+    import torch
+    backend = types.ModuleType("adam_atan2_backend")
+    backend.adam_atan2_cuda_impl_ = adam_atan2_update_
+    sys.modules["adam_atan2_backend"] = backend
+    try:
+        from adam_atan2 import AdamATan2
+        return AdamATan2, "adam-atan2 package's AdamATan2 class, STAND-IN CPU update kernel (package formula)"
+    except ImportError:
+        pass
+
+    class AdamATan2StandIn(torch.optim.Optimizer):
+        """STAND-IN for adam_atan2.AdamATan2 (package not installed): same state, same update."""
+
+        def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-2):
+            super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+        @torch.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                lists = ([], [], [], [], [])
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = torch.zeros((), dtype=torch.float32)
+                        state["exp_avg"] = torch.zeros_like(p)
+                        state["exp_avg_sq"] = torch.zeros_like(p)
+                    for target, value in zip(lists, (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])):
+                        target.append(value)
+                torch._foreach_add_(lists[4], 1)
+                adam_atan2_update_(*lists, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
+                                   weight_decay=group["weight_decay"])
+
+    return AdamATan2StandIn, "STAND-IN AdamATan2 class and CPU update kernel (adam-atan2 package not installed)"
+
+
+# ---------------------------------------------------------------- official worker (a subprocess)
+
+def load_batches(dataset, batch_size, count, seed):
+    """`count` batches of the train split, drawn before timing; labels mapped as puzzle_dataset.py does."""
+    import numpy as np
+    import torch
+    split = os.path.join(dataset, "train")
+    with open(os.path.join(split, "dataset.json")) as f:
+        meta = json.load(f)
+    fields = {}
+    for name in ("inputs", "labels", "puzzle_identifiers", "puzzle_indices"):
+        fields[name] = np.load(os.path.join(split, f"all__{name}.npy"))
+    # Example e belongs to puzzle p where puzzle_indices[p] <= e < puzzle_indices[p + 1].
+    example_puzzle = np.searchsorted(fields["puzzle_indices"], np.arange(len(fields["inputs"])), side="right") - 1
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        rows = rng.choice(len(fields["inputs"]), size=batch_size, replace=False)
+        labels = fields["labels"][rows].astype(np.int32)
+        if meta.get("ignore_label_id") is not None:
+            labels[labels == meta["ignore_label_id"]] = IGNORE_LABEL_ID
+        batches.append({
+            "inputs": torch.from_numpy(fields["inputs"][rows].astype(np.int32)),
+            "labels": torch.from_numpy(labels),
+            "puzzle_identifiers": torch.from_numpy(fields["puzzle_identifiers"][example_puzzle[rows]].astype(np.int32)),
+        })
+    return meta, batches
+
+
+def learning_rate(base, step, settings):
+    """pretrain.py's warm-up + cosine schedule; with lr_min_ratio 1 it is constant after warm-up."""
+    warmup = settings["warmup_steps"]
+    if step < warmup:
+        return base * step / max(1, warmup)
+    return base  # min_ratio 1.0: the cosine term vanishes
+
+
+def official_worker(args):
+    """Times the official training step; prints one JSON line with the result."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    install_flash_attn_stand_in()
+    adam_class, adam_note = load_adam_atan2()
+    sys.path.insert(0, os.path.abspath(args.hrm_dir))
+    from models.hrm.hrm_act_v1 import HierarchicalReasoningModel_ACTV1
+    from models.losses import ACTLossHead
+    from models.sparse_embedding import CastedSparseEmbeddingSignSGD_Distributed
+
+    meta, batches = load_batches(args.dataset, args.batch, args.warmup + args.steps, seed=0)
+    model_config = dict(**CPU_BENCH_MODEL, batch_size=args.batch, seq_len=meta["seq_len"],
+                        vocab_size=meta["vocab_size"], num_puzzle_identifiers=meta["num_puzzle_identifiers"],
+                        forward_dtype="float32", causal=False)
+    model = ACTLossHead(HierarchicalReasoningModel_ACTV1(model_config), loss_type="stablemax_cross_entropy")
+    model.train()
+    if args.worker == "compiled":
+        model = torch.compile(model, dynamic=False)  # as pretrain.py
+    s = CPU_BENCH_TRAINER
+    optimizers = [
+        CastedSparseEmbeddingSignSGD_Distributed(model.model.puzzle_emb.buffers(), lr=0,
+                                                 weight_decay=s["puzzle_emb_weight_decay"], world_size=1),
+        adam_class(model.parameters(), lr=0, weight_decay=s["weight_decay"], betas=(s["beta1"], s["beta2"])),
+    ]
+    base_rates = [s["puzzle_emb_lr"], s["lr"]]
+    carry = None
+
+    def train_batch(step, batch):
+        # pretrain.py train_batch, single process, on the CPU.
+        nonlocal carry
+        if carry is None:
+            carry = model.initial_carry(batch)
+        carry, loss, metrics, _, _ = model(carry=carry, batch=batch, return_keys=[])
+        ((1 / args.batch) * loss).backward()
+        for optimizer, base in zip(optimizers, base_rates):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(base, step, s)
+            optimizer.step()
+            optimizer.zero_grad()
+        values = torch.stack([metrics[k] for k in sorted(metrics)]).cpu().numpy()
+        return dict(zip(sorted(metrics), values.tolist()))
+
+    times = []
+    last = {}
+    for i, batch in enumerate(batches):
+        start = time.perf_counter()
+        try:
+            last = train_batch(i + 1, batch)
+        except Exception as error:  # e.g. torch.compile without a working C++ compiler
+            reason = (str(error).strip().splitlines() or [""])[0]
+            print("RESULT " + json.dumps({"error": f"step {i + 1}: {type(error).__name__}: {reason}"}), flush=True)
+            return
+        times.append(time.perf_counter() - start)
+    measured = times[args.warmup:]
+    tokens = args.steps * args.batch * meta["seq_len"]
+    print("RESULT " + json.dumps(dict(
+        tokens_per_second=tokens / sum(measured), seconds_per_step=sum(measured) / len(measured),
+        warmup_seconds=times[:args.warmup], step_seconds=measured, seq_len=meta["seq_len"],
+        lm_loss=last.get("lm_loss", float("nan")) / args.batch,
+        torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        mkl=torch.backends.mkl.is_available(), threads=torch.get_num_threads(), adam=adam_note,
+    )), flush=True)
+
+
+def run_official(args, mode):
+    """Runs one official worker in a fresh process; returns its result dict or {'error': ...}."""
+    command = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--hrm-dir", args.hrm_dir,
+               "--dataset", args.dataset, "--batch", str(args.batch), "--threads", str(args.threads),
+               "--warmup", str(args.warmup), "--steps", str(args.steps)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    process = subprocess.run(command, capture_output=True, text=True, env=env)
+    for line in process.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (process.stderr.strip().splitlines() or ["(no output)"])[-12:]
+    return {"error": f"exit {process.returncode}: " + "\n    ".join(tail)}
+
+
+# ---------------------------------------------------------------- arc-pipeline side and the machine
+
+def run_text(command):
+    try:
+        return subprocess.run(command, capture_output=True, text=True).stdout
+    except OSError as error:
+        return f"({error})"
+
+
+def prepare_dataset(args, work):
+    """Fetches the kaggle set from the mirror and builds a canvas-30 (seq 900) dataset in `work`."""
+    data_dir = os.path.join(work, "arc-data")
+    out = os.path.join(work, "dataset")
+    steps = [
+        [args.arc_pipeline, "fetch", "--data-dir", data_dir, "--mirror", args.mirror, "kaggle"],
+        [args.arc_pipeline, "build-dataset", "--preset", "kaggle", "--data-dir", data_dir, "--out", out,
+         "--canvas", "30", "--num-aug", str(args.num_aug), "--max-tasks", str(args.max_tasks),
+         "--threads", str(args.threads), "--quiet"],
+    ]
+    for command in steps:
+        process = subprocess.run(command, capture_output=True, text=True)
+        if process.returncode != 0:
+            sys.exit(f"error: {' '.join(command)} failed:\n{process.stdout}{process.stderr}")
+    return out
+
+
+def run_arc_pipeline(args, work):
+    """Trains warmup + steps steps with one metrics line per step; returns tokens/s over the measured steps."""
+    out = os.path.join(work, "run")
+    total = args.warmup + args.steps
+    command = [args.arc_pipeline, "train", "--preset", "cpu-bench", "--dataset", args.dataset, "--out", out,
+               "--batch-size", str(args.batch), "--threads", str(args.threads), "--max-steps", str(total),
+               "--log-interval", "1", "--checkpoint-interval", str(total + 1000), "--quiet"]
+    process = subprocess.run(command, capture_output=True, text=True)
+    if process.returncode != 0:
+        return {"error": f"exit {process.returncode}: {process.stderr.strip()[-2000:]}"}
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        records = {r["step"]: r for r in (json.loads(line) for line in f if line.strip())}
+    # elapsed_seconds is taken when a step's line is written, so the difference spans the measured steps.
+    seconds = records[total]["elapsed_seconds"] - records[args.warmup]["elapsed_seconds"] if args.warmup else \
+        records[total]["elapsed_seconds"]
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    seq_len = config["seq_len"]
+    per_step = [args.batch * seq_len / records[s]["tokens_per_second"] for s in range(args.warmup + 1, total + 1)]
+    return dict(tokens_per_second=args.steps * args.batch * seq_len / seconds, seconds_per_step=seconds / args.steps,
+                step_seconds=per_step, seq_len=seq_len, lm_loss=records[total]["lm_loss"],
+                first_lines=banner_lines(process.stdout + process.stderr))
+
+
+def banner_lines(output):
+    """What `train` prints before its summary (the BLAS backend and kernel set)."""
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("trained steps"):
+            break
+        lines.append(line)
+    return lines
+
+
+def machine_lines(args):
+    lines = []
+    model = [l.split(":", 1)[1].strip() for l in run_text(["lscpu"]).splitlines() if l.startswith("Model name")]
+    lines.append(f"CPU (lscpu): {model[0] if model else 'unknown'}, {os.cpu_count()} logical CPUs")
+    system = run_text([args.arc_pipeline, "system"]).splitlines()
+    lines += [f"arc-pipeline system: {l}" for l in system if l.startswith(("BLAS", "kernel set", "best kernel", "Float"))]
+    return lines
+
+
+def load_text():
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hrm-dir", required=True, help="checkout of github.com/sapientinc/HRM (its models/ is imported)")
+    parser.add_argument("--arc-pipeline", default=os.path.join(REPO, ".build", "release", "arc-pipeline"))
+    parser.add_argument("--dataset", help="built dataset with seq_len 900 (default: fetch and build one from --mirror)")
+    parser.add_argument("--mirror", default=os.environ.get("ARC_MIRROR"), help="offline archive mirror for `arc-pipeline fetch` (env ARC_MIRROR)")
+    parser.add_argument("--num-aug", type=int, default=8, help="augmentations when building the dataset")
+    parser.add_argument("--max-tasks", type=int, default=100, help="tasks per set when building the dataset")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3, help="steps run before timing (the compiled run compiles here)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--skip-compiled", action="store_true", help="do not run the torch.compile variant")
+    parser.add_argument("--worker", choices=["eager", "compiled"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.steps < 1 or args.warmup < 0:
+        parser.error("--steps must be >= 1 and --warmup >= 0")
+    if args.worker:
+        official_worker(args)
+        return
+    if not os.path.isfile(os.path.join(args.hrm_dir, "models", "hrm", "hrm_act_v1.py")):
+        parser.error(f"--hrm-dir {args.hrm_dir}: no models/hrm/hrm_act_v1.py (git clone https://github.com/sapientinc/HRM)")
+    if not os.access(args.arc_pipeline, os.X_OK):
+        parser.error(f"--arc-pipeline {args.arc_pipeline} is not an executable (swift build -c release)")
+
+    work = tempfile.mkdtemp(prefix="official-vs-trainer-")
+    try:
+        if not args.dataset:
+            if not args.mirror:
+                parser.error("give --dataset, or --mirror (or ARC_MIRROR) to build one")
+            print(f"building a seq-900 dataset in {work} (kaggle, canvas 30, {args.num_aug} augmentations, "
+                  f"at most {args.max_tasks} tasks per set) ...", flush=True)
+            args.dataset = prepare_dataset(args, work)
+        load_before = load_text()
+        results = {}
+        modes = ["eager"] + ([] if args.skip_compiled else ["compiled"])
+        for mode in modes:
+            print(f"running official {mode} ...", flush=True)
+            load = load_text()
+            results[f"official {mode}"] = dict(run_official(args, mode), load=load)
+        print("running arc-pipeline train ...", flush=True)
+        load = load_text()
+        results["arc-pipeline"] = dict(run_arc_pipeline(args, work), load=load)
+        load_after = load_text()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"Official HRM training step vs arc-pipeline train, cpu-bench (D128, 4 heads, 2+2 layers, cycles 2/2, "
+          f"ACT max 16), batch {args.batch}, fp32, {args.threads} threads; {args.warmup} warm-up + {args.steps} timed steps")
+    for line in machine_lines(args):
+        print(line)
+    official = next((r for k, r in results.items() if k.startswith("official") and "error" not in r), {})
+    if official:
+        print(f"torch {official['torch']} (CPU capability {official['cpu_capability']}, MKL {official['mkl']}, "
+              f"{official['threads']} threads); AdamATan2: {official['adam']}; flash-attn: STAND-IN (torch SDPA)")
+    for line in results["arc-pipeline"].get("first_lines", []):
+        print(f"arc-pipeline train: {line}")
+    print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
+    print()
+    print(f"{'':20} {'tokens/s':>10} {'s/step':>8} {'seq':>5} {'lm_loss':>8}  {'load at start':>15}  per-step seconds")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name:20} FAILED: {r['error']}")
+            continue
+        print(f"{name:20} {r['tokens_per_second']:10.0f} {r['seconds_per_step']:8.3f} {r['seq_len']:5d} "
+              f"{r['lm_loss']:8.4f}  {r['load']:>15}  " + " ".join(f"{t:.2f}" for t in r["step_seconds"]))
+        if "warmup_seconds" in r and r["warmup_seconds"]:
+            print(f"{'':20} warm-up steps (s): " + " ".join(f"{t:.1f}" for t in r["warmup_seconds"]))
+    ours = results["arc-pipeline"]
+    for name, r in results.items():
+        if name.startswith("official"):
+            if "error" in r or "error" in ours:
+                print(f"arc-pipeline / {name}: n/a")
+            else:
+                print(f"arc-pipeline / {name}: {ours['tokens_per_second'] / r['tokens_per_second']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
