@@ -125,7 +125,8 @@ public final class TrainingSession {
         if window.steps > 0 {
             let record = window.record(step: trainer.step, epoch: lastEpoch, lr: trainer.schedule.rate(base: trainer.options.learningRate, step: trainer.step), elapsed: elapsed())
             try metricsLog.append(record)
-            last = record
+            // The summary names the last full interval: a few trailing steps may hold no halted slot.
+            if last == nil { last = record }
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         if trainer.step > startStep || store.latest() == nil {

@@ -317,6 +317,8 @@ final class HostileDataFilesTests: XCTestCase {
     func testResumeRefusesStatesThatDoNotFit() throws {
         try HostileInputHarness.check([
             resumeCase("--resume --batch-size 2 on a run trained at 4", extra: ["--batch-size", "2"], mentions: ["run/config.json", "batch size 4", "--batch-size 2"]) { _ in },
+            resumeCase("--resume with another --lr and --hidden-size", extra: ["--lr", "0.5", "--hidden-size", "64"],
+                       mentions: ["run/config.json", "--lr 0.5 (the run has", "--hidden-size 64 (the run has"]) { _ in },
             resumeCase("a trainer state from a run with batch size 2", mentions: ["state.safetensors", "batch size 2", "batch size 4"]) { root in
                 let state = try DataFilesFixture.latest("run", in: root).appendingPathComponent("state.safetensors")
                 try FileManager.default.removeItem(at: state)

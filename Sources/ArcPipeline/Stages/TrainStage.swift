@@ -65,6 +65,36 @@ enum TrainStage {
         }
     }
 
+    /// `--resume` continues a run as it was configured: a model or trainer option given with a value
+    /// other than the run's is refused (naming both) rather than silently ignored.
+    static func checkResumeOverrides(_ request: TrainRequest, _ config: HRMConfig, _ options: TrainerOptions, configFile: String) throws {
+        let m = request.model, t = request.trainer
+        var conflicts: [String] = []
+        func compare<V: Equatable>(_ option: String, _ given: V?, _ saved: V) {
+            if let given, given != saved { conflicts.append("\(option) \(given) (the run has \(saved))") }
+        }
+        compare("--hidden-size", m.hiddenSize, config.hiddenSize)
+        compare("--heads", m.heads, config.numHeads)
+        compare("--h-layers", m.hLayers, config.hLayers)
+        compare("--l-layers", m.lLayers, config.lLayers)
+        compare("--h-cycles", m.hCycles, config.hCycles)
+        compare("--l-cycles", m.lCycles, config.lCycles)
+        compare("--halt-max-steps", m.haltMaxSteps, config.haltMaxSteps)
+        compare("--expansion", m.expansion, config.expansion)
+        compare("--puzzle-emb-ndim", m.puzzleEmbNdim, config.puzzleEmbeddingDim)
+        compare("--lr", t.lr, options.learningRate)
+        compare("--puzzle-emb-lr", t.puzzleEmbLr, options.puzzleEmbeddingLearningRate)
+        compare("--weight-decay", t.weightDecay, options.weightDecay)
+        compare("--puzzle-emb-weight-decay", t.puzzleEmbWeightDecay, options.puzzleEmbeddingWeightDecay)
+        compare("--warmup-steps", t.warmupSteps, options.warmupSteps)
+        compare("--lr-min-ratio", t.lrMinRatio, options.lrMinRatio)
+        compare("--exploration", t.exploration, options.explorationProbability)
+        guard conflicts.isEmpty else {
+            throw ARCDataError(file: configFile, message: "--resume continues the run as it was configured, but "
+                               + conflicts.joined(separator: ", ") + ": drop these options, or start a new run in another --out")
+        }
+    }
+
     static func run(_ request: TrainRequest, stop: StopRequest) throws -> TrainingSummary {
         KernelThreads.configure(threads: request.run.threads)
         let dataset = try BuiltDataset(directory: request.dataset)
@@ -87,6 +117,8 @@ enum TrainStage {
             }
             try TrainingSession.checkResume(config: savedConfig, options: savedOptions, dataset: meta, requestedBatchSize: request.trainer.batchSize,
                                             configFile: request.runDirectory.appendingPathComponent("config.json").path)
+            try checkResumeOverrides(request, savedConfig, savedOptions,
+                                     configFile: request.runDirectory.appendingPathComponent("config.json").path)
             config = savedConfig
             options = savedOptions
         } else {
