@@ -219,3 +219,11 @@ public enum SubmissionScorer {
         return tasks
     }
 }
+
+extension ScoreReport {
+    /// The scores of the tasks in `taskIds` only (in this report's order): a dataset built from a subset of
+    /// the challenges is judged on the tasks it holds, the rest of the submission being fallbacks.
+    public func restricted(to taskIds: Set<String>) -> ScoreReport {
+        ScoreReport(tasks: tasks.filter { taskIds.contains($0.taskId) })
+    }
+}

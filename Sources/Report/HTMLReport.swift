@@ -51,10 +51,15 @@ public enum HTMLReport {
             s += "<div class=\"card\"><div class=\"ctitle\">\(esc(title))</div><div class=\"big\" data-metric=\"\(metric)\">\(esc(big))</div><div class=\"cdetail\">\(esc(detail))</div></div>"
         }
         if let r = model.score {
-            card("kaggle_score", "Kaggle score (pass@2)", percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
+            let scope = model.isFocused ? " on the \(r.taskCount) tasks of the dataset" : ""
+            card("kaggle_score", "Kaggle score (pass@2)" + scope, percent(r.kaggleScore), "\(r.correctOutputCount) / \(r.testOutputCount) test outputs, either attempt")
             card("task_average_score", "Task-average score", percent(r.taskAverageScore), "per-task fraction, averaged over \(r.taskCount) tasks")
             card("fully_solved", "Tasks fully solved", "\(r.fullySolvedTaskCount) / \(r.taskCount)", percent(r.fullySolvedTaskFraction) + " (HRM arc_eval)")
             card("pass_at_1", "pass@1 (attempt 1)", percent(r.pass1), "\(r.attempt1CorrectOutputCount) / \(r.testOutputCount); task-average \(percent(r.pass1TaskAverage))")
+            if let w = model.wholeSetScore {
+                card("whole_set_kaggle_score", "Whole challenges set (\(w.taskCount) tasks)", percent(w.kaggleScore),
+                     "\(w.correctOutputCount) / \(w.testOutputCount) test outputs; the \(w.taskCount - r.taskCount) tasks the dataset does not hold get fallback attempts and are not listed")
+            }
         } else {
             card("kaggle_score", "Kaggle score", "n/a", "the test outputs are unknown")
         }
@@ -64,7 +69,9 @@ public enum HTMLReport {
         s += "<span class=\"badge st-wrong\">wrong <b data-metric=\"count_wrong\">\(c[.wrong] ?? 0)</b></span>"
         s += "<span class=\"badge st-no-candidate\">no candidate <b data-metric=\"count_no_candidate\">\(c[.noCandidate] ?? 0)</b></span>"
         if let u = c[.unknown], u > 0 { s += "<span class=\"badge st-unknown\">no truth <b data-metric=\"count_unknown\">\(u)</b></span>" }
-        s += "</div><div class=\"cdetail\">\(input.challenges.testInputCount) test inputs in \(input.challenges.tasks.count) tasks</div></div>"
+        let shownTests = model.tasks.reduce(0) { $0 + $1.tests.count }
+        let ofWhole = model.tasks.count < input.challenges.tasks.count ? " (of \(input.challenges.tasks.count) in the challenges)" : ""
+        s += "</div><div class=\"cdetail\">\(shownTests) test inputs in \(model.tasks.count) tasks\(ofWhole)</div></div>"
         s += "</div>\n"
 
         // Facts table (data, files, run, training) beside the pass@K table.

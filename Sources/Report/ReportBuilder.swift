@@ -47,6 +47,8 @@ public struct EvaluationRecord: Sendable {
     public var challengesPath: String
     public var split: String?
     public var run: String?
+    /// The challenges' tasks the evaluated dataset holds (nil in older files: all).
+    public var datasetTasks: Set<String>? = nil
 
     public static func load(from url: URL) throws -> EvaluationRecord {
         let json = try JSONFile.read(url)
@@ -75,7 +77,21 @@ public struct EvaluationRecord: Sendable {
         case .null?, nil: run = nil
         case let other?: throw ARCDataError(file: url.path, field: "run", message: "is \(other.kindName), expected a string or null")
         }
-        return EvaluationRecord(challengesFormat: format, challengesPath: path, split: split, run: run)
+        var datasetTasks: Set<String>? = nil
+        switch json["dataset_tasks"] {
+        case let .array(items)?:
+            var ids = Set<String>()
+            for (i, item) in items.enumerated() {
+                guard case let .string(id) = item else {
+                    throw ARCDataError(file: url.path, field: "dataset_tasks[\(i)]", message: "is \(item.kindName), expected a task id string")
+                }
+                ids.insert(id)
+            }
+            datasetTasks = ids
+        case .null?, nil: datasetTasks = nil
+        case let other?: throw ARCDataError(file: url.path, field: "dataset_tasks", message: "is \(other.kindName), expected an array of task ids")
+        }
+        return EvaluationRecord(challengesFormat: format, challengesPath: path, split: split, run: run, datasetTasks: datasetTasks)
     }
 }
 
@@ -169,10 +185,13 @@ public enum ReportBuilder {
             }
         }
         let name = dir.standardizedFileURL.lastPathComponent
-        return ReportInput(title: request.title ?? "arc-pipeline report: \(name)", note: request.note, challenges: challenges,
+        var input = ReportInput(title: request.title ?? "arc-pipeline report: \(name)", note: request.note, challenges: challenges,
                            challengesDescription: challengesDescription, submission: submission,
                            submissionFile: submissionURL.path, candidates: table, solutions: solutions,
                            runDescription: runURL?.path, config: config, metrics: metrics, notices: notices)
+        // The evaluated dataset's tasks lead, unless other challenges were named for this page.
+        if request.challenges == nil, let focus = record?.datasetTasks, !focus.isEmpty { input.focusTasks = focus }
+        return input
     }
 
     /// Challenges from a path: a Kaggle-layout folder (needs `split`), a folder of task files, or a file.

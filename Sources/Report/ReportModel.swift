@@ -31,6 +31,10 @@ public struct ReportInput: Sendable {
     public var metrics: MetricsLog?
     /// Extra lines shown in the summary (missing optional files and the like).
     public var notices: [String]
+    /// The tasks the evaluated dataset holds (evaluation.json's `dataset_tasks`); nil = all. When fewer
+    /// than the challenges, the scores, counts and task list are about these tasks, and the whole set's
+    /// scores are shown second (the other tasks only hold fallback attempts).
+    public var focusTasks: Set<String>?
 
     public init(title: String, note: String? = nil, challenges: TaskSet, challengesDescription: String,
                 submission: Submission, submissionFile: String, candidates: CandidateTable? = nil,
@@ -142,8 +146,12 @@ public struct ReportModel: Sendable {
     public var input: ReportInput
     /// In page order: solved, partly solved, wrong, no candidate, no truth; then by task id.
     public var tasks: [TaskView]
-    /// Scores when solutions are known.
+    /// Scores when solutions are known: over the focus tasks when a focus is set.
     public var score: ScoreReport?
+    /// Scores over every task of the challenges, when a focus on fewer tasks is set.
+    public var wholeSetScore: ScoreReport?
+    /// Whether the page is about a subset of the challenges (`input.focusTasks`).
+    public var isFocused: Bool { wholeSetScore != nil }
     public var passAtK: PassAtKReport?
     public var statusCounts: [TestStatus: Int]
     public var taskStatusCounts: [TaskStatus: Int]
@@ -156,14 +164,21 @@ public struct ReportModel: Sendable {
         try input.submission.validate(against: expectation, file: input.submissionFile)
         if let solutions = input.solutions {
             try solutions.check(against: input.challenges)
-            score = try SubmissionScorer.score(input.submission, solutions: solutions, file: input.submissionFile)
+            let whole = try SubmissionScorer.score(input.submission, solutions: solutions, file: input.submissionFile)
+            if let focus = input.focusTasks, focus.count < whole.taskCount {
+                score = whole.restricted(to: focus)
+                wholeSetScore = whole
+            } else {
+                score = whole
+            }
             passAtK = try input.candidates?.passAtK(solutions: solutions, ks: [1, 2, 5, 10])
         }
 
         var views = [TaskView]()
         var counts = [TestStatus: Int]()
         var taskCounts = [TaskStatus: Int]()
-        for task in input.challenges.tasks {
+        let focus = input.focusTasks.flatMap { $0.count < input.challenges.tasks.count ? $0 : nil }
+        for task in input.challenges.tasks where focus?.contains(task.id) ?? true {
             let attempts = input.submission[task.id]!
             var tests = [TestView]()
             for (k, pair) in task.test.enumerated() {

@@ -9,7 +9,7 @@ public struct RunConfig: Sendable {
     public var entries: [(key: String, value: JSONValue)]
 
     /// Keys shown first, in this order, when present.
-    public static let highlightedKeys = ["preset", "dataset", "hidden_size", "num_heads", "H_layers", "L_layers",
+    public static let highlightedKeys = ["preset", "overrides", "dataset", "hidden_size", "num_heads", "H_layers", "L_layers",
                                          "H_cycles", "L_cycles", "halt_max_steps", "batch_size", "lr", "puzzle_emb_lr",
                                          "steps", "train_seconds", "num_aug", "seed"]
 

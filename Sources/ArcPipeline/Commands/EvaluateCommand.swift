@@ -1,4 +1,5 @@
 // `arc-pipeline evaluate`: predict, vote and write the Kaggle submission (+ score and report).
+import ARCCore
 import ArgumentParser
 import Foundation
 
@@ -40,9 +41,18 @@ struct EvaluateCommand: ParsableCommand {
     static func printOutcome(_ o: EvaluateOutcome) {
         print("evaluated \(o.examples) augmented test examples in \(String(format: "%.1f", o.seconds)) s")
         for line in o.vote.summaryLines { print("  " + line) }
-        if let s = o.score {
-            print(String(format: "score: Kaggle (per test output) %.4f = %d/%d; per-task average %.4f; pass@1 %.4f",
-                         s.kaggleScore, s.correctOutputCount, s.testOutputCount, s.taskAverageScore, s.pass1))
+        if let whole = o.score {
+            func line(_ s: ScoreReport) -> String {
+                String(format: "Kaggle (per test output) %.4f = %d/%d; per-task average %.4f; pass@1 %.4f; tasks fully solved %d/%d",
+                       s.kaggleScore, s.correctOutputCount, s.testOutputCount, s.taskAverageScore, s.pass1, s.fullySolvedTaskCount, s.taskCount)
+            }
+            if let held = o.datasetScore, held.taskCount < whole.taskCount {
+                // A dataset built from some of the challenges is judged on the tasks it holds first.
+                print("score on the \(held.taskCount) tasks the dataset holds: " + line(held))
+                print("  whole challenges set (\(whole.taskCount) tasks; the other \(whole.taskCount - held.taskCount) get fallback attempts): " + line(whole))
+            } else {
+                print("score: " + line(whole))
+            }
             if let note = o.scoreNote { print("  solutions: \(note)") }
         } else {
             print("score: no solutions known for these tasks")

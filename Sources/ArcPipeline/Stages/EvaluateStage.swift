@@ -29,7 +29,13 @@ struct EvaluateOutcome {
     var submission: URL
     var predictions: URL
     var report: URL?
+    /// Scores over the whole challenges set.
     var score: ScoreReport?
+    /// Scores over the tasks the dataset holds (the same as `score` when it holds them all).
+    var datasetScore: ScoreReport?
+    /// The challenges' tasks that the dataset's test split holds, and how many tasks the challenges have.
+    var datasetTaskCount = 0
+    var challengeTaskCount = 0
     var scoreNote: String?
     var vote: VoteOutcome
     var seconds: Double
@@ -137,6 +143,14 @@ enum EvaluateStage {
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
 
+        // The challenges' tasks this dataset holds: scores and the report lead with them.
+        let challengeIds = Set(source.tasks.tasks.map(\.id))
+        var datasetTasks = Set<String>()
+        for puzzle in 0..<max(0, subset.puzzleIndices.count - 1) {
+            let task = Augmentation.parse(puzzleName: dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))).task
+            if challengeIds.contains(task) { datasetTasks.insert(task) }
+        }
+
         let data = BuiltExampleSource(subset: subset, ignoreLabelId: split.metadata.ignoreLabelId)
         let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)
         let progress = ProgressReporter(label: "evaluate", unit: .items("examples"), quiet: request.quiet)
@@ -164,6 +178,7 @@ enum EvaluateStage {
         let submissionURL = request.output.appendingPathComponent("submission.json")
         let predictionsURL = request.output.appendingPathComponent("predictions.jsonl")
         var score: ScoreReport? = nil
+        var datasetScore: ScoreReport? = nil
         var scoreNote: String? = nil
         var reportURL: URL? = nil
         var reportError: Error? = nil
@@ -175,15 +190,23 @@ enum EvaluateStage {
             var scoresJSON: JSONValue = .null
             if let (solutions, note, file) = solutions(for: source) {
                 let report = try SubmissionScorer.score(vote.submission, solutions: solutions, file: submissionURL.path)
+                let held = report.restricted(to: datasetTasks)
                 score = report
+                datasetScore = held
                 scoreNote = note
                 solutionsFile = file
-                scoresJSON = .object([
-                    ("kaggle_score", .double(report.kaggleScore)), ("task_average_score", .double(report.taskAverageScore)),
-                    ("pass_at_1", .double(report.pass1)), ("pass_at_2", .double(report.pass2)),
-                    ("correct_outputs", .int(report.correctOutputCount)), ("test_outputs", .int(report.testOutputCount)),
-                    ("tasks", .int(report.taskCount)), ("solutions", .string(note)),
-                ])
+                func fields(_ r: ScoreReport) -> [(String, JSONValue)] {
+                    [("kaggle_score", .double(r.kaggleScore)), ("task_average_score", .double(r.taskAverageScore)),
+                     ("pass_at_1", .double(r.pass1)), ("pass_at_2", .double(r.pass2)),
+                     ("correct_outputs", .int(r.correctOutputCount)), ("test_outputs", .int(r.testOutputCount)),
+                     ("tasks", .int(r.taskCount)), ("tasks_fully_solved", .int(r.fullySolvedTaskCount))]
+                }
+                // The tasks the dataset holds first (what was trained and predicted), the whole set second.
+                scoresJSON = .object([("scope", .string("the \(held.taskCount) tasks of the challenges that the dataset holds"))]
+                    + fields(held)
+                    + [("whole_set", .object([("scope", .string("all \(report.taskCount) tasks of the challenges (fallback attempts for the tasks the dataset does not hold)"))]
+                                           + fields(report))),
+                       ("solutions", .string(note))])
                 try AtomicFile.write(JSONWriter.text(scoresJSON) + "\n", to: staging.url.appendingPathComponent("score.json"))
             }
             let record: JSONValue = .object([
@@ -192,6 +215,7 @@ enum EvaluateStage {
                 ("run", runDirectory.map { .string($0.path) } ?? .null),
                 ("dataset", .string(request.dataset.path)),
                 ("examples", .int(subset.exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
+                ("dataset_tasks", .array(datasetTasks.sorted().map { .string($0) })),
                 ("scores", scoresJSON),
             ])
             try AtomicFile.write(JSONWriter.text(record) + "\n", to: staging.url.appendingPathComponent("evaluation.json"))
@@ -216,7 +240,8 @@ enum EvaluateStage {
             throw ARCDataError(file: request.output.appendingPathComponent("report.html").path,
                                message: "cannot be made (the other outputs are written): \(OutputFolder.describe(reportError))")
         }
-        return EvaluateOutcome(submission: submissionURL, predictions: predictionsURL, report: reportURL, score: score, scoreNote: scoreNote,
+        return EvaluateOutcome(submission: submissionURL, predictions: predictionsURL, report: reportURL, score: score, datasetScore: datasetScore,
+                               datasetTaskCount: datasetTasks.count, challengeTaskCount: challengeIds.count, scoreNote: scoreNote,
                                vote: vote, seconds: Date().timeIntervalSince(start), examples: subset.exampleCount)
     }
 }

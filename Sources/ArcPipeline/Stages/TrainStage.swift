@@ -95,6 +95,21 @@ enum TrainStage {
         }
     }
 
+    /// "--hidden-size 16 --heads 2" for the model and trainer options given over the preset, or "none".
+    static func overridesText(_ request: TrainRequest) -> String {
+        let m = request.model, t = request.trainer
+        let given: [(String, CustomStringConvertible?)] = [
+            ("--hidden-size", m.hiddenSize), ("--heads", m.heads), ("--h-layers", m.hLayers), ("--l-layers", m.lLayers),
+            ("--h-cycles", m.hCycles), ("--l-cycles", m.lCycles), ("--halt-max-steps", m.haltMaxSteps),
+            ("--expansion", m.expansion), ("--puzzle-emb-ndim", m.puzzleEmbNdim),
+            ("--batch-size", t.batchSize), ("--lr", t.lr), ("--puzzle-emb-lr", t.puzzleEmbLr), ("--weight-decay", t.weightDecay),
+            ("--puzzle-emb-weight-decay", t.puzzleEmbWeightDecay), ("--warmup-steps", t.warmupSteps),
+            ("--lr-min-ratio", t.lrMinRatio), ("--exploration", t.exploration),
+        ]
+        let parts = given.compactMap { name, value in value.map { "\(name) \($0)" } }
+        return parts.isEmpty ? "none" : parts.joined(separator: " ")
+    }
+
     static func run(_ request: TrainRequest, stop: StopRequest) throws -> TrainingSummary {
         KernelThreads.configure(threads: request.run.threads)
         let dataset = try BuiltDataset(directory: request.dataset)
@@ -151,6 +166,8 @@ enum TrainStage {
             let flat: [(String, JSONValue)] = [
                 ("code_version", .string(CodeVersion.string)),
                 ("preset", .string(request.model.preset)),
+                // What was run: the options given over the preset's values (the values below are the ones used).
+                ("overrides", .string(overridesText(request))),
                 ("dataset", .string(request.dataset.path)), ("dataset_digest", .string(digest)),
                 ("seed", .int(Int(request.run.seed))), ("threads", .int(request.run.threads)),
                 ("hidden_size", .int(config.hiddenSize)), ("num_heads", .int(config.numHeads)),
