@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // arc-pipeline: ARC-AGI puzzles to a Kaggle submission with the Hierarchical Reasoning Model, on a plain CPU.
-// Module map (one-way dependencies): see README.md "Architecture" and ../shared/DESIGN.md.
+// Module map (one-way dependencies): see README.md "Architecture" and docs/DESIGN.md.
 import PackageDescription
 
 // Kernels, HRM and ArcBench build with plain -O: with these flags, generic Tensor<Double> metadata

@@ -1,4 +1,4 @@
-// Augmentation plans with content-hash dedupe (HRM-SPEC §3): per task, draw (dihedral id,
+// Augmentation plans with content-hash dedupe (docs/SPEC.md §3): per task, draw (dihedral id,
 // colour map fixing 0) up to retriesFactor x numAug times [5 x 1000], keep a draw only if the
 // augmented puzzle's content hash -- the sorted hashes of all its (input, output) pairs -- is
 // new (the original's hash is in the set from the start), stop at numAug kept.

@@ -1,5 +1,5 @@
 // Reader of a built dataset (the layout DatasetBuilder writes, which is the reference HRM
-// layout of DESIGN.md "Formats"), for the trainer, the predictor and voting.
+// layout of docs/DESIGN.md "Formats"), for the trainer, the predictor and voting.
 //
 // Public API:
 //   let dataset = try BuiltDataset(directory: url)

@@ -1,4 +1,4 @@
-// Colour permutations (HRM-SPEC §3): map[0] = 0, map[1..9] a permutation of 1..9.
+// Colour permutations (docs/SPEC.md §3): map[0] = 0, map[1..9] a permutation of 1..9.
 // A grid is augmented as dihedral(map[grid]) and undone as invmap[inverse_dihedral(grid)].
 import ARCCore
 
@@ -50,7 +50,7 @@ public struct ColourMap: Hashable, Sendable {
     }
 }
 
-/// One augmentation: a dihedral transform after a colour map (HRM-SPEC §3), and its name suffix.
+/// One augmentation: a dihedral transform after a colour map (docs/SPEC.md §3), and its name suffix.
 public struct Augmentation: Hashable, Sendable {
     public let dihedral: Int
     public let colours: ColourMap

@@ -1,4 +1,4 @@
-// The dataset builder (HRM-SPEC §2-3, DESIGN.md "Formats"): task sets in roles -> the
+// The dataset builder (docs/SPEC.md §2-3, docs/DESIGN.md "Formats"): task sets in roles -> the
 // reference's on-disk layout, streamed to disk with bounded memory.
 //
 //   <out>/train/dataset.json, <out>/train/all__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy
@@ -87,7 +87,7 @@ public struct DatasetBuildSummary: Sendable {
     /// Training-role tasks whose id was already taken, with the name they got.
     public var renamed: [(from: String, to: String)] = []
     /// Training-role tasks (by name in this build) holding a test input of an evaluation-role
-    /// task: training on them leaks that task's answer (HRM-SPEC §3, e.g. ARC-AGI-2 training vs
+    /// task: training on them leaks that task's answer (docs/SPEC.md §3, e.g. ARC-AGI-2 training vs
     /// ARC-AGI-1 evaluation). Reported, not removed.
     public var leaks: [(training: String, evaluation: String)] = []
     /// Tasks whose dedupe kept fewer than numAug augmentations, with the count kept.
@@ -259,7 +259,7 @@ public enum DatasetBuilder {
         buffers[3].resize(puzzles * job.testPairs.count * seqLen)
         func encodePairs(_ pairs: [Pair], _ aug: Augmentation, translate: Bool, first: Int,
                          _ inputs: UnsafeMutableBufferPointer<UInt8>, _ labels: UnsafeMutableBufferPointer<UInt8>) {
-            // One pair per puzzle, chosen at random, stays at (0, 0) (HRM-SPEC §2).
+            // One pair per puzzle, chosen at random, stays at (0, 0) (docs/SPEC.md §2).
             let keep = translate && !pairs.isEmpty ? rng.nextInt(below: pairs.count) : 0
             for (k, pair) in pairs.enumerated() {
                 var r0 = 0, c0 = 0

@@ -1,5 +1,5 @@
-// Which task sets a dataset is built from, and in which role (HRM-SPEC §3 "split roles"):
-// sources are named by label and read from the fetched layout (COMMON brief / DESIGN.md):
+// Which task sets a dataset is built from, and in which role (docs/SPEC.md §3 "split roles"):
+// sources are named by label and read from the fetched layout (docs/DESIGN.md "Formats"):
 //   arc-agi-1:training   <data>/arc-agi-1/training/*.json      arc-agi-1:evaluation
 //   arc-agi-2:training   <data>/arc-agi-2/training/*.json      arc-agi-2:evaluation
 //   concept-arc          <data>/concept-arc/<Concept>/<Name>.json (manifest.json excluded)

@@ -1,4 +1,4 @@
-// The 8 dihedral transforms of a grid with numpy semantics (HRM-SPEC §3):
+// The 8 dihedral transforms of a grid with numpy semantics (docs/SPEC.md §3):
 // 0 identity, 1 rot90 (counter-clockwise), 2 rot180, 3 rot270, 4 fliplr, 5 flipud,
 // 6 transpose, 7 fliplr(rot90) (anti-transpose). Inverse ids: [0,3,2,1,4,5,6,7].
 import ARCCore
@@ -74,7 +74,7 @@ public enum Dihedral {
         return apply(id, colours: .identity, to: grid)
     }
 
-    /// dihedral(map[grid]) in one pass (HRM-SPEC §3 order; the two commute).
+    /// dihedral(map[grid]) in one pass (docs/SPEC.md §3 order; the two commute).
     public static func apply(_ id: Int, colours: ColourMap, to grid: Grid) -> Grid {
         precondition((0..<count).contains(id), "dihedral id \(id) outside 0..7")
         let (h, w) = shape(id, rows: grid.rows, cols: grid.cols)

@@ -1,5 +1,5 @@
 // NumPy `.npy` files (format version 1.0), the array format of the reference's built datasets
-// (DESIGN.md "Formats"): a magic string, a little-endian header length, a Python-dict header
+// (docs/DESIGN.md "Formats"): a magic string, a little-endian header length, a Python-dict header
 // `{'descr': '|u1', 'fortran_order': False, 'shape': (N, 900), }` padded with spaces to a
 // multiple of 64 bytes and ended by '\n', then the raw C-order data.
 //

@@ -1,5 +1,5 @@
 // Seeded, deterministic random numbers for everything that must reproduce byte for byte
-// with a fixed seed (common brief: never SystemRandomNumberGenerator there).
+// with a fixed seed (never SystemRandomNumberGenerator there).
 //
 // - `SplitMix64`: tiny generator, also used to expand seeds.
 // - `Xoshiro256StarStar`: the work-horse generator; `init(seed:stream:)` derives independent

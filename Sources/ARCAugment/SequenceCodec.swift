@@ -1,4 +1,4 @@
-// The sequence codec of HRM-SPEC §2: a grid placed on a canvas x canvas board (30 x 30 in the
+// The sequence codec of docs/SPEC.md §2: a grid placed on a canvas x canvas board (30 x 30 in the
 // reference, seq_len 900), row-major, tokens PAD=0, EOS=1, colour c -> c+2, with an EOS border
 // right of and below the grid (the corner cell stays PAD), and the decoder that crops the
 // largest all-colour rectangle anchored at the grid's top-left corner.
@@ -24,7 +24,7 @@ public enum SequenceCodec {
     public static let vocabularySize = 12
     public static let defaultCanvas = 30
 
-    /// The largest top-left offsets at which a rows x cols grid still fits (spec §2's
+    /// The largest top-left offsets at which a rows x cols grid still fits (docs/SPEC.md §2's
     /// translation range is 0...rowMax x 0...colMax, with rows/cols the max over input and output).
     public static func maximumOffsets(rows: Int, cols: Int, canvas: Int = defaultCanvas) -> (row: Int, col: Int) {
         (canvas - rows, canvas - cols)
@@ -102,14 +102,14 @@ public enum SequenceCodec {
     @inlinable @inline(__always)
     static func isColour<T: BinaryInteger>(_ token: T) -> Bool { token >= 2 && token <= 11 }
 
-    /// Spec §2 crop anchored at (0, 0): nil when the token at (0, 0) is not a colour.
+    /// docs/SPEC.md §2 crop anchored at (0, 0): nil when the token at (0, 0) is not a colour.
     @inlinable
     public static func decode<C: RandomAccessCollection>(tokens: C, canvas: Int = defaultCanvas) -> Grid?
     where C.Element: BinaryInteger, C.Index == Int {
         decode(tokens: tokens, canvas: canvas, rowOffset: 0, colOffset: 0)
     }
 
-    /// Spec §2 crop anchored at (rowOffset, colOffset): walk rows top-down keeping the run of
+    /// docs/SPEC.md §2 crop anchored at (rowOffset, colOffset): walk rows top-down keeping the run of
     /// leading colour cells (which can only shrink), keep the (rows, cols) of largest area, and
     /// subtract 2. Nil when the anchor cell is not a colour.
     @inlinable

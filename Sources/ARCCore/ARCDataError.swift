@@ -1,4 +1,4 @@
-// Errors for bad ARC input that name the file, task, pair and field (HRM-SPEC §1 "bad input").
+// Errors for bad ARC input that name the file, task, pair and field (docs/SPEC.md §1 "bad input").
 
 public struct ARCDataError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String

@@ -1,4 +1,4 @@
-// An ARC grid: 1..30 rows by 1..30 columns of colours 0..9 (HRM-SPEC §1), stored row-major.
+// An ARC grid: 1..30 rows by 1..30 columns of colours 0..9 (docs/SPEC.md §1), stored row-major.
 
 public struct Grid: Hashable, Sendable, CustomStringConvertible {
     public static let maxSide = 30
@@ -19,7 +19,7 @@ public struct Grid: Hashable, Sendable, CustomStringConvertible {
         self.init(rows: rows, cols: cols, cells: [UInt8](repeating: fill, count: rows * cols))
     }
 
-    /// Builds a grid from nested rows, checking every rule of HRM-SPEC §1.
+    /// Builds a grid from nested rows, checking every rule of docs/SPEC.md §1.
     public init(validating rowsOfCells: [[Int]]) throws(GridProblem) {
         guard !rowsOfCells.isEmpty else { throw .empty }
         guard rowsOfCells.count <= Grid.maxSide else { throw .tooManyRows(rowsOfCells.count) }

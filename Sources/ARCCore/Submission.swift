@@ -1,4 +1,4 @@
-// The Kaggle ARC Prize submission (HRM-SPEC §7): `{task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}`,
+// The Kaggle ARC Prize submission (docs/SPEC.md §7): `{task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}`,
 // one entry per test input in order, every task of the challenges file present, every grid valid.
 // Holds the model, its JSON writer (task order of the challenges file, atomic write after validation),
 // a strict decoder, and the validator shared by the writer and `arc-pipeline score`.
@@ -66,7 +66,7 @@ public struct Submission: Sendable, Equatable {
 
     // MARK: Validation (shared by the writer and the scorer)
 
-    /// Checks a grid against HRM-SPEC §1 (1..30 x 1..30, cells 0..9). Grids decoded from JSON already
+    /// Checks a grid against docs/SPEC.md §1 (1..30 x 1..30, cells 0..9). Grids decoded from JSON already
     /// satisfy it; grids built in code with `Grid(rows:cols:cells:)` may not.
     public static func gridProblem(_ grid: Grid) -> GridProblem? {
         if grid.rows < 1 || grid.cols < 1 { return .empty }

@@ -1,4 +1,4 @@
-// Scoring a submission against known test outputs (HRM-SPEC §7).
+// Scoring a submission against known test outputs (docs/SPEC.md §7).
 // - Kaggle score: each test output scores 1 if attempt_1 or attempt_2 equals it exactly; the score is
 //   the sum over all test outputs divided by their count (this is also pass@2 per test output).
 // - Task-average score (the reference evaluators, e.g. the ARC Prize benchmarking harness): the

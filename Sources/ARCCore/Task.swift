@@ -1,4 +1,4 @@
-// ARC tasks: demonstration (`train`) and `test` pairs (HRM-SPEC §1), and named task sets.
+// ARC tasks: demonstration (`train`) and `test` pairs (docs/SPEC.md §1), and named task sets.
 
 public struct Pair: Hashable, Sendable {
     public var input: Grid

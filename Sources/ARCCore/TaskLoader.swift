@@ -1,4 +1,4 @@
-// Loaders for ARC data (HRM-SPEC §1): a folder of per-task JSON files (nested concept
+// Loaders for ARC data (docs/SPEC.md §1): a folder of per-task JSON files (nested concept
 // folders included) and the Kaggle combined layout (challenges + optional solutions).
 import Foundation
 

@@ -1,4 +1,4 @@
-// The registry of ARC data sources (HRM-SPEC §1): where each archive lives and how its
+// The registry of ARC data sources (docs/SPEC.md §1): where each archive lives and how its
 // content maps onto the normalised layout `arc-data/<source>/...`.
 import Foundation
 

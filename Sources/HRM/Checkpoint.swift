@@ -1,5 +1,5 @@
 // Checkpoint: the model's parameters <-> a safetensors file with the reference's state_dict names
-// (HRM-SPEC §4) and the run config (JSON of HRMConfig) under `__metadata__["config"]`.
+// (docs/SPEC.md §4) and the run config (JSON of HRMConfig) under `__metadata__["config"]`.
 import ARCCore
 import Foundation
 import Kernels

@@ -1,6 +1,6 @@
-// HRMConfig: the model's hyper-parameters and the named presets, in ONE place (HRM-SPEC §4, §5).
-// `paper` is the published configuration; `cpu` a small model for CPU training (the training issue
-// tunes it); `cpu-bench` the benchmark configuration of BENCHMARKS.md.
+// HRMConfig: the model's hyper-parameters and the named presets, in ONE place (docs/SPEC.md §4, §5).
+// `paper` is the published configuration; `cpu` a small model tuned for minutes-long
+// training runs on a CPU; `cpu-bench` the benchmark configuration of BENCHMARKS.md.
 import Kernels
 
 public struct HRMConfig: Codable, Sendable, Equatable {

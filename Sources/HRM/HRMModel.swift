@@ -1,5 +1,5 @@
 // HRMModel: the Hierarchical Reasoning Model's inner step on the CPU with the 1-step gradient
-// (HRM-SPEC §4). Post-norm blocks (attention with RoPE, SwiGLU, weightless RMSNorm), the two
+// (docs/SPEC.md §4). Post-norm blocks (attention with RoPE, SwiGLU, weightless RMSNorm), the two
 // reasoning modules H and L, the no-gradient cycles, then the differentiated step
 // zL = L(zL, zH + x); zH = H(zH, zL), logits = lm_head(zH)[P:], (q_halt, q_continue) = q_head(zH[0]).
 // Generic over the scalar: Float in production, Double for finite-difference tests.
@@ -46,7 +46,7 @@ public final class HRMCarry<T: KernelScalar>: @unchecked Sendable {
         zL = Tensor(shape: [batch, config.totalLength, config.hiddenSize])
     }
 
-    /// Slot gets zH = H_init, zL = L_init broadcast over positions (HRM-SPEC §5 reset).
+    /// Slot gets zH = H_init, zL = L_init broadcast over positions (docs/SPEC.md §5 reset).
     public func reset(slot: Int, model: HRMModel<T>) {
         let hInit = model.parameters.pointer(ParameterLayout.prefix + "H_init")
         let lInit = model.parameters.pointer(ParameterLayout.prefix + "L_init")
@@ -256,7 +256,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         }
     }
 
-    /// The no-gradient cycles of the inner step on the carry (HRM-SPEC §4): every (h, l) but the last.
+    /// The no-gradient cycles of the inner step on the carry (docs/SPEC.md §4): every (h, l) but the last.
     public func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
         embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
         runNoGradientCycles(carry: carry, batch: batch)

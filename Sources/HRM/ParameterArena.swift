@@ -1,5 +1,5 @@
 // ParameterArena: every model tensor in one contiguous buffer, addressed by the reference's
-// state_dict names and shapes (HRM-SPEC §4), plus the init of the spec (JAX truncated normal:
+// state_dict names and shapes (docs/SPEC.md §4), plus the init of the spec (JAX truncated normal:
 // Linear std 1/sqrt(fan_in), token embedding 1/sqrt(D), q_head weight 0 / bias -5, H_init/L_init
 // std 1). Trainable tensors come first, then the buffers (H_init, L_init), so a gradient arena of
 // `trainableCount` elements shares the offsets. The puzzle-embedding table ([N+1, ndim], zeros at

@@ -1,7 +1,7 @@
 // SafeTensors: read and write the safetensors format (u64 little-endian header length, JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, raw little-endian data).
 // Loads F32, F64, BF16, F16 (as Float) and I32, I64 (as Int64); writes F32 and I32. Names with a
-// torch.compile `_orig_mod.` prefix are stripped on load (HRM-SPEC §4). Writes go through a temp
+// torch.compile `_orig_mod.` prefix are stripped on load (docs/SPEC.md §4). Writes go through a temp
 // file + rename. Reading is strict on hostile files: the header (at most 100 MB of JSON, no
 // duplicate names) must give every tensor a supported dtype, a shape whose size fits Int, and
 // data_offsets inside the body that match that size and do not overlap another tensor's.

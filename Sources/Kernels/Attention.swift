@@ -1,4 +1,4 @@
-// Non-causal multi-head attention (HRM-SPEC §4): softmax(q k^T / sqrt(hd)) v per (batch, head) over a
+// Non-causal multi-head attention (docs/SPEC.md §4): softmax(q k^T / sqrt(hd)) v per (batch, head) over a
 // packed, already rotated qkv buffer [batch*seq, 3*D] (rows q|k|v, heads contiguous); output
 // [batch*seq, D] with heads contiguous. Memory-conscious: the scores are computed for a block of
 // query rows at a time (blockRows x S, about 0.5 MB at S = 901, so it stays in L2) in a reusable

@@ -1,4 +1,4 @@
-// Input embedding (HRM-SPEC §4): x = sqrt(D) * concat(puzzle_tokens, token_embedding(inputs)), where
+// Input embedding (docs/SPEC.md §4): x = sqrt(D) * concat(puzzle_tokens, token_embedding(inputs)), where
 // the puzzle-embedding row (ndim wide) is zero-padded to P*D and split into P tokens of width D.
 // The puzzle rows are gathered per batch slot from the (large) puzzle table; their gradient is
 // returned per slot ([batch, ndim]), i.e. sparse: only the rows used get one (the optimizer sums

@@ -1,4 +1,4 @@
-// Linear: out = inp W^T (+ bias), W stored [outFeatures, inFeatures] as in PyTorch (HRM-SPEC §4:
+// Linear: out = inp W^T (+ bias), W stored [outFeatures, inFeatures] as in PyTorch (docs/SPEC.md §4:
 // qkv/o/gate_up/down/lm_head have no bias; q_head has one). Backward accumulates into dweight/dbias
 // (beta = 1) and overwrites dinp unless accumulateInput is set.
 

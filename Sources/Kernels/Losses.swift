@@ -1,4 +1,4 @@
-// Losses (HRM-SPEC §6): stablemax cross-entropy with ignored labels, accumulated in Double
+// Losses (docs/SPEC.md §6): stablemax cross-entropy with ignored labels, accumulated in Double
 // (s(x) = x+1 for x >= 0, 1/(1-x) for x < 0; log p = log(s(x_label) / sum s(x))), and
 // binary cross-entropy with logits. Forward gives per-row losses; backward writes dlogits scaled by a
 // per-row weight (the caller's 1/count and batch normalisation).

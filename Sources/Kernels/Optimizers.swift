@@ -1,4 +1,4 @@
-// Optimizers (HRM-SPEC §6). AdamATan2 for every trainable tensor except the puzzle embedding:
+// Optimizers (docs/SPEC.md §6). AdamATan2 for every trainable tensor except the puzzle embedding:
 // t += 1; p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
 // p -= lr * atan2(m / (1-b1^t), sqrt(v / (1-b2^t))) (no epsilon). Sparse sign-SGD for the puzzle
 // embedding: the slot gradients of duplicate identifiers are summed first, then for each identifier

@@ -1,4 +1,4 @@
-// RMSNorm without a learned weight (HRM-SPEC §4): y = x / sqrt(mean(x^2) + eps), eps 1e-5, computed
+// RMSNorm without a learned weight (docs/SPEC.md §4): y = x / sqrt(mean(x^2) + eps), eps 1e-5, computed
 // in the kernel's scalar type (fp32 in production). Forward saves the per-row reciprocal rms; backward
 // needs only the output y and that value: dx = r * (dy - y * mean(dy * y)).
 

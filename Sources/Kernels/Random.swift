@@ -1,5 +1,5 @@
 // Random: a seeded SplitMix64 generator and the JAX-style truncated normal used for initialisation
-// (HRM-SPEC §4: cut at +-2 sigma, std corrected so the truncated distribution has the asked std).
+// (docs/SPEC.md §4: cut at +-2 sigma, std corrected so the truncated distribution has the asked std).
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,4 @@
-// Rotary position embedding (HRM-SPEC §4): theta 10000, inv_f[i] = theta^(-2i/hd) for i < hd/2,
+// Rotary position embedding (docs/SPEC.md §4): theta 10000, inv_f[i] = theta^(-2i/hd) for i < hd/2,
 // angle = position * inv_f duplicated to hd, "rotate_half": x*cos + [-x2, x1]*sin. Applied in place
 // to the q and k parts of a packed qkv buffer [rows = batch*seq, 3*D] (rows q|k|v, heads contiguous).
 

@@ -1,4 +1,4 @@
-// Scalar: the element types the kernels run in. Float is production (HRM-SPEC §4: fp32 on CPU);
+// Scalar: the element types the kernels run in. Float is production (docs/SPEC.md §4: fp32 on CPU);
 // Double runs the same generic kernels for finite-difference gradient tests. Each scalar brings its
 // BLAS gemm (OpenBLAS sgemm/dgemm) and the elementary functions the kernels need.
 import CBLAS

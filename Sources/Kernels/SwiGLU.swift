@@ -1,4 +1,4 @@
-// SwiGLU activation (HRM-SPEC §4): [gate | up] = h W_gu^T; act = silu(gate) * up. The projections are
+// SwiGLU activation (docs/SPEC.md §4): [gate | up] = h W_gu^T; act = silu(gate) * up. The projections are
 // linear kernels; this file is the elementwise middle. inter = round_up_to_256(round(expansion*D*2/3)).
 #if canImport(Glibc)
 import Glibc

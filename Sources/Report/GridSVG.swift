@@ -1,4 +1,4 @@
-// An ARC grid (HRM-SPEC §1) as a compact inline SVG for the HTML report: one cell = one user unit,
+// An ARC grid (docs/SPEC.md §1) as a compact inline SVG for the HTML report: one cell = one user unit,
 // colours 0..9 as CSS classes c0..c9 (the ARC palette), the most common colour as one background
 // rectangle, every other colour as ONE path of horizontal runs, cell borders as one path, and an
 // optional difference overlay (cells that differ from the truth). Compact on purpose: a page with

@@ -1,5 +1,5 @@
 // The HTML page of `arc-pipeline report`: one self-contained file (inline CSS and SVG, no script, no
-// network) with a summary (data, run, hyperparameters, both scores and pass@K of HRM-SPEC §7, test-input
+// network) with a summary (data, run, hyperparameters, both scores and pass@K of docs/SPEC.md §7, test-input
 // counts), training curves from metrics.jsonl, a filterable table of contents, and one section per task:
 // demonstration pairs, each test input, attempt 1 and 2 with votes and mean q, the truth with a
 // cell-difference overlay, the vote split and the next candidates. Solved tasks come first.

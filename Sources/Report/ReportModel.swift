@@ -1,7 +1,7 @@
 // What the HTML report shows, computed before any HTML is written: the inputs (`ReportInput`), and per
 // task and test input the submitted attempts with their votes and mean q, the truth when known, the
 // next candidates, and a status (solved / wrong / no candidate / no truth). Scores come from the
-// project's scorer (ARCCore `SubmissionScorer`, Voting `CandidateTable.passAtK`, HRM-SPEC §7), never
+// project's scorer (ARCCore `SubmissionScorer`, Voting `CandidateTable.passAtK`, docs/SPEC.md §7), never
 // recomputed here. Only the top candidates are kept, so a run with 1000 augmentations stays small.
 import ARCCore
 import Foundation

@@ -1,4 +1,4 @@
-// What the ACT trainer and the predictor need from the model (HRM-SPEC §4's inner step):
+// What the ACT trainer and the predictor need from the model (docs/SPEC.md §4's inner step):
 // a carry per batch slot, one inner step (optionally recording the 1-step-gradient
 // activations), its backward, and flat views of the parameters for the optimizers.
 // The HRM module's model conforms through an adapter (HRMInnerModelAdapter.swift).

@@ -1,4 +1,4 @@
-// Inference with ACT (HRM-SPEC §5 "Evaluation always runs halt_max_steps steps for every
+// Inference with ACT (docs/SPEC.md §5 "Evaluation always runs halt_max_steps steps for every
 // slot"): a fresh carry per batch, halt_max_steps inner steps, then the argmax tokens and
 // q_halt of the last step for every example.
 

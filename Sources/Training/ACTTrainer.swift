@@ -1,4 +1,4 @@
-// The ACT training loop (HRM-SPEC §5 and §6): a carry per batch slot that persists across
+// The ACT training loop (docs/SPEC.md §5 and §6): a carry per batch slot that persists across
 // steps; halted slots are reset and take the example in their slot of the new batch; one
 // inner step with the 1-step gradient; halting by q_halt > q_continue with exploration; the
 // Q-continue target from one more no-gradient inner step; lm (stablemax) + 0.5 * (q_halt +

@@ -1,4 +1,4 @@
-// AdamATan2 (HRM-SPEC §6) over one flat Float buffer: decoupled weight decay, Adam moments,
+// AdamATan2 (docs/SPEC.md §6) over one flat Float buffer: decoupled weight decay, Adam moments,
 // and atan2 in place of the epsilon-guarded division:
 //   t += 1; p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 //   p -= lr * atan2(m / (1 - b1^t), sqrt(v / (1 - b2^t))).

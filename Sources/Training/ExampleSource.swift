@@ -1,5 +1,5 @@
 // The training data as the trainer sees it: examples (inputs and labels, seq_len tokens
-// each) grouped into puzzles and puzzles into groups (HRM-SPEC §3/§6), with one puzzle
+// each) grouped into puzzles and puzzles into groups (docs/SPEC.md §3/§6), with one puzzle
 // identifier per puzzle. The built dataset (ARCAugment.BuiltSubset) conforms.
 
 public protocol ExampleSource {

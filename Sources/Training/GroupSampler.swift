@@ -1,4 +1,4 @@
-// The training sampler (HRM-SPEC §6, the reference's `_iter_train` and `_sample_batch`): a pass
+// The training sampler (docs/SPEC.md §6, the reference's `_iter_train` and `_sample_batch`): a pass
 // shuffles the groups once per epoch and concatenates those permutations; take a group, pick one
 // of its puzzles at random, put its examples (random order, as many as fit) in the batch; fill
 // the batch; drop the last incomplete batch of the pass. A pass spans `epochsPerPass` epochs: 1

@@ -1,4 +1,4 @@
-// Learning-rate schedule (HRM-SPEC §6): linear warm-up from 0 over `warmupSteps`, then a
+// Learning-rate schedule (docs/SPEC.md §6): linear warm-up from 0 over `warmupSteps`, then a
 // cosine from the base rate down to `minRatio * base` at `totalSteps` (ratio 1 = constant).
 import Foundation
 

@@ -1,4 +1,4 @@
-// Sparse sign-SGD for the puzzle-embedding table (HRM-SPEC §6): only the rows of the
+// Sparse sign-SGD for the puzzle-embedding table (docs/SPEC.md §6): only the rows of the
 // identifiers present in the batch change; duplicate rows' gradients are summed first;
 // p = p * (1 - lr*wd) - lr * sign(g). The arithmetic is Kernels.sparseSignSGDStep.
 import Kernels

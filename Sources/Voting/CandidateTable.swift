@@ -1,4 +1,4 @@
-// The candidate table kept after voting (HRM-SPEC §7) and its file `predictions.jsonl`: one JSON
+// The candidate table kept after voting (docs/SPEC.md §7) and its file `predictions.jsonl`: one JSON
 // object per line and per (task, test input), with the ranked candidates:
 //   {"task":"<id>","test_index":0,"undecodable":2,"candidates":[{"grid":[[...]],"votes":5,"mean_q":0.93},...]}
 // `score` and the HTML report read it back to compute pass@K (K = 1, 2, 5, 10).

@@ -1,10 +1,10 @@
-// Inputs and outputs of voting (HRM-SPEC §7): one model prediction per augmented test input, and the
+// Inputs and outputs of voting (docs/SPEC.md §7): one model prediction per augmented test input, and the
 // candidates it votes for once the augmentation is undone.
 import ARCCore
 
 /// One model prediction for one (possibly augmented) test input.
 public struct Prediction: Sendable, Equatable {
-    /// `<task>` or `<task>_t<tid>_<10-digit colour map>` (HRM-SPEC §3); names the augmentation to undo.
+    /// `<task>` or `<task>_t<tid>_<10-digit colour map>` (docs/SPEC.md §3); names the augmentation to undo.
     public var puzzleName: String
     /// Index of the test input within its task (test order of the challenges file).
     public var testIndex: Int
@@ -48,7 +48,7 @@ public struct Candidate: Hashable, Sendable {
         self.meanQ = meanQ
     }
 
-    /// The ranking order (HRM-SPEC §7): more votes first, then higher mean q, then — a deterministic
+    /// The ranking order (docs/SPEC.md §7): more votes first, then higher mean q, then — a deterministic
     /// final tie-break of our own, so the result never depends on the order of the predictions —
     /// the grid with fewer rows, then fewer columns, then the lexicographically smaller row-major cells.
     public static func ranksBefore(_ a: Candidate, _ b: Candidate) -> Bool {

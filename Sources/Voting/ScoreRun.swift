@@ -1,4 +1,4 @@
-// The library side of `arc-pipeline score` (HRM-SPEC §7): load the ground truth (and optionally the
+// The library side of `arc-pipeline score` (docs/SPEC.md §7): load the ground truth (and optionally the
 // challenges and a candidate table), strictly load and validate the submission, score it, and render
 // the result as text (both metrics named, pass@1/2, pass@K, per-task table) or JSON.
 import ARCCore

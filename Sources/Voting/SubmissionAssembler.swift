@@ -1,4 +1,4 @@
-// From ranked candidates to a submission (HRM-SPEC §7): attempt_1, attempt_2 = the top two candidates,
+// From ranked candidates to a submission (docs/SPEC.md §7): attempt_1, attempt_2 = the top two candidates,
 // one candidate fills both attempts, and a test input without any candidate gets a documented
 // fallback for both attempts (never a missing entry). Fallbacks are counted and listed.
 import ARCCore

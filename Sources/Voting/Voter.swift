@@ -1,4 +1,4 @@
-// Voting over augmented predictions (HRM-SPEC §7): undo the augmentation named by each prediction's
+// Voting over augmented predictions (docs/SPEC.md §7): undo the augmentation named by each prediction's
 // puzzle name (§3), group by (task, test input), count each distinct grid's votes and mean
 // sigmoid(q_halt), and rank (votes, then mean q, then the deterministic tie-break of
 // `Candidate.ranksBefore`).

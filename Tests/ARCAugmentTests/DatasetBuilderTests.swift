@@ -1,4 +1,4 @@
-// The dataset builder and reader (HRM-SPEC §2-3, DESIGN.md "Formats"): synthetic tasks for the
+// The dataset builder and reader (docs/SPEC.md §2-3, docs/DESIGN.md "Formats"): synthetic tasks for the
 // layout rules, and the whole arc1 preset at 8 augmentations for the acceptance checks (numpy
 // loads every array; every example undoes to its original pair; eval test inputs sit in the test
 // split under their train-split puzzles' identifiers; determinism).

@@ -1,4 +1,4 @@
-// HRM-SPEC §3: dihedral group laws, numpy semantics of the 8 transforms, colour maps fixing 0,
+// docs/SPEC.md §3: dihedral group laws, numpy semantics of the 8 transforms, colour maps fixing 0,
 // augmentation apply/undo and puzzle names.
 import ARCAugment
 import ARCCore

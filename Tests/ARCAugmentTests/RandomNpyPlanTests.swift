@@ -1,5 +1,5 @@
 // Seeded RNG properties, .npy reading/writing against numpy, and augmentation plans with
-// content-hash dedupe (HRM-SPEC §3).
+// content-hash dedupe (docs/SPEC.md §3).
 import ARCAugment
 import ARCCore
 import XCTest

@@ -1,4 +1,4 @@
-// HRM-SPEC §2: encoding with the EOS border and the crop decoder, for every size 1..30 at random
+// docs/SPEC.md §2: encoding with the EOS border and the crop decoder, for every size 1..30 at random
 // offsets, plus a cross-check against the reference's numpy encoding.
 import ARCAugment
 import ARCCore

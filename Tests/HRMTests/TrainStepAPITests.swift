@@ -1,7 +1,8 @@
 // One full ACT training step (Tests/Fixtures/train_step.safetensors, sequence in its README) written
 // with the public API the trainer will use: innerStep with gradient, the ACT target from a second
 // no-gradient step, losses, backward of total / global batch, AdamATan2 and sparse sign-SGD.
-// This proves the API suffices; the real trainer (ACT carry bookkeeping, batching) is another issue.
+// This proves the API suffices; the real trainer (ACT carry bookkeeping, batching) is
+// Training.ACTTrainer, tested in TrainingTests.
 import Foundation
 import Kernels
 import XCTest

@@ -1,4 +1,4 @@
-// Optimizers and schedule against hand-computed values of HRM-SPEC §6.
+// Optimizers and schedule against hand-computed values of docs/SPEC.md §6.
 import Foundation
 import Training
 import XCTest

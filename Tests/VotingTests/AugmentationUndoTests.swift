@@ -1,4 +1,4 @@
-// Undoing augmentations (HRM-SPEC §3) as voting needs it: the 8 dihedral ids against numpy results,
+// Undoing augmentations (docs/SPEC.md §3) as voting needs it: the 8 dihedral ids against numpy results,
 // undo(apply(g)) == g for all ids x random colour maps x shapes, and puzzle-name round trips.
 import ARCAugment
 import ARCCore

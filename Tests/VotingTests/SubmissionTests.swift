@@ -1,4 +1,4 @@
-// The submission model (HRM-SPEC §7): Kaggle JSON text, strict decoding errors, the shared validator,
+// The submission model (docs/SPEC.md §7): Kaggle JSON text, strict decoding errors, the shared validator,
 // the atomic validated write, and the scorer on crafted submissions.
 import ARCCore
 import Foundation

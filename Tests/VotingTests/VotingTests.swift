@@ -1,4 +1,4 @@
-// Voting (HRM-SPEC §7): oracle predictions through all augmentations score 100%; a crafted set of
+// Voting (docs/SPEC.md §7): oracle predictions through all augmentations score 100%; a crafted set of
 // predictions gives the exact expected ranking, attempts, fallbacks and scores.
 import ARCAugment
 import ARCCore

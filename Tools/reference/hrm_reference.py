@@ -1,4 +1,4 @@
-"""Independent PyTorch reference of the HRM model (HRM-SPEC.md section 4) and its
+"""Independent PyTorch reference of the HRM model (docs/SPEC.md §4) and its
 ACT wrapper (section 5), written for golden fixtures, not for speed.
 
 Everything is functional: parameters live in a plain dict keyed by the reference

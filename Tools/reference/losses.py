@@ -1,4 +1,4 @@
-"""Losses and metrics of HRM-SPEC.md section 6 (stablemax cross-entropy, BCE with
+"""Losses and metrics of docs/SPEC.md §6 (stablemax cross-entropy, BCE with
 logits, the ACT loss head), in float64.
 
 Ignored labels: in this project a label equal to PAD (0) is ignored. The reference

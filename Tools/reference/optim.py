@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedule of HRM-SPEC.md section 6, in float64.
+"""Optimizers and learning-rate schedule of docs/SPEC.md §6, in float64.
 
 AdamATan2 (a = b = 1, no epsilon, decoupled weight decay applied before the moments):
     t += 1

@@ -1,5 +1,5 @@
-// `arc-pipeline build-dataset`: augmented HRM datasets (HRM-SPEC §2-3) in the reference's
-// on-disk layout (DESIGN.md "Formats"); the work is ARCAugment.DatasetBuilder, this file only
+// `arc-pipeline build-dataset`: augmented HRM datasets (docs/SPEC.md §2-3) in the reference's
+// on-disk layout (docs/DESIGN.md "Formats"); the work is ARCAugment.DatasetBuilder, this file only
 // parses options, prints progress and the closing summary.
 import ARCAugment
 import ARCCore

@@ -1,6 +1,6 @@
 // `arc-pipeline report`: one self-contained HTML page (inline CSS/SVG, no script, no network) showing a
 // submission task by task — demonstrations, test inputs, both attempts with votes and mean q, the truth
-// with a cell-difference overlay, the next candidates — with the scores (HRM-SPEC §7) and the training
+// with a cell-difference overlay, the next candidates — with the scores (docs/SPEC.md §7) and the training
 // curves of the run. Reads a submission folder written by train-eval/evaluate; see the Report module.
 import ARCCore
 import ArgumentParser

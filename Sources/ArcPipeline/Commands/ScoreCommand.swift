@@ -1,4 +1,4 @@
-// `arc-pipeline score`: score a Kaggle submission against known test outputs (HRM-SPEC §7), printing
+// `arc-pipeline score`: score a Kaggle submission against known test outputs (docs/SPEC.md §7), printing
 // the Kaggle score and the reference evaluators' task-average score (both named), pass@1/pass@2,
 // pass@K from a candidate table (`predictions.jsonl`) when given, and a per-task table; `--json` for
 // machine output. Any problem ends with one clear line on stderr and a non-zero exit.

@@ -1,4 +1,4 @@
-// The evaluate stage (HRM-SPEC §7): predict every test-split example of a built dataset (all
+// The evaluate stage (docs/SPEC.md §7): predict every test-split example of a built dataset (all
 // augmented versions of every test input, halt_max_steps ACT steps each), decode, vote per
 // (task, test input), and write submission.json, predictions.jsonl, evaluation.json,
 // score.json (when solutions are known) and report.html into the output folder. The output is
