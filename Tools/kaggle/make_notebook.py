@@ -29,7 +29,7 @@ import os
 INPUT_ROOT = os.environ.get("ARC_KAGGLE_INPUT", "/kaggle/input")            # attached datasets
 WORKING = os.environ.get("ARC_KAGGLE_WORKING", "/kaggle/working")           # output folder
 COMPETITION = os.environ.get("ARC_KAGGLE_COMPETITION", os.path.join(INPUT_ROOT, "arc-prize-2025"))
-BUNDLE = os.environ.get("ARC_BUNDLE", "")        # bundle folder; empty: search INPUT_ROOT for */bin/arc-pipeline
+BUNDLE = os.environ.get("ARC_BUNDLE", "")        # bundle folder; empty: search INPUT_ROOT for **/bin/arc-pipeline
 # Kaggle stops a notebook after 12 h. Training gets TRAIN_BUDGET; dataset building, prediction and
 # voting come after it (minutes at the default augmentations). Any step still running at DEADLINE
 # (counted from the start of this notebook) is stopped and the fallback submission is kept.
@@ -123,6 +123,11 @@ status = {"pipeline": "not run", "fallback_test_inputs": None}
 
 # 1. The fallback first: both attempts = the test input, for every test input of the challenges.
 challenges_path = os.path.join(COMPETITION, "arc-agi_test_challenges.json")
+if not os.path.exists(challenges_path):  # the competition data mounted elsewhere under the input root
+    found = sorted(glob.glob(os.path.join(INPUT_ROOT, "**", "arc-agi_test_challenges.json"), recursive=True))
+    if found:
+        challenges_path, COMPETITION = found[0], os.path.dirname(found[0])
+        log(f"competition data found at {COMPETITION}")
 with open(challenges_path) as f:
     challenges = json.load(f)
 fallback = fallback_submission(challenges)
@@ -132,10 +137,9 @@ log(f"fallback submission written: {len(fallback)} tasks, {sum(map(len, fallback
 try:
     # 2. The bundle, copied to the working folder (input datasets are read-only and may lose the execute bit).
     if not BUNDLE:
-        found = sorted(glob.glob(os.path.join(INPUT_ROOT, "*", "bin", "arc-pipeline"))
-                       + glob.glob(os.path.join(INPUT_ROOT, "*", "*", "bin", "arc-pipeline")))
+        found = sorted(glob.glob(os.path.join(INPUT_ROOT, "**", "bin", "arc-pipeline"), recursive=True), key=len)
         if not found:
-            raise FileNotFoundError(f"no */bin/arc-pipeline under {INPUT_ROOT}: attach the bundle dataset")
+            raise FileNotFoundError(f"no **/bin/arc-pipeline under {INPUT_ROOT}: attach the bundle dataset")
         BUNDLE = os.path.dirname(os.path.dirname(found[0]))
     bundle = os.path.join(WORKING, "arc-pipeline-bundle")
     shutil.rmtree(bundle, ignore_errors=True)
