@@ -224,7 +224,9 @@ public final class Fetcher: @unchecked Sendable {
             }
             try extractor.extract(archive, into: unpacked)
         } else if let dir = plan.localDirectory {
-            try fm.copyItem(at: dir, to: unpacked)
+            // The folder may be read-only (Kaggle mounts its inputs so): the copy is this program's
+            // own (owner-writable), so it can be normalised, replaced and removed later.
+            try Self.copyAsOwnFiles(dir, to: unpacked, source: plan.source)
             (digest, bytes) = try Self.directoryDigest(unpacked)
         }
 
@@ -248,6 +250,28 @@ public final class Fetcher: @unchecked Sendable {
         }
         for relative in fm.enumerator(atPath: folder.path)?.allObjects as? [String] ?? [] where isLink(folder.appendingPathComponent(relative)) {
             throw FetchError.badLayout(source: source.name, reason: "\(folder.lastPathComponent)/\(relative) is a symbolic link; the data must be plain files and folders")
+        }
+    }
+
+    /// Copies a folder's tree with this process's default permissions instead of the source's
+    /// (which may be read-only); symbolic links are copied as links (refused by `refuseLinks`),
+    /// anything that is no file, folder or link is refused.
+    static func copyAsOwnFiles(_ from: URL, to target: URL, source: DataSource) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: target, withIntermediateDirectories: false)
+        for name in try fm.contentsOfDirectory(atPath: from.path) {
+            let item = from.appendingPathComponent(name), copy = target.appendingPathComponent(name)
+            switch try fm.attributesOfItem(atPath: item.path)[.type] as? FileAttributeType {
+            case .typeDirectory?:
+                try copyAsOwnFiles(item, to: copy, source: source)
+            case .typeSymbolicLink?:
+                try fm.createSymbolicLink(atPath: copy.path, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: item.path))
+            case .typeRegular?:
+                try fm.copyItem(at: item, to: copy)
+                try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: copy.path)
+            default:
+                throw FetchError.badLayout(source: source.name, reason: "\(item.path) is not a file, folder or symbolic link")
+            }
         }
     }
 
