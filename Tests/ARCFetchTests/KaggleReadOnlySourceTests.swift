@@ -28,7 +28,7 @@ final class KaggleReadOnlySourceTests: XCTestCase {
         try fm.setAttributes([.posixPermissions: 0o555], ofItemAtPath: source.path)
 
         let dataDir = root.appendingPathComponent("data")
-        var fetcher = Fetcher(dataDirectory: dataDir, log: { _ in })
+        let fetcher = Fetcher(dataDirectory: dataDir, log: { _ in })
         let plan = try fetcher.plan(.kaggle, mirror: nil, kaggleSource: source.path, pinnedSHA256: nil)
         let first = try fetcher.fetch(plan).manifest
         XCTAssertEqual(first.splits.map(\.name), ["test"])

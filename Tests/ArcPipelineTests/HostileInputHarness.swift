@@ -71,10 +71,7 @@ enum HostileInputHarness {
             for (key, value) in hostile.environment { environment[key] = value }
             let process = try PipelineExecutable.start(hostile.arguments, in: root, environment: environment)
             let stdoutPipe = process.standardOutput as! Pipe, stderrPipe = process.standardError as! Pipe
-            var out = Data(), err = Data()
-            let group = DispatchGroup()
-            group.enter(); DispatchQueue.global().async { out = stdoutPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-            group.enter(); DispatchQueue.global().async { err = stderrPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+            let outReader = PipeReader(stdoutPipe), errReader = PipeReader(stderrPipe)
             let deadline = Date().addingTimeInterval(hostile.timeout)
             while process.isRunning && Date() < deadline { usleep(10_000) }
             if process.isRunning {
@@ -82,7 +79,7 @@ enum HostileInputHarness {
                 XCTFail("\(hostile.name): still running after \(Int(hostile.timeout)) s", file: file, line: line)
             }
             process.waitUntilExit()
-            group.wait()
+            let out = outReader.wait(), err = errReader.wait()
             let stderr = String(decoding: err, as: UTF8.self), stdout = String(decoding: out, as: UTF8.self)
             let context = "\(hostile.name): arc-pipeline \(hostile.arguments.joined(separator: " "))\n--- stderr\n\(stderr)--- stdout (tail)\n\(stdout.suffix(600))"
 
@@ -118,5 +115,24 @@ extension URL {
         let url = appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: url)
+    }
+}
+
+/// Reads a pipe to its end on a background thread (so a chatty child never blocks on a full pipe).
+final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        DispatchQueue.global().async {
+            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            self.done.signal()
+        }
+    }
+
+    /// Everything the pipe carried, once the writer closed it.
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

@@ -142,9 +142,7 @@ final class HostileOutputsTests: XCTestCase {
         let process = try PipelineExecutable.start(["build-dataset", "--train", "./large", "--canvas", "30", "--num-aug", "1000", "--threads", "1",
                                                     "--out", "built"], in: root)
         let stderrPipe = process.standardError as! Pipe
-        var stderr = Data()
-        let reader = DispatchGroup()
-        reader.enter(); DispatchQueue.global().async { stderr = stderrPipe.fileHandleForReading.readDataToEndOfFile(); reader.leave() }
+        let stderrReader = PipeReader(stderrPipe)
         func partials() -> [String] {
             ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { $0.hasPrefix(".built.") }
         }
@@ -165,8 +163,7 @@ final class HostileOutputsTests: XCTestCase {
         while process.isRunning && Date() < exitDeadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        reader.wait()
-        let text = String(decoding: stderr, as: UTF8.self)
+        let text = String(decoding: stderrReader.wait(), as: UTF8.self)
         XCTAssertEqual(process.terminationReason, .exit, "signal \(signal): exits (not killed by the signal): \(text)", line: line)
         XCTAssertNotEqual(process.terminationStatus, 0, text, line: line)
         XCTAssertEqual(partials(), [], "signal \(signal): no staging or old folder left: \(text)", line: line)
