@@ -22,20 +22,35 @@ struct Options {
     var exportDirectory = ""
 }
 
+/// One clear line and exit code 2 for a bad command line.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("Error: arc-bench: \(message)\n".utf8))
+    exit(2)
+}
+
 func parseOptions() -> Options {
     var options = Options()
     var arguments = Array(CommandLine.arguments.dropFirst())
     func value(_ flag: String) -> String {
-        guard !arguments.isEmpty else { fatalError("arc-bench: \(flag) needs a value") }
+        guard !arguments.isEmpty else { fail("\(flag) needs a value") }
         return arguments.removeFirst()
+    }
+    /// An integer option within `range`.
+    func integer(_ flag: String, _ range: ClosedRange<Int>) -> Int {
+        let text = value(flag)
+        guard let number = Int(text), range.contains(number) else { fail("\(flag) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'") }
+        return number
     }
     while !arguments.isEmpty {
         let argument = arguments.removeFirst()
         switch argument {
-        case "--threads": options.threads = Int(value(argument)) ?? 0
-        case "--repeats": options.repeats = max(1, Int(value(argument)) ?? 3)
-        case "--batch": options.batch = Int(value(argument))
-        case "--seed": options.seed = UInt64(value(argument)) ?? 1
+        case "--threads": options.threads = integer(argument, 0...256)
+        case "--repeats": options.repeats = integer(argument, 1...1000)
+        case "--batch": options.batch = integer(argument, 1...4096)
+        case "--seed":
+            let text = value(argument)
+            guard let seed = UInt64(text) else { fail("--seed must be an integer in 0...\(UInt64.max), got '\(text)'") }
+            options.seed = seed
         case "sgemm", "step", "paper", "all", "micro": options.mode = argument
         case "export-check":
             options.mode = argument
@@ -44,8 +59,7 @@ func parseOptions() -> Options {
             print("usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N]\n       arc-bench export-check DIR   (writes swift_model.safetensors + swift_outputs.safetensors for Tools/bench/check_swift_checkpoint.py)")
             exit(0)
         default:
-            FileHandle.standardError.write("arc-bench: unknown argument \(argument)\n".data(using: .utf8)!)
-            exit(2)
+            fail("unknown argument \(argument) (see arc-bench --help)")
         }
     }
     return options

@@ -1,0 +1,36 @@
+// arc-bench refuses a bad command line with one clear line and exit code 2 (it used to trap on a
+// missing value and silently replace unparsable numbers with defaults).
+import Foundation
+import TestHelpers
+import XCTest
+
+final class ArcBenchArgumentsTests: XCTestCase {
+    func testBadArgumentsAreNamed() throws {
+        let bench = try PipelineExecutable.url().deletingLastPathComponent().appendingPathComponent("arc-bench")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: bench.path), "arc-bench not built beside arc-pipeline at \(bench.path)")
+        let cases: [([String], String)] = [
+            (["sgemm", "--threads"], "--threads needs a value"),
+            (["sgemm", "--threads", "x"], "--threads must be an integer in 0...256"),
+            (["sgemm", "--threads", "100000"], "--threads must be an integer in 0...256"),
+            (["sgemm", "--repeats", "0"], "--repeats must be an integer in 1...1000"),
+            (["sgemm", "--seed", "-1"], "--seed must be an integer"),
+            (["bogus"], "unknown argument bogus"),
+        ]
+        for (arguments, expected) in cases {
+            let process = Process()
+            process.executableURL = bench
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = Pipe()
+            try process.run()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .exit, "\(arguments): trapped\n\(stderr)")
+            XCTAssertEqual(process.terminationStatus, 2, "\(arguments)\n\(stderr)")
+            let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+            XCTAssertEqual(lines.count, 1, "\(arguments)\n\(stderr)")
+            XCTAssertTrue(lines.first?.contains(expected) ?? false, "\(arguments): \(stderr)")
+        }
+    }
+}
