@@ -30,15 +30,16 @@ public final class Interruption: @unchecked Sendable {
         if let name = signalName { throw Interrupted(signalName: name) }
     }
 
-    /// Handles SIGINT and SIGTERM until `uninstall`; `notice` is printed on the first signal.
-    public func install(notice: String) {
+    /// Handles SIGINT and SIGTERM until `uninstall`; `notice` is printed on the first signal,
+    /// `secondNotice` when a second one exits at once.
+    public func install(notice: String, secondNotice: String = "exiting now") {
         for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [weak self] in
                 guard let self else { return }
                 if self.isRequested {
-                    FileHandle.standardError.write(Data("\nsecond signal: exiting now\n".utf8))
+                    FileHandle.standardError.write(Data("\nsecond signal: \(secondNotice)\n".utf8))
                     exit(130)
                 }
                 FileHandle.standardError.write(Data("\n\(name): \(notice) (again to exit now)\n".utf8))

@@ -1,41 +1,30 @@
-// Ctrl-C / SIGTERM handling for long runs: the first signal asks the loop to stop cleanly
-// (it saves a checkpoint and exits); a second one exits at once.
-import Dispatch
+// Ctrl-C / SIGTERM handling for long runs: the first signal asks the training loop to stop cleanly
+// (it saves a checkpoint and exits); a second one exits at once. The signal handling itself is
+// ARCCore's Interruption, shared with the dataset build.
+import ARCCore
 import Foundation
 
 public final class StopRequest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _reason: String?
-    private var sources: [DispatchSourceSignal] = []
+    private let interruption = Interruption()
 
     public init() {}
 
-    public var reason: String? {
-        lock.lock(); defer { lock.unlock() }
-        return _reason
-    }
+    /// Why the run should stop ("interrupted (SIGINT)", "terminated (SIGTERM)" or what `request`
+    /// was given); nil while it should go on.
+    public var reason: String? { interruption.signalName.map(Self.describe) }
 
-    public func request(_ reason: String) {
-        lock.lock(); defer { lock.unlock() }
-        if _reason == nil { _reason = reason }
-    }
+    public func request(_ reason: String) { interruption.request(reason) }
 
     /// Installs SIGINT and SIGTERM handlers that request a stop.
     public func installSignalHandlers() {
-        for (sig, name) in [(SIGINT, "interrupted (SIGINT)"), (SIGTERM, "terminated (SIGTERM)")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                if self.reason != nil {
-                    FileHandle.standardError.write(Data("\nsecond signal: exiting without saving\n".utf8))
-                    exit(130)
-                }
-                FileHandle.standardError.write(Data("\n\(name): finishing the step, saving a checkpoint, then stopping (again to exit now)\n".utf8))
-                self.request(name)
-            }
-            source.resume()
-            sources.append(source)
+        interruption.install(notice: "finishing the step, saving a checkpoint, then stopping", secondNotice: "exiting without saving")
+    }
+
+    static func describe(_ signalName: String) -> String {
+        switch signalName {
+        case "SIGINT": return "interrupted (SIGINT)"
+        case "SIGTERM": return "terminated (SIGTERM)"
+        default: return signalName
         }
     }
 }
