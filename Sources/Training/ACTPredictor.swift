@@ -1,10 +1,11 @@
 // Inference with ACT (docs/SPEC.md §5 "Evaluation always runs halt_max_steps steps for every
 // slot"): a fresh carry per batch, halt_max_steps inner steps, then the argmax tokens and
-// q_halt of the last step for every example.
+// q_halt of the last step for every example. Examples of a canvas bucket run on a carry of
+// that bucket's side (one carry per side, made on first use).
 
 public struct ExamplePrediction: Sendable, Equatable {
     public var example: Int
-    /// Argmax token per grid position (seq_len values).
+    /// Argmax token per grid position (the source's sequenceLength values).
     public var tokens: [UInt8]
     public var qHalt: Float
 }
@@ -13,14 +14,13 @@ public final class ACTPredictor<Model: ACTInnerModel> {
     public let model: Model
     public let batchSize: Int
     public let haltMaxSteps: Int
-    let carry: Model.Carry
+    var carries: [Int: Model.Carry] = [:]
     var inputs: [Int32], identifiers: [Int32], logits: [Float], qHalt: [Float], qContinue: [Float]
 
     public init(model: Model, batchSize: Int, haltMaxSteps: Int) {
         self.model = model
         self.batchSize = batchSize
         self.haltMaxSteps = haltMaxSteps
-        carry = model.makeCarry(batchSize: batchSize)
         inputs = [Int32](repeating: 0, count: batchSize * model.sequenceLength)
         identifiers = [Int32](repeating: 0, count: batchSize)
         logits = [Float](repeating: 0, count: batchSize * model.sequenceLength * model.vocabularySize)
@@ -29,10 +29,20 @@ public final class ACTPredictor<Model: ACTInnerModel> {
     }
 
     /// Predicts examples `examples` (indices into `data`), in batches; unused slots of the last
-    /// batch hold blank examples (PAD inputs, identifier 0) and are dropped.
+    /// batch hold blank examples (PAD inputs, identifier 0) and are dropped. Throws when the
+    /// model cannot take the source's canvas side.
     public func predict(_ examples: [Int], from data: ExampleSource, identifierOf: (Int) -> Int32,
-                        progress: ((Int) -> Void)? = nil) -> [ExamplePrediction] {
-        let seqLen = model.sequenceLength, vocab = model.vocabularySize
+                        progress: ((Int) -> Void)? = nil) throws -> [ExamplePrediction] {
+        let carry: Model.Carry
+        if let existing = carries[data.canvasSide ?? 0] {
+            carry = existing
+        } else {
+            carry = try model.makeCarry(batchSize: batchSize, side: data.canvasSide)
+            carries[data.canvasSide ?? 0] = carry
+        }
+        let seqLen = model.tokensPerExample(of: carry), vocab = model.vocabularySize
+        precondition(seqLen == data.sequenceLength && seqLen <= model.sequenceLength,
+                     "predict: the source has \(data.sequenceLength) tokens per example, the carry \(seqLen)")
         var results = [ExamplePrediction]()
         results.reserveCapacity(examples.count)
         var labels = [Int32](repeating: 0, count: seqLen)
@@ -43,7 +53,8 @@ public final class ACTPredictor<Model: ACTInnerModel> {
                 if slot < chunk.count {
                     inputs.withUnsafeMutableBufferPointer { i in
                         labels.withUnsafeMutableBufferPointer { l in
-                            data.copyExample(chunk[slot], inputs: i.baseAddress! + slot * seqLen, labels: l.baseAddress!, ignoreLabel: -100)
+                            data.copyExample(chunk[slot], inputs: i.baseAddress! + slot * seqLen, labels: l.baseAddress!,
+                                             ignoreLabel: ACTTrainer<Model>.ignoreLabel)
                         }
                     }
                     identifiers[slot] = identifierOf(chunk[slot])

@@ -4,6 +4,8 @@
 // Q-continue target from one more no-gradient inner step; lm (stablemax) + 0.5 * (q_halt +
 // q_continue) losses with the gradient divided by the global batch size; AdamATan2 on the
 // dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch.
+// A size-bucketed dataset trains each bucket with its own sampler and carry (TrainingBucket.swift);
+// the optimizers, schedule, step count and exploration stream are shared.
 import Foundation
 import Kernels
 
@@ -64,9 +66,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     public static var ignoreLabel: Int32 { -100 }
 
     public let model: Model
-    public let data: ExampleSource
     public let options: TrainerOptions
-    public private(set) var sampler: GroupSampler
     public private(set) var adam: AdamATan2
     public let signSGD: SparseSignSGD
     public let schedule: LearningRateSchedule
@@ -74,16 +74,12 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     /// Exploration draws (halting) use their own stream, saved with the state.
     public private(set) var rng: SplitMix64
 
-    let batch: Int, seqLen: Int, vocab: Int
-    let carry: Model.Carry
-    let probeCarry: Model.Carry
-    // Per slot: ACT steps taken, halted flag, the example held (inputs, labels, identifier).
-    var slotSteps: [Int32]
-    var halted: [Bool]
-    var currentInputs: [Int32]
-    var currentLabels: [Int32]
-    var currentIdentifiers: [Int32]
-    // Scratch (no allocation per step).
+    /// The canvas buckets (one for a dataset without buckets), each with its sampler and carry.
+    let buckets: [TrainingBucket<Model>]
+    let batch: Int, vocab: Int
+    /// The most tokens per example over the buckets (scratch size).
+    let maxSeqLen: Int
+    // Scratch (no allocation per step), sized for the longest bucket.
     var batchInputs: [Int32]
     var batchLabels: [Int32]
     var batchIdentifiers: [Int32]
@@ -93,87 +89,95 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     var qHalt: [Float], qContinue: [Float], probeQHalt: [Float], probeQContinue: [Float]
     var dQHalt: [Float], dQContinue: [Float]
 
-    public init(model: Model, data: ExampleSource, options: TrainerOptions) {
-        precondition(data.sequenceLength == model.sequenceLength,
-                     "dataset seq_len \(data.sequenceLength) does not match the model's \(model.sequenceLength)")
+    /// A trainer on one example source (a dataset without canvas buckets).
+    public convenience init(model: Model, data: ExampleSource, options: TrainerOptions) throws {
+        try self.init(model: model, buckets: [data], options: options)
+    }
+
+    /// A trainer on one example source per canvas bucket; every batch comes from one bucket.
+    /// Bucket 0 samples with `options.seed`, so one bucket trains exactly as a single source.
+    public init(model: Model, buckets sources: [ExampleSource], options: TrainerOptions) throws {
+        precondition(!sources.isEmpty, "ACTTrainer needs at least one example source")
         self.model = model
-        self.data = data
         self.options = options
         batch = options.batchSize
-        seqLen = model.sequenceLength
         vocab = model.vocabularySize
-        sampler = GroupSampler(puzzleIndices: data.puzzleOffsets, groupIndices: data.groupOffsets, batchSize: options.batchSize, seed: options.seed)
+        buckets = try sources.enumerated().map { index, data in
+            try TrainingBucket(model: model, data: data, batch: options.batchSize,
+                               seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15, ignoreLabel: ACTTrainer.ignoreLabel)
+        }
+        maxSeqLen = buckets.map(\.seqLen).max() ?? 0
         adam = AdamATan2(parameterCount: model.denseParameterCount, beta1: Float(options.beta1), beta2: Float(options.beta2), weightDecay: Float(options.weightDecay))
         signSGD = SparseSignSGD(weightDecay: Float(options.puzzleEmbeddingWeightDecay))
         schedule = LearningRateSchedule(warmupSteps: options.warmupSteps, totalSteps: options.totalSteps, minRatio: options.lrMinRatio)
         rng = SplitMix64(seed: options.seed ^ 0xAC7_5EED)
-        carry = model.makeCarry(batchSize: batch)
-        probeCarry = model.makeCarry(batchSize: batch)
-        slotSteps = [Int32](repeating: 0, count: batch)
-        halted = [Bool](repeating: true, count: batch)  // every slot takes data on the first step
-        currentInputs = [Int32](repeating: 0, count: batch * seqLen)
-        currentLabels = [Int32](repeating: ACTTrainer.ignoreLabel, count: batch * seqLen)
-        currentIdentifiers = [Int32](repeating: 0, count: batch)
-        batchInputs = currentInputs
-        batchLabels = currentLabels
-        batchIdentifiers = currentIdentifiers
-        logits = [Float](repeating: 0, count: batch * seqLen * vocab)
+        batchInputs = [Int32](repeating: 0, count: batch * maxSeqLen)
+        batchLabels = [Int32](repeating: ACTTrainer.ignoreLabel, count: batch * maxSeqLen)
+        batchIdentifiers = [Int32](repeating: 0, count: batch)
+        logits = [Float](repeating: 0, count: batch * maxSeqLen * vocab)
         dLogits = logits
         probeLogits = logits
         qHalt = [Float](repeating: 0, count: batch)
         qContinue = qHalt; probeQHalt = qHalt; probeQContinue = qHalt; dQHalt = qHalt; dQContinue = qHalt
     }
 
-    /// Loads the next batch from the sampler into the batch buffers.
-    func loadBatch() -> Int {
-        let next = sampler.next()
+    /// Number of canvas buckets.
+    public var bucketCount: Int { buckets.count }
+
+    /// Loads the next batch of bucket `b`'s sampler into the batch buffers.
+    func loadBatch(_ b: TrainingBucket<Model>) -> Int {
+        let next = b.sampler.next()
+        b.draws += 1
+        let seqLen = b.seqLen
         batchInputs.withUnsafeMutableBufferPointer { inputs in
             batchLabels.withUnsafeMutableBufferPointer { labels in
                 for (slot, example) in next.examples.enumerated() {
-                    data.copyExample(example, inputs: inputs.baseAddress! + slot * seqLen, labels: labels.baseAddress! + slot * seqLen,
-                                     ignoreLabel: ACTTrainer.ignoreLabel)
+                    b.data.copyExample(example, inputs: inputs.baseAddress! + slot * seqLen, labels: labels.baseAddress! + slot * seqLen,
+                                       ignoreLabel: ACTTrainer.ignoreLabel)
                 }
             }
         }
-        for (slot, puzzle) in next.puzzles.enumerated() { batchIdentifiers[slot] = data.identifier(ofPuzzle: puzzle) }
+        for (slot, puzzle) in next.puzzles.enumerated() { batchIdentifiers[slot] = b.data.identifier(ofPuzzle: puzzle) }
         return next.epoch
     }
 
-    /// One training step on the sampler's next batch. Throws when the loss or a gradient is
-    /// not finite (no parameter is updated then).
+    /// One training step on the next batch (of the bucket furthest behind). Throws when the loss
+    /// or a gradient is not finite (no parameter is updated then).
     @discardableResult
     public func trainStep() throws -> StepMetrics {
-        try runStep(epoch: loadBatch())
+        let b = buckets[TrainingBucket.next(buckets)]
+        return try runStep(b, epoch: loadBatch(b))
     }
 
-    /// One training step on an explicit batch (labels already use `ignoreLabel`), for tests
-    /// against the reference's fixtures.
+    /// One training step on an explicit batch of the first bucket (labels already use
+    /// `ignoreLabel`), for tests against the reference's fixtures.
     @discardableResult
     public func trainStep(inputs: [Int32], labels: [Int32], identifiers: [Int32]) throws -> StepMetrics {
-        precondition(inputs.count == batch * seqLen && labels.count == batch * seqLen && identifiers.count == batch)
-        batchInputs = inputs
-        batchLabels = labels
-        batchIdentifiers = identifiers
-        return try runStep(epoch: 0)
+        let b = buckets[0]
+        precondition(inputs.count == batch * b.seqLen && labels.count == batch * b.seqLen && identifiers.count == batch)
+        for k in 0..<inputs.count { batchInputs[k] = inputs[k]; batchLabels[k] = labels[k] }
+        for k in 0..<batch { batchIdentifiers[k] = identifiers[k] }
+        return try runStep(b, epoch: 0)
     }
 
-    func runStep(epoch: Int) throws -> StepMetrics {
+    func runStep(_ b: TrainingBucket<Model>, epoch: Int) throws -> StepMetrics {
+        let seqLen = b.seqLen
         // Reset halted slots and give them the new batch's example in their slot.
-        let resetSlots = (0..<batch).filter { halted[$0] }
-        model.resetCarry(carry, slots: resetSlots)
+        let resetSlots = (0..<batch).filter { b.halted[$0] }
+        model.resetCarry(b.carry, slots: resetSlots)
         for slot in resetSlots {
-            slotSteps[slot] = 0
+            b.slotSteps[slot] = 0
             for t in 0..<seqLen {
-                currentInputs[slot * seqLen + t] = batchInputs[slot * seqLen + t]
-                currentLabels[slot * seqLen + t] = batchLabels[slot * seqLen + t]
+                b.currentInputs[slot * seqLen + t] = batchInputs[slot * seqLen + t]
+                b.currentLabels[slot * seqLen + t] = batchLabels[slot * seqLen + t]
             }
-            currentIdentifiers[slot] = batchIdentifiers[slot]
+            b.currentIdentifiers[slot] = batchIdentifiers[slot]
         }
 
         // The inner step with the 1-step gradient recorded.
-        currentInputs.withUnsafeBufferPointer { inputs in
-            currentIdentifiers.withUnsafeBufferPointer { ids in
-                model.innerStep(carry: carry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
+        b.currentInputs.withUnsafeBufferPointer { inputs in
+            b.currentIdentifiers.withUnsafeBufferPointer { ids in
+                model.innerStep(carry: b.carry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
                                 logits: &logits, qHalt: &qHalt, qContinue: &qContinue, recordForBackward: true)
             }
         }
@@ -182,25 +186,25 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         let maxSteps = Int32(options.haltMaxSteps)
         var isLast = [Bool](repeating: false, count: batch)
         for slot in 0..<batch {
-            slotSteps[slot] += 1
-            isLast[slot] = slotSteps[slot] >= maxSteps
+            b.slotSteps[slot] += 1
+            isLast[slot] = b.slotSteps[slot] >= maxSteps
             var h = isLast[slot]
             if options.haltMaxSteps > 1 {
                 h = h || qHalt[slot] > qContinue[slot]
                 let explore = rng.nextUnit() < options.explorationProbability
                 let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, options.haltMaxSteps - 1))))
-                if explore && slotSteps[slot] < minHalt { h = false }
+                if explore && b.slotSteps[slot] < minHalt { h = false }
             }
-            halted[slot] = h
+            b.halted[slot] = h
         }
 
         // Q-continue target from one more inner step on the new carry, without gradient.
         var targetQContinue = [Double](repeating: 0, count: batch)
         if options.haltMaxSteps > 1 {
-            model.copyCarry(carry, to: probeCarry)
-            currentInputs.withUnsafeBufferPointer { inputs in
-                currentIdentifiers.withUnsafeBufferPointer { ids in
-                    model.innerStep(carry: probeCarry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
+            model.copyCarry(b.carry, to: b.probeCarry)
+            b.currentInputs.withUnsafeBufferPointer { inputs in
+                b.currentIdentifiers.withUnsafeBufferPointer { ids in
+                    model.innerStep(carry: b.probeCarry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
                                     logits: &probeLogits, qHalt: &probeQHalt, qContinue: &probeQContinue, recordForBackward: false)
                 }
             }
@@ -219,7 +223,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         metrics.tokens = batch * seqLen
         let (lmLoss, counts) = dLogits.withUnsafeMutableBufferPointer { d in
             logits.withUnsafeBufferPointer { l in
-                currentLabels.withUnsafeBufferPointer { labels in
+                b.currentLabels.withUnsafeBufferPointer { labels in
                     sequenceStablemaxLoss(d.baseAddress!, l.baseAddress!, labels.baseAddress!, batch: batch, tokens: seqLen, vocab: vocab,
                                           ignoreLabel: ACTTrainer.ignoreLabel, gradientScale: scale)
                 }
@@ -231,7 +235,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         for slot in 0..<batch {
             var correct = 0
             for t in 0..<seqLen {
-                let label = currentLabels[slot * seqLen + t]
+                let label = b.currentLabels[slot * seqLen + t]
                 if label == ACTTrainer.ignoreLabel { continue }
                 let best = logits.withUnsafeBufferPointer { argmax($0.baseAddress! + (slot * seqLen + t) * vocab, count: vocab) }
                 if best == Int(label) { correct += 1 }
@@ -258,12 +262,12 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         metrics.qHaltLoss = qHaltLoss
         metrics.qContinueLoss = qContinueLoss
         guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
-        for slot in 0..<batch where halted[slot] && counts[slot] > 0 {
+        for slot in 0..<batch where b.halted[slot] && counts[slot] > 0 {
             metrics.count += 1
             metrics.accuracySum += Double(tokenCorrect[slot]) / Double(counts[slot])
             metrics.exactSum += Int(seqCorrect[slot])
             metrics.qHaltCorrectSum += ((qHalt[slot] >= 0) == (seqCorrect[slot] == 1)) ? 1 : 0
-            metrics.stepsSum += Int(slotSteps[slot])
+            metrics.stepsSum += Int(b.slotSteps[slot])
         }
 
         // Backward and the optimizers.
@@ -284,19 +288,15 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         metrics.learningRate = lr
         adam.update(parameters: model.denseParameters, gradients: model.denseGradients, count: model.denseParameterCount, learningRate: Float(lr))
         signSGD.update(table: model.puzzleEmbeddingTable, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
-                       identifiers: currentIdentifiers, rowGradients: model.puzzleEmbeddingRowGradients, learningRate: Float(puzzleLR))
+                       identifiers: b.currentIdentifiers, rowGradients: model.puzzleEmbeddingRowGradients, learningRate: Float(puzzleLR))
         return metrics
     }
 }
 
-/// Everything besides the model's parameters that exact resume needs.
-public struct TrainerSnapshot: Sendable, Equatable {
-    public var step: Int
-    public var adamStep: Int
-    public var firstMoment: [Float]
-    public var secondMoment: [Float]
+/// One bucket's part of the trainer state: its sampler, draws, ACT slots and carry.
+public struct BucketSnapshot: Sendable, Equatable {
     public var sampler: GroupSampler.State
-    public var rngState: UInt64
+    public var draws: Int
     public var slotSteps: [Int32]
     public var halted: [Bool]
     public var currentInputs: [Int32]
@@ -305,26 +305,45 @@ public struct TrainerSnapshot: Sendable, Equatable {
     public var carry: [Float]
 }
 
+/// Everything besides the model's parameters that exact resume needs.
+public struct TrainerSnapshot: Sendable, Equatable {
+    public var step: Int
+    public var adamStep: Int
+    public var firstMoment: [Float]
+    public var secondMoment: [Float]
+    public var rngState: UInt64
+    /// One per canvas bucket, in the dataset's bucket order.
+    public var buckets: [BucketSnapshot]
+}
+
 extension ACTTrainer {
     public func snapshot() -> TrainerSnapshot {
         TrainerSnapshot(step: step, adamStep: adam.step, firstMoment: adam.firstMoment, secondMoment: adam.secondMoment,
-                        sampler: sampler.state, rngState: rng.state, slotSteps: slotSteps, halted: halted,
-                        currentInputs: currentInputs, currentLabels: currentLabels, currentIdentifiers: currentIdentifiers,
-                        carry: model.exportCarry(carry))
+                        rngState: rng.state,
+                        buckets: buckets.map { b in
+                            BucketSnapshot(sampler: b.sampler.state, draws: b.draws, slotSteps: b.slotSteps, halted: b.halted,
+                                           currentInputs: b.currentInputs, currentLabels: b.currentLabels,
+                                           currentIdentifiers: b.currentIdentifiers, carry: model.exportCarry(b.carry))
+                        })
     }
 
+    /// Restores a snapshot already checked against this trainer (CheckpointStore.check).
     public func restore(_ s: TrainerSnapshot) {
-        precondition(s.slotSteps.count == batch, "snapshot batch size \(s.slotSteps.count) differs from \(batch)")
+        precondition(s.buckets.count == buckets.count, "snapshot has \(s.buckets.count) buckets, the trainer \(buckets.count)")
         step = s.step
         adam = AdamATan2(step: s.adamStep, firstMoment: s.firstMoment, secondMoment: s.secondMoment,
                          beta1: adam.beta1, beta2: adam.beta2, weightDecay: adam.weightDecay)
-        sampler.restore(s.sampler)
         rng = SplitMix64(seed: s.rngState)
-        slotSteps = s.slotSteps
-        halted = s.halted
-        currentInputs = s.currentInputs
-        currentLabels = s.currentLabels
-        currentIdentifiers = s.currentIdentifiers
-        model.importCarry(s.carry, into: carry)
+        for (b, saved) in zip(buckets, s.buckets) {
+            precondition(saved.slotSteps.count == batch, "snapshot batch size \(saved.slotSteps.count) differs from \(batch)")
+            b.sampler.restore(saved.sampler)
+            b.draws = saved.draws
+            b.slotSteps = saved.slotSteps
+            b.halted = saved.halted
+            b.currentInputs = saved.currentInputs
+            b.currentLabels = saved.currentLabels
+            b.currentIdentifiers = saved.currentIdentifiers
+            model.importCarry(saved.carry, into: b.carry)
+        }
     }
 }

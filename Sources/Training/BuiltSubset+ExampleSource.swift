@@ -6,6 +6,7 @@ import ARCAugment
 public final class BuiltExampleSource: ExampleSource {
     public let subset: BuiltSubset
     public let sequenceLength: Int
+    public let canvasSide: Int?
     public let puzzleOffsets: [Int]
     public let groupOffsets: [Int]
     let datasetIgnoreLabel: UInt8?
@@ -13,6 +14,7 @@ public final class BuiltExampleSource: ExampleSource {
     public init(subset: BuiltSubset, ignoreLabelId: Int?) {
         self.subset = subset
         sequenceLength = subset.seqLen
+        canvasSide = nil
         puzzleOffsets = subset.puzzleIndices.map(Int.init)
         groupOffsets = subset.groupIndices.map(Int.init)
         datasetIgnoreLabel = ignoreLabelId.map { UInt8($0) }

@@ -18,6 +18,13 @@ extension HRMModel: ACTInnerModel where T == Float {
         return carry
     }
 
+    public func makeCarry(batchSize: Int, side: Int?) throws -> HRMCarry<Float> {
+        guard side == nil else { throw CheckpointError.invalid("canvas buckets are not supported by this model yet") }
+        return makeCarry(batchSize: batchSize)
+    }
+
+    public func tokensPerExample(of carry: HRMCarry<Float>) -> Int { config.seqLen }
+
     public func copyCarry(_ source: HRMCarry<Float>, to destination: HRMCarry<Float>) {
         destination.zH.copy(from: source.zH)
         destination.zL.copy(from: source.zL)
@@ -41,7 +48,7 @@ extension HRMModel: ACTInnerModel where T == Float {
                           logits: UnsafeMutablePointer<Float>, qHalt: UnsafeMutablePointer<Float>, qContinue: UnsafeMutablePointer<Float>,
                           recordForBackward: Bool) {
         innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batchSize, withGradient: recordForBackward)
-        logits.update(from: self.logits.pointer, count: batchSize * config.seqLen * config.vocabSize)
+        logits.update(from: self.logits.pointer, count: batchSize * tokensPerExample(of: carry) * config.vocabSize)
         for slot in 0..<batchSize {
             qHalt[slot] = qLogits[slot * 2]
             qContinue[slot] = qLogits[slot * 2 + 1]

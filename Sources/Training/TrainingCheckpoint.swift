@@ -81,26 +81,36 @@ public struct CheckpointStore {
         for tmp in items where tmp.hasPrefix(".step-") { try? fm.removeItem(at: checkpoints.appendingPathComponent(tmp)) }
     }
 
+    /// Tensor and metadata names of bucket `k`'s state: the v1 names when the run has one bucket
+    /// (a dataset without canvas buckets), `bucket<k>.`-prefixed names in the v2 format otherwise.
+    static func bucketPrefix(_ k: Int, of count: Int) -> String { count == 1 ? "" : "bucket\(k)." }
+
     static func stateFile(_ s: TrainerSnapshot) -> SafeTensorsFile {
         var t: [String: SafeTensor] = [:]
         func f(_ name: String, _ v: [Float]) { t[name] = SafeTensor(name: name, shape: [v.count], floats: v) }
         func i(_ name: String, _ v: [Int32]) { t[name] = SafeTensor(name: name, shape: [v.count], int32: v) }
         f("adam.first_moment", s.firstMoment)
         f("adam.second_moment", s.secondMoment)
-        f("act.carry", s.carry)
-        i("act.slot_steps", s.slotSteps)
-        i("act.halted", s.halted.map { $0 ? 1 : 0 })
-        i("act.current_inputs", s.currentInputs)
-        i("act.current_labels", s.currentLabels)
-        i("act.current_identifiers", s.currentIdentifiers)
-        i("sampler.group_order", s.sampler.groupOrder.isEmpty ? [-1] : s.sampler.groupOrder)
-        let meta: [String: String] = [
-            "format": "arc-pipeline-train-state-v1",
-            "step": String(s.step), "adam_step": String(s.adamStep),
-            "sampler_epoch": String(s.sampler.epoch), "sampler_position": String(s.sampler.position),
-            "sampler_rng": String(s.sampler.rngState), "act_rng": String(s.rngState),
-            "sampler_empty_order": s.sampler.groupOrder.isEmpty ? "1" : "0",
+        var meta: [String: String] = [
+            "format": s.buckets.count == 1 ? "arc-pipeline-train-state-v1" : "arc-pipeline-train-state-v2",
+            "step": String(s.step), "adam_step": String(s.adamStep), "act_rng": String(s.rngState),
         ]
+        if s.buckets.count != 1 { meta["buckets"] = String(s.buckets.count) }
+        for (k, b) in s.buckets.enumerated() {
+            let p = bucketPrefix(k, of: s.buckets.count)
+            f(p + "act.carry", b.carry)
+            i(p + "act.slot_steps", b.slotSteps)
+            i(p + "act.halted", b.halted.map { $0 ? 1 : 0 })
+            i(p + "act.current_inputs", b.currentInputs)
+            i(p + "act.current_labels", b.currentLabels)
+            i(p + "act.current_identifiers", b.currentIdentifiers)
+            i(p + "sampler.group_order", b.sampler.groupOrder.isEmpty ? [-1] : b.sampler.groupOrder)
+            meta[p + "sampler_epoch"] = String(b.sampler.epoch)
+            meta[p + "sampler_position"] = String(b.sampler.position)
+            meta[p + "sampler_rng"] = String(b.sampler.rngState)
+            meta[p + "sampler_empty_order"] = b.sampler.groupOrder.isEmpty ? "1" : "0"
+            if s.buckets.count != 1 { meta[p + "draws"] = String(b.draws) }
+        }
         return SafeTensorsFile(tensors: t, metadata: meta)
     }
 
@@ -128,17 +138,30 @@ public struct CheckpointStore {
             guard v >= 0 else { throw CheckpointError.invalid("\(url.path): metadata \(k) is \(v), expected >= 0") }
             return v
         }
-        guard file.metadata["format"] == "arc-pipeline-train-state-v1" else {
+        let bucketCount: Int
+        switch file.metadata["format"] {
+        case "arc-pipeline-train-state-v1": bucketCount = 1
+        case "arc-pipeline-train-state-v2":
+            bucketCount = try count("buckets")
+            guard (2...64).contains(bucketCount) else {
+                throw CheckpointError.invalid("\(url.path): metadata buckets is \(bucketCount), expected 2...64")
+            }
+        default:
             throw CheckpointError.invalid("\(url.path): not a training state file (format \(file.metadata["format"] ?? "none"))")
         }
-        let emptyOrder: String = try meta("sampler_empty_order")
-        let sampler = GroupSampler.State(epoch: try count("sampler_epoch"), position: try count("sampler_position"),
-                                         groupOrder: emptyOrder == "1" ? [] : try ints("sampler.group_order"), rngState: try meta("sampler_rng"))
+        let buckets: [BucketSnapshot] = try (0..<bucketCount).map { k in
+            let p = bucketPrefix(k, of: bucketCount)
+            let emptyOrder: String = try meta(p + "sampler_empty_order")
+            let sampler = GroupSampler.State(epoch: try count(p + "sampler_epoch"), position: try count(p + "sampler_position"),
+                                             groupOrder: emptyOrder == "1" ? [] : try ints(p + "sampler.group_order"),
+                                             rngState: try meta(p + "sampler_rng"))
+            return BucketSnapshot(sampler: sampler, draws: bucketCount == 1 ? 0 : try count(p + "draws"),
+                                  slotSteps: try ints(p + "act.slot_steps"), halted: try ints(p + "act.halted").map { $0 != 0 },
+                                  currentInputs: try ints(p + "act.current_inputs"), currentLabels: try ints(p + "act.current_labels"),
+                                  currentIdentifiers: try ints(p + "act.current_identifiers"), carry: try floats(p + "act.carry"))
+        }
         return TrainerSnapshot(step: try count("step"), adamStep: try count("adam_step"), firstMoment: try floats("adam.first_moment"),
-                               secondMoment: try floats("adam.second_moment"), sampler: sampler, rngState: try meta("act_rng"),
-                               slotSteps: try ints("act.slot_steps"), halted: try ints("act.halted").map { $0 != 0 },
-                               currentInputs: try ints("act.current_inputs"), currentLabels: try ints("act.current_labels"),
-                               currentIdentifiers: try ints("act.current_identifiers"), carry: try floats("act.carry"))
+                               secondMoment: try floats("adam.second_moment"), rngState: try meta("act_rng"), buckets: buckets)
     }
 }
 
@@ -147,49 +170,60 @@ extension CheckpointStore {
     /// it is restored: every count, index and token in range, every value finite.
     public static func check(_ s: TrainerSnapshot, against trainer: ACTTrainer<HRMModel<Float>>, source: String) throws {
         func fail(_ message: String) -> CheckpointError { .invalid("\(source): \(message)") }
-        let batch = trainer.batch, seqLen = trainer.seqLen, vocab = trainer.vocab
+        let batch = trainer.batch, vocab = trainer.vocab
         let model = trainer.model
-        let slots = s.slotSteps.count
-        guard slots == batch else {
-            throw fail("saved with batch size \(slots) (act.slot_steps), this run uses batch size \(batch); resume with the run's own batch size")
+        guard s.buckets.count == trainer.buckets.count else {
+            throw fail("saved with \(s.buckets.count) canvas bucket(s), this dataset has \(trainer.buckets.count) (a state from another dataset?)")
         }
-        for (name, count) in [("act.halted", s.halted.count), ("act.current_identifiers", s.currentIdentifiers.count)] where count != batch {
-            throw fail("\(name) has \(count) entries, expected one per slot (\(batch))")
-        }
-        for (name, count) in [("act.current_inputs", s.currentInputs.count), ("act.current_labels", s.currentLabels.count)] where count != batch * seqLen {
-            throw fail("\(name) has \(count) entries, expected batch x seq_len = \(batch) x \(seqLen)")
-        }
-        if let k = s.slotSteps.firstIndex(where: { $0 < 0 }) { throw fail("act.slot_steps[\(k)] is \(s.slotSteps[k]), expected >= 0") }
-        if let k = s.currentInputs.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw fail("act.current_inputs[\(k)] is \(s.currentInputs[k]), outside the vocabulary 0..<\(vocab)")
-        }
-        let ignore = ACTTrainer<HRMModel<Float>>.ignoreLabel
-        if let k = s.currentLabels.firstIndex(where: { $0 != ignore && ($0 < 0 || Int($0) >= vocab) }) {
-            throw fail("act.current_labels[\(k)] is \(s.currentLabels[k]), outside the vocabulary 0..<\(vocab) (and not the ignore label \(ignore))")
-        }
-        if let k = s.currentIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= model.puzzleIdentifierCount }) {
-            throw fail("act.current_identifiers[\(k)] is \(s.currentIdentifiers[k]), outside the model's puzzle identifiers 0..<\(model.puzzleIdentifierCount)")
-        }
-        let carryCount = trainer.carry.zH.count + trainer.carry.zL.count
-        guard s.carry.count == carryCount else { throw fail("act.carry has \(s.carry.count) values, this model and batch need \(carryCount)") }
-        if let k = s.carry.firstIndex(where: { !$0.isFinite }) { throw fail("act.carry[\(k)] is \(s.carry[k]), expected a finite value") }
         let parameters = model.denseParameterCount
         for (name, values) in [("adam.first_moment", s.firstMoment), ("adam.second_moment", s.secondMoment)] {
             guard values.count == parameters else { throw fail("\(name) has \(values.count) values, the model has \(parameters) parameters") }
             if let k = values.firstIndex(where: { !$0.isFinite }) { throw fail("\(name)[\(k)] is \(values[k]), expected a finite value") }
         }
         if let k = s.secondMoment.firstIndex(where: { $0 < 0 }) { throw fail("adam.second_moment[\(k)] is \(s.secondMoment[k]), expected >= 0") }
-        let groups = trainer.sampler.groupCount
-        let order = s.sampler.groupOrder
-        guard order.count == groups else {
-            throw fail("sampler.group_order has \(order.count) entries, the dataset has \(groups) groups (a state from another dataset?)")
+        for (index, (saved, bucket)) in zip(s.buckets, trainer.buckets).enumerated() {
+            let p = bucketPrefix(index, of: s.buckets.count)
+            let seqLen = bucket.seqLen
+            let slots = saved.slotSteps.count
+            guard slots == batch else {
+                throw fail("saved with batch size \(slots) (\(p)act.slot_steps), this run uses batch size \(batch); resume with the run's own batch size")
+            }
+            for (name, count) in [("act.halted", saved.halted.count), ("act.current_identifiers", saved.currentIdentifiers.count)] where count != batch {
+                throw fail("\(p)\(name) has \(count) entries, expected one per slot (\(batch))")
+            }
+            for (name, count) in [("act.current_inputs", saved.currentInputs.count), ("act.current_labels", saved.currentLabels.count)]
+            where count != batch * seqLen {
+                throw fail("\(p)\(name) has \(count) entries, expected batch x seq_len = \(batch) x \(seqLen)")
+            }
+            if let k = saved.slotSteps.firstIndex(where: { $0 < 0 }) { throw fail("\(p)act.slot_steps[\(k)] is \(saved.slotSteps[k]), expected >= 0") }
+            if let k = saved.currentInputs.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw fail("\(p)act.current_inputs[\(k)] is \(saved.currentInputs[k]), outside the vocabulary 0..<\(vocab)")
+            }
+            let ignore = ACTTrainer<HRMModel<Float>>.ignoreLabel
+            if let k = saved.currentLabels.firstIndex(where: { $0 != ignore && ($0 < 0 || Int($0) >= vocab) }) {
+                throw fail("\(p)act.current_labels[\(k)] is \(saved.currentLabels[k]), outside the vocabulary 0..<\(vocab) (and not the ignore label \(ignore))")
+            }
+            if let k = saved.currentIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= model.puzzleIdentifierCount }) {
+                throw fail("\(p)act.current_identifiers[\(k)] is \(saved.currentIdentifiers[k]), outside the model's puzzle identifiers 0..<\(model.puzzleIdentifierCount)")
+            }
+            let carryCount = bucket.carry.zH.count + bucket.carry.zL.count
+            guard saved.carry.count == carryCount else { throw fail("\(p)act.carry has \(saved.carry.count) values, this model and batch need \(carryCount)") }
+            if let k = saved.carry.firstIndex(where: { !$0.isFinite }) { throw fail("\(p)act.carry[\(k)] is \(saved.carry[k]), expected a finite value") }
+            let groups = bucket.sampler.groupCount
+            let order = saved.sampler.groupOrder
+            guard order.count % max(groups, 1) == 0, order.count / max(groups, 1) == bucket.sampler.epochsPerPass else {
+                throw fail("\(p)sampler.group_order has \(order.count) entries, the dataset has \(groups) groups "
+                           + "(\(bucket.sampler.epochsPerPass) epoch(s) per pass; a state from another dataset?)")
+            }
+            var seen = [Int](repeating: 0, count: groups)
+            for (k, group) in order.enumerated() {
+                guard group >= 0, Int(group) < groups else { throw fail("\(p)sampler.group_order[\(k)] is \(group), outside the dataset's groups 0..<\(groups)") }
+                seen[Int(group)] += 1
+                guard seen[Int(group)] <= bucket.sampler.epochsPerPass else { throw fail("\(p)sampler.group_order names group \(group) twice in one epoch") }
+            }
+            guard saved.sampler.position <= order.count else {
+                throw fail("metadata \(p)sampler_position is \(saved.sampler.position), expected 0...\(order.count)")
+            }
         }
-        var seen = [Bool](repeating: false, count: groups)
-        for (k, group) in order.enumerated() {
-            guard group >= 0, Int(group) < groups else { throw fail("sampler.group_order[\(k)] is \(group), outside the dataset's groups 0..<\(groups)") }
-            guard !seen[Int(group)] else { throw fail("sampler.group_order names group \(group) twice") }
-            seen[Int(group)] = true
-        }
-        guard s.sampler.position <= groups else { throw fail("metadata sampler_position is \(s.sampler.position), expected 0...\(groups)") }
     }
 }

@@ -62,22 +62,34 @@ public final class TrainingSession {
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     let metadata: [String: String]
 
-    /// Makes the trainer; with `resume`, restores the model and trainer state of the latest checkpoint.
-    public init(runDirectory: URL, model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions,
+    /// Makes the trainer on one example source; with `resume`, restores the model and trainer
+    /// state of the latest checkpoint.
+    public convenience init(runDirectory: URL, model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions,
+                            resume: Bool, metadata: [String: String] = [:]) throws {
+        try self.init(runDirectory: runDirectory, model: model, buckets: [data], options: options, resume: resume, metadata: metadata)
+    }
+
+    /// Makes the trainer on one example source per canvas bucket (docs/DESIGN.md "Formats").
+    public init(runDirectory: URL, model: HRMModel<Float>, buckets: [ExampleSource], options: TrainerOptions,
                 resume: Bool, metadata: [String: String] = [:]) throws {
         self.runDirectory = runDirectory
         self.metadata = metadata
         store = CheckpointStore(runDirectory: runDirectory)
-        guard data.sequenceLength == model.sequenceLength else {
-            throw CheckpointError.invalid("the dataset's seq_len \(data.sequenceLength) does not match the model's \(model.sequenceLength)")
-        }
-        for puzzle in 0..<max(0, data.puzzleOffsets.count - 1) {
-            let identifier = data.identifier(ofPuzzle: puzzle)
-            guard identifier >= 0, Int(identifier) < model.puzzleIdentifierCount else {
-                throw CheckpointError.invalid("puzzle \(puzzle) of the dataset has identifier \(identifier), the model has identifiers 0..<\(model.puzzleIdentifierCount)")
+        guard !buckets.isEmpty else { throw CheckpointError.invalid("the dataset has no examples to train on") }
+        for data in buckets {
+            if data.canvasSide == nil {
+                guard data.sequenceLength == model.sequenceLength else {
+                    throw CheckpointError.invalid("the dataset's seq_len \(data.sequenceLength) does not match the model's \(model.sequenceLength)")
+                }
+            }
+            for puzzle in 0..<max(0, data.puzzleOffsets.count - 1) {
+                let identifier = data.identifier(ofPuzzle: puzzle)
+                guard identifier >= 0, Int(identifier) < model.puzzleIdentifierCount else {
+                    throw CheckpointError.invalid("puzzle \(puzzle) of the dataset has identifier \(identifier), the model has identifiers 0..<\(model.puzzleIdentifierCount)")
+                }
             }
         }
-        trainer = ACTTrainer(model: model, data: data, options: options)
+        trainer = try ACTTrainer(model: model, buckets: buckets, options: options)
         if resume {
             guard let folder = store.latest() else {
                 throw CheckpointError.missing("\(runDirectory.path) has no complete checkpoint to resume (checkpoints/latest)")

@@ -100,7 +100,7 @@ final class TrainStepGoldenTests: XCTestCase {
         let inputs = try ints(step, "batch.inputs"), labels = try ints(step, "batch.labels"), ids = try ints(step, "batch.puzzle_identifiers")
         // The trainer's data source is unused here (explicit batch), but must match the model's shape.
         let source = ArrayExampleSource(sequenceLength: 16, inputs: inputs, labels: labels, puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
-        let trainer = ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
+        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
         let metrics = try trainer.trainStep(inputs: inputs, labels: mapIgnored(labels), identifiers: ids)
 
         func scalar(_ k: String) throws -> Double { Double(try floats(step, k)[0]) }
@@ -123,7 +123,7 @@ final class TrainStepGoldenTests: XCTestCase {
         let model = try model(from: weights, batch: 3, haltMaxSteps: 2)
         let source = ArrayExampleSource(sequenceLength: 16, inputs: [Int32](repeating: 0, count: 48), labels: [Int32](repeating: 0, count: 48),
                                         puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
-        let trainer = ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
+        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
         for call in ["batch1", "batch2"] {
             try trainer.trainStep(inputs: try ints(two, "\(call).inputs"), labels: mapIgnored(try ints(two, "\(call).labels")),
                                   identifiers: try ints(two, "\(call).puzzle_identifiers"))

@@ -159,7 +159,7 @@ enum EvaluateStage {
         var done = 0
         while done < subset.exampleCount {
             let examples = Array(done..<min(subset.exampleCount, done + chunk))
-            let results = predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
+            let results = try predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
                                             progress: { progress.update(done: Int64(done + $0), total: Int64(subset.exampleCount)) })
             for r in results {
                 let puzzle = subset.puzzle(ofExample: r.example)
