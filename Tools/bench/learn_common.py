@@ -253,6 +253,8 @@ def table_lines(results):
     row("final train token accuracy", [fmt(r["training"]["final"].get("accuracy")) for r in results])
     row("final lm_loss", [fmt(r["training"]["final"].get("lm_loss")) for r in results])
     row("tokens/s (final interval)", [fmt(r["training"]["final"].get("tokens_per_second"), 0) for r in results])
+    row("canvas / seq_len / parameters", [f"{r['settings'].get('canvas')} / {r['settings'].get('seq_len')} / {r['settings'].get('parameters')}" for r in results])
+    row("load average 1 min (start, end)", [f"{r['machine']['load_average_before'][0]:.1f}, {r['machine']['load_average'][0]:.1f}" for r in results])
     row("evaluated test examples", [str(r.get("evaluation", {}).get("examples")) for r in results])
     row("evaluation seconds", [f"{r.get('timings', {}).get('evaluate', 0):.1f}" for r in results])
     width = max(len(label) for label, _ in rows)
