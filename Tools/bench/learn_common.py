@@ -125,8 +125,11 @@ def training_summary(records, points=6):
     """Final interval's accuracies and a loss curve of about `points` metrics lines, evenly spread."""
     if not records:
         return dict(steps=0, final={}, curve=[])
-    usable = [r for r in records if (r.get("halted") or 0) > 0] or records
-    last = usable[-1]
+    # Accuracies count halted slots only: the last interval that had any (none yet: n/a).
+    usable = [r for r in records if (r.get("halted") or 0) > 0]
+    last = dict(usable[-1]) if usable else {k: None for k in ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps")}
+    for key in ("step", "lm_loss", "q_halt_loss", "q_continue_loss", "tokens_per_second"):
+        last.setdefault(key, records[-1].get(key))
     if len(records) <= points:
         chosen = records
     else:
