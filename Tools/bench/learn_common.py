@@ -192,7 +192,7 @@ def prepare_out(out, force, marker_names):
     if os.path.lexists(out) and not os.path.isdir(out):
         fail(f"--out {out}: exists and is not a folder")
     if os.path.isdir(out):
-        entries = os.listdir(out)
+        entries = [e for e in os.listdir(out) if e != ".bench-learn"]  # only the marker: an unfinished start
         if entries:
             if not os.path.isfile(os.path.join(out, ".bench-learn")):
                 fail(f"--out {out}: a folder that this benchmark did not make and that is not empty; give another --out")
