@@ -204,7 +204,9 @@ def train(args, settings, dataset, adam_class, out):
     from models.sparse_embedding import CastedSparseEmbeddingSignSGD_Distributed
     from puzzle_dataset import PuzzleDataset, PuzzleDatasetConfig
 
+    import numpy as np
     torch.random.manual_seed(args.seed)  # pretrain.py: config.seed + RANK
+    np.random.seed(args.seed)  # the loader's np.random.choice (in pretrain.py, its worker's unseeded state): reruns repeat
     batch_size = settings["global_batch_size"]
     loader = PuzzleDataset(PuzzleDatasetConfig(seed=args.seed, dataset_path=dataset, global_batch_size=batch_size,
                                                test_set_mode=False, epochs_per_iter=EPOCHS_PER_ITER, rank=0,
