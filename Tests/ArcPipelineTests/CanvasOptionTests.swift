@@ -59,8 +59,8 @@ final class CanvasOptionTests: XCTestCase {
         let run = try PipelineExecutable.run(["build-dataset", "--train", "./tasks", "--eval", "./tasks", "--data-dir", "data",
                                               "--canvas", "auto", "--num-aug", "2", "--threads", "1"], in: root)
         XCTAssertEqual(run.status, 0, run.stderr)
-        // Needs: 3x2 demos + 2x3 test -> 4 -> c8; 6 -> 7 -> c8; 13 -> 14 -> c16; 25 -> 26 -> c30 (each twice: train and eval role,
-        // the evaluation role predicting the test output from the demonstrations: the same shape as their inputs... transposed sizes).
+        // Largest sides 3, 6, 13, 25 -> needs 4, 7, 14, 26 -> c8, c8, c16, c30, each task twice (training role, and
+        // evaluation role where the test output shape is predicted from the demonstrations: they keep their shapes).
         let out = root.appendingPathComponent("data/built/custom-aug2-cauto")
         XCTAssertTrue(run.stdout.contains("built \(out.path)"), run.stdout)
         XCTAssertTrue(run.stdout.contains("canvas buckets: c8 4 tasks, c16 2 tasks, c30 2 tasks"), run.stdout)

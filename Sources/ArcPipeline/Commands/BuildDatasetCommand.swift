@@ -28,7 +28,7 @@ struct BuildDatasetCommand: ParsableCommand {
           arc-pipeline build-dataset --preset arc1 --num-aug 1000
           arc-pipeline build-dataset --train arc-agi-1:training,concept-arc --eval arc-agi-1:evaluation
           arc-pipeline build-dataset --preset arc1 --canvas 12 --max-tasks 20 --num-aug 16
-          arc-pipeline build-dataset --preset arc2 --canvas auto   (size buckets: <out>/{train,test}/c<side>__*.npy)
+          arc-pipeline build-dataset --preset arc2 --canvas auto
         """)
 
     @Option(help: "Preset: arc1, arc2 or kaggle.")
