@@ -79,8 +79,10 @@ public enum CanvasBuckets {
     ///    input side ratio (rounded up, capped at 30).
     /// Demonstrations without an output are not used.
     public static func predictedOutputShape(demonstrations: [Pair], testInput: (rows: Int, cols: Int)) -> (rows: Int, cols: Int) {
+        // Grids are at least 1x1 (TaskLoader); an empty one is skipped rather than divided by.
         let demos: [(input: (rows: Int, cols: Int), output: (rows: Int, cols: Int))] = demonstrations.compactMap { p in
-            p.output.map { ((p.input.rows, p.input.cols), ($0.rows, $0.cols)) }
+            guard p.input.rows > 0, p.input.cols > 0 else { return nil }
+            return p.output.map { ((p.input.rows, p.input.cols), ($0.rows, $0.cols)) }
         }
         if demos.allSatisfy({ $0.input == $0.output }) { return testInput }
         let first = demos[0].output  // not empty: an empty list satisfied rule 1
