@@ -11,14 +11,20 @@
 //   dataset.splitNames: [String]                   splits present ("train", "test")
 //   dataset.split(_ name: String) throws -> BuiltSplit
 //   BuiltSplit: .name .metadata (BuiltDatasetMetadata: padId, ignoreLabelId, blankIdentifierId,
-//     vocabSize, seqLen, numPuzzleIdentifiers, totalGroups, meanPuzzleExamples, totalPuzzles?, sets)
+//     vocabSize, seqLen, numPuzzleIdentifiers, totalGroups, meanPuzzleExamples, totalPuzzles?, sets,
+//     canvasSides: [String: Int]? (bucket mode; nil = every set has seq_len tokens per example))
 //     .subsets: [String: BuiltSubset] (the reference only writes "all"), .subset(_:) throws
+//     .orderedSubsets: [BuiltSubset]               in metadata.sets order (bucket mode: ascending side)
 //   dataset.canvas: Int?                           build_info.json's canvas (1...30), nil without build_info.json
+//                                                  (bucket mode: 30, the position board)
+//   dataset.canvasBuckets: [Int]?                  build_info.json's canvas_buckets (nil: single canvas)
 //   BuiltSubset (checked on open, before any work: shapes, dtypes, offsets strictly increasing from 0
 //     to the counts (no empty puzzle or group), identifiers in range, every token < vocab_size):
-//     .inputs / .labels: NpyFile (memory-mapped uint8 [examples, seqLen])
+//     .inputs / .labels: NpyFile (memory-mapped uint8 [examples, tokensPerExample])
 //     .puzzleIdentifiers / .puzzleIndices / .groupIndices: [Int32] (in memory)
-//     .exampleCount .puzzleCount .groupCount .seqLen
+//     .exampleCount .puzzleCount .groupCount .seqLen (dataset.json's; the 30 x 30 board in bucket mode)
+//     .side: Int? (bucket mode: the set's canvas side; token t is board cell (t / side, t % side),
+//       position row * 30 + col) .tokensPerExample (side * side, or seqLen)
 //     .input(_ example:) / .label(_ example:) -> UnsafeBufferPointer<UInt8>   (valid while the subset lives)
 //     .examples(ofPuzzle:) -> Range<Int>   .puzzles(ofGroup:) -> Range<Int>
 //     .identifier(ofPuzzle:) -> Int        .puzzle(ofExample:) -> Int  (binary search)
@@ -37,6 +43,10 @@ public struct BuiltDatasetMetadata: Sendable, Equatable {
     /// Written by newer reference versions and by us; nil when absent.
     public var totalPuzzles: Int?
     public var sets: [String]
+    /// Bucket mode (docs/DESIGN.md "Canvas buckets"): each set's canvas side (a side-s set stores
+    /// s * s tokens per example, the top-left crop of the 30 x 30 board, seq_len 900). nil: every
+    /// set stores seq_len tokens per example.
+    public var canvasSides: [String: Int]?
 
     /// Largest seq_len accepted: a 30 x 30 canvas (ARC grids are at most 30 x 30).
     public static let maximumSeqLen = 900
@@ -82,6 +92,31 @@ public struct BuiltDatasetMetadata: Sendable, Equatable {
         }
         guard !sets.isEmpty else { throw fail("sets", "is empty (the reference writes [\"all\"])") }
         guard Set(sets).count == sets.count else { throw fail("sets", "names a set twice") }
+        if let v = json["canvas_sides"], v != .null {
+            guard case let .object(entries) = v else { throw fail("canvas_sides", "is \(v.kindName), expected an object {set: side}") }
+            guard seqLen == Self.maximumSeqLen else {
+                throw fail("canvas_sides", "is present but seq_len is \(seqLen), expected \(Self.maximumSeqLen) (positions on the 30x30 board)")
+            }
+            var sides = [String: Int]()
+            for (name, value) in entries {
+                let shown = JSONWriter.quoted(String(name.prefix(64)))
+                guard sets.contains(name) else { throw fail("canvas_sides", "names \(shown), which is not in sets") }
+                guard sides[name] == nil else { throw fail("canvas_sides", "names \(shown) twice") }
+                guard case let .int(side) = value, (1...Grid.maxSide).contains(side) else {
+                    throw fail("canvas_sides", "\(shown) is \(JSONWriter.text(value).prefix(40)), expected a side 1...\(Grid.maxSide)")
+                }
+                guard side * side <= seqLen else {
+                    throw fail("canvas_sides", "\(shown) is \(side): \(side * side) tokens exceed seq_len \(seqLen)")
+                }
+                sides[name] = side
+            }
+            if let missing = sets.first(where: { sides[$0] == nil }) {
+                throw fail("canvas_sides", "has no side for set \(JSONWriter.quoted(missing))")
+            }
+            canvasSides = sides
+        } else {
+            canvasSides = nil
+        }
     }
 }
 
@@ -93,6 +128,10 @@ public final class BuiltSubset: @unchecked Sendable {
     public let puzzleIndices: [Int32]
     public let groupIndices: [Int32]
     public let seqLen: Int
+    /// Bucket mode: this set's canvas side (nil: a single-canvas dataset).
+    public let side: Int?
+    /// Tokens per example row: side * side in bucket mode, else seqLen.
+    public let tokensPerExample: Int
 
     public var exampleCount: Int { inputs.rowCount }
     public var puzzleCount: Int { puzzleIdentifiers.count }
@@ -113,11 +152,14 @@ public final class BuiltSubset: @unchecked Sendable {
         puzzleIndices = try offsets("puzzle_indices")
         groupIndices = try offsets("group_indices")
         seqLen = metadata.seqLen
+        side = metadata.canvasSides?[name]
+        tokensPerExample = side.map { $0 * $0 } ?? seqLen
+        let rowSource = side.map { "canvas side \($0) of dataset.json's canvas_sides" } ?? "seq_len \(seqLen) of dataset.json"
         for (field, file) in [("inputs", inputs), ("labels", labels)] {
             guard file.dtype == .uint8 || file.dtype == .int32 else { throw fail(field, "dtype \(file.dtype.rawValue), expected |u1") }
             guard file.dtype == .uint8 else { throw fail(field, "int32 token arrays are not supported yet, expected |u1") }
-            guard file.shape.count == 2, file.shape[1] == seqLen else {
-                throw fail(field, "shape \(file.shape), expected [examples, \(seqLen)] (seq_len \(seqLen) of dataset.json)")
+            guard file.shape.count == 2, file.shape[1] == tokensPerExample else {
+                throw fail(field, "shape \(file.shape), expected [examples, \(tokensPerExample)] (\(rowSource))")
             }
         }
         guard labels.rowCount == inputs.rowCount else { throw fail("labels", "\(labels.rowCount) rows, inputs have \(inputs.rowCount)") }
@@ -188,6 +230,8 @@ public final class BuiltSplit: @unchecked Sendable {
     public let name: String
     public let metadata: BuiltDatasetMetadata
     public let subsets: [String: BuiltSubset]
+    /// The subsets in metadata.sets order (bucket mode: ascending canvas side).
+    public var orderedSubsets: [BuiltSubset] { metadata.sets.compactMap { subsets[$0] } }
 
     init(directory: URL, name: String) throws {
         self.name = name
@@ -236,6 +280,8 @@ public final class BuiltDataset: @unchecked Sendable {
 
     /// build_info.json's canvas side: sequences are canvas x canvas tokens, decoded on that canvas.
     public let canvas: Int?
+    /// build_info.json's canvas_buckets (bucket mode), nil for a single-canvas dataset.
+    public let canvasBuckets: [Int]?
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -248,8 +294,29 @@ public final class BuiltDataset: @unchecked Sendable {
                 throw ARCDataError(file: infoURL.path, field: "canvas", message: "is \(JSONWriter.text(value).prefix(40)), expected an integer 1...\(Grid.maxSide)")
             }
             canvas = side
+            if let value = info["canvas_buckets"], value != .null {
+                guard case let .array(items) = value else {
+                    throw ARCDataError(file: infoURL.path, field: "canvas_buckets", message: "is \(value.kindName), expected an array of sides")
+                }
+                let sides = try items.map { item -> Int in
+                    guard case let .int(s) = item else {
+                        throw ARCDataError(file: infoURL.path, field: "canvas_buckets", message: "has \(JSONWriter.text(item).prefix(40)), expected integer sides")
+                    }
+                    return s
+                }
+                do { try CanvasBuckets.validate(sides) } catch {
+                    throw ARCDataError(file: infoURL.path, field: "canvas_buckets", message: "\(error)")
+                }
+                guard side == CanvasBuckets.board else {
+                    throw ARCDataError(file: infoURL.path, field: "canvas", message: "is \(side), expected \(CanvasBuckets.board) with canvas_buckets (positions on the 30x30 board)")
+                }
+                canvasBuckets = sides
+            } else {
+                canvasBuckets = nil
+            }
         } else {
             canvas = nil
+            canvasBuckets = nil
         }
         let idURL = directory.appendingPathComponent("identifiers.json")
         guard case let .array(names) = try BuiltDataset.readJSON(idURL) else {
@@ -285,6 +352,15 @@ public final class BuiltDataset: @unchecked Sendable {
         if let canvas, canvas * canvas != s.metadata.seqLen {
             throw ARCDataError(file: directory.appendingPathComponent("build_info.json").path, field: "canvas",
                                message: "is \(canvas), but \(name)/dataset.json has seq_len \(s.metadata.seqLen) (expected canvas x canvas = \(canvas * canvas))")
+        }
+        let metadataPath = directory.appendingPathComponent(name).appendingPathComponent("dataset.json").path
+        if let buckets = canvasBuckets {
+            guard let sides = s.metadata.canvasSides else {
+                throw ARCDataError(file: metadataPath, field: "canvas_sides", message: "missing, but build_info.json has canvas_buckets \(buckets)")
+            }
+            for set in s.metadata.sets where !buckets.contains(sides[set] ?? 0) {
+                throw ARCDataError(file: metadataPath, field: "canvas_sides", message: "gives set \(set) side \(sides[set] ?? 0), not in build_info.json's canvas_buckets \(buckets)")
+            }
         }
         guard s.metadata.numPuzzleIdentifiers == identifiers.count else {
             throw ARCDataError(file: directory.appendingPathComponent(name).appendingPathComponent("dataset.json").path,

@@ -24,6 +24,14 @@
 // (by an evaluation-role task or an earlier set) is renamed `<id>-<set label>`; tasks with a grid
 // side above the canvas are left out and listed.
 //
+// Bucket mode (options.canvasBuckets, docs/DESIGN.md "Canvas buckets"): each task goes to the
+// smallest listed side s >= CanvasBuckets.need(task); its groups live in the set `c<s>` of each
+// split (`<split>/c<s>__*.npy`, rows of s*s tokens: the top-left s x s crop of the 30 x 30
+// encoding; train-split translations keep the EOS border inside the bucket); dataset.json has
+// seq_len 900, sets ["c8", ...] ascending and canvas_sides {"c8": 8, ...}; identifiers stay
+// global; build_info.json adds canvas_buckets, tasks_per_bucket and test_outputs_not_fitting
+// (evaluation labels larger than their predicted bucket, kept cropped; they cannot be solved).
+//
 // Determinism: a task's randomness is one Xoshiro256** stream derived from (seed, task name) --
 // augmentation draws, then train-split translations in puzzle order -- so its bytes depend neither
 // on filters, nor on the thread that ran it, nor on how its group is chunked. Threads compute
@@ -36,8 +44,13 @@ public struct DatasetBuildOptions: Sendable {
     /// Augmentations per task [1000].
     public var numAug: Int = 1000
     public var seed: UInt64 = 42
-    /// Canvas side; tasks with a grid side above it are left out and listed.
+    /// Canvas side; tasks with a grid side above it are left out and listed. In bucket mode
+    /// (`canvasBuckets` set) token positions are always on the 30 x 30 board and this is ignored.
     public var canvas: Int = SequenceCodec.defaultCanvas
+    /// Bucket mode (docs/DESIGN.md "Canvas buckets"): each task goes to the smallest of these sides
+    /// (ascending, 2...30) that holds it (CanvasBuckets.need) and is stored in the set `c<side>`
+    /// as the top-left side x side crop of its 30 x 30 encoding. nil: one canvas x canvas set "all".
+    public var canvasBuckets: [Int]? = nil
     public var threads: Int = 2
     public var retriesFactor: Int = AugmentationPlanner.referenceRetriesFactor
     /// Only these task ids (nil = all).
@@ -92,6 +105,11 @@ public struct DatasetBuildSummary: Sendable {
     public var leaks: [(training: String, evaluation: String)] = []
     /// Tasks whose dedupe kept fewer than numAug augmentations, with the count kept.
     public var shortGroups: [(task: String, augmentations: Int)] = []
+    /// Bucket mode: tasks per bucket side (non-empty buckets only).
+    public var tasksPerBucket: [Int: Int] = [:]
+    /// Bucket mode: evaluation-role test outputs (known labels) larger than their task's bucket;
+    /// kept with the label cropped to the bucket, they cannot be solved. (task, test index).
+    public var testOutputsNotFitting: [(task: String, test: Int)] = []
     public var seconds = 0.0
 }
 
@@ -103,6 +121,8 @@ struct BuildJob: Sendable {
     var testPairs: [Pair]
     var original: ARCTask
     var isEvaluation: Bool
+    /// The canvas side its examples are stored on (the canvas, or its bucket's side).
+    var side: Int
 }
 
 /// A reusable, uninitialised byte buffer (the builder recycles them between tasks so that
@@ -149,37 +169,41 @@ final class TaskOutput: @unchecked Sendable {
 public enum DatasetBuilder {
     /// Picks the tasks (filters, canvas fit, name clashes) in build order.
     static func plan(inputs: [RoledTaskSet], options: DatasetBuildOptions) throws -> (jobs: [BuildJob], leftOut: [LeftOutTask], renamed: [(String, String)]) {
+        if let buckets = options.canvasBuckets { try CanvasBuckets.validate(buckets) }
         var jobs = [BuildJob]()
         var leftOut = [LeftOutTask]()
         var renamed = [(String, String)]()
         var taken = Set<String>()
         // Evaluation-role task ids are reserved first: they keep their ids (voting keys on them).
         let ordered = inputs.filter { $0.role == .training } + inputs.filter { $0.role == .evaluation }
-        var selected = [(RoledTaskSet, [ARCTask])]()
+        var selected = [(RoledTaskSet, [ARCTask], [Int])]()
         for input in ordered {
             var tasks = input.set.tasks
             if let filter = options.taskFilter { tasks = tasks.filter { filter.contains($0.id) } }
             // Walk in id order, leaving out tasks that do not fit the canvas, until the limit of
             // fitting tasks is reached (so --max-tasks N gives N usable tasks per set).
             var fitting = [ARCTask]()
+            var fittingSides = [Int]()
             for task in tasks {
                 if let limit = options.maxTasksPerSet, fitting.count >= limit { break }
-                if let reason = misfit(task, canvas: options.canvas) {
-                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason))
-                } else {
+                switch side(of: task, role: input.role, options: options) {
+                case let .failure(reason):
+                    leftOut.append(LeftOutTask(set: input.set.name, task: task.id, reason: reason.description))
+                case let .success(side):
                     fitting.append(task)
+                    fittingSides.append(side)
                 }
             }
             tasks = fitting
-            selected.append((input, tasks))
+            selected.append((input, tasks, fittingSides))
             if input.role == .evaluation {
                 for t in tasks where !taken.insert(t.id).inserted {
                     throw ARCDataError(file: input.set.name, task: t.id, message: "task id appears in two evaluation sets")
                 }
             }
         }
-        for (input, tasks) in selected {
-            for task in tasks {
+        for (input, tasks, sides) in selected {
+            for (task, side) in zip(tasks, sides) {
                 var name = task.id
                 if input.role == .training {
                     if taken.contains(name) {
@@ -195,10 +219,10 @@ public enum DatasetBuilder {
                                            message: "is unknown; a training-role set needs all outputs (use it with --eval instead)")
                     }
                     jobs.append(BuildJob(index: jobs.count, name: name, trainPairs: task.train + task.test, testPairs: [],
-                                         original: task, isEvaluation: false))
+                                         original: task, isEvaluation: false, side: side))
                 } else {
                     jobs.append(BuildJob(index: jobs.count, name: name, trainPairs: task.train, testPairs: task.test,
-                                         original: task, isEvaluation: true))
+                                         original: task, isEvaluation: true, side: side))
                 }
             }
         }
@@ -216,6 +240,32 @@ public enum DatasetBuilder {
         for job in jobs where !job.isEvaluation {
             if let hit = job.trainPairs.lazy.compactMap({ testInputs[ContentHash.grid($0.input)] }).first {
                 found.append((job.name, hit))
+            }
+        }
+        return found
+    }
+
+    /// The side a task's examples are stored on: the canvas (when every grid fits it), or in
+    /// bucket mode the smallest bucket side >= CanvasBuckets.need; else why it is left out.
+    static func side(of task: ARCTask, role: SetRole, options: DatasetBuildOptions) -> Result<Int, CanvasBucketError> {
+        guard let buckets = options.canvasBuckets else {
+            if let reason = misfit(task, canvas: options.canvas) { return .failure(CanvasBucketError(reason)) }
+            return .success(options.canvas)
+        }
+        let need = CanvasBuckets.need(task, role: role)
+        guard let side = CanvasBuckets.side(need: need, in: buckets) else {
+            return .failure(CanvasBucketError("needs a \(need)x\(need) canvas (largest grid side + 1 for the EOS border), larger than the largest bucket \(buckets.last ?? 0)"))
+        }
+        return .success(side)
+    }
+
+    /// Evaluation-role test outputs (known) that do not fit their task's bucket with the EOS
+    /// border (side < min(30, largest side + 1)), as (task, test index).
+    static func testOutputsNotFitting(_ jobs: [BuildJob]) -> [(task: String, test: Int)] {
+        var found = [(task: String, test: Int)]()
+        for job in jobs where job.isEvaluation {
+            for (k, p) in job.testPairs.enumerated() {
+                if let o = p.output, min(CanvasBuckets.board, max(o.rows, o.cols) + 1) > job.side { found.append((job.name, k)) }
             }
         }
         return found
@@ -251,7 +301,7 @@ public enum DatasetBuilder {
     /// into `buffers` (train inputs, train labels, test inputs, test labels), every byte written.
     static func encode(_ job: BuildJob, augmentations: ArraySlice<Augmentation>, options: DatasetBuildOptions,
                        rng: inout Xoshiro256StarStar, buffers: [ByteBuffer]) {
-        let canvas = options.canvas, seqLen = canvas * canvas
+        let side = job.side, seqLen = side * side, bucketMode = options.canvasBuckets != nil
         let puzzles = augmentations.count
         buffers[0].resize(puzzles * job.trainPairs.count * seqLen)
         buffers[1].resize(puzzles * job.trainPairs.count * seqLen)
@@ -266,15 +316,21 @@ public enum DatasetBuilder {
                 if translate && k != keep {
                     let input = Dihedral.shape(aug.dihedral, rows: pair.input.rows, cols: pair.input.cols)
                     let output = pair.output.map { Dihedral.shape(aug.dihedral, rows: $0.rows, cols: $0.cols) } ?? (rows: 0, cols: 0)
-                    r0 = rng.nextInt(in: 0...(canvas - max(input.rows, output.rows)))
-                    c0 = rng.nextInt(in: 0...(canvas - max(input.cols, output.cols)))
+                    let rows = max(input.rows, output.rows), cols = max(input.cols, output.cols)
+                    // Bucket mode keeps the EOS row and column inside a bucket below 30 (CanvasBuckets).
+                    let range = bucketMode ? CanvasBuckets.translationRange(rows: rows, cols: cols, side: side)
+                                           : SequenceCodec.maximumOffsets(rows: rows, cols: cols, canvas: side)
+                    r0 = rng.nextInt(in: 0...max(0, range.row))
+                    c0 = rng.nextInt(in: 0...max(0, range.col))
                 }
                 let slot = (first + k) * seqLen
-                SequenceCodec.encode(tokens: UnsafeMutableBufferPointer(rebasing: inputs[slot..<(slot + seqLen)]),
-                                     grid: pair.input, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                // The grid fits (the plan checked it) except an evaluation label larger than its
+                // bucket, which is cropped to the bucket (CanvasBuckets.encode).
+                CanvasBuckets.encode(tokens: UnsafeMutableBufferPointer(rebasing: inputs[slot..<(slot + seqLen)]),
+                                     grid: pair.input, augmentation: aug, side: side, rowOffset: r0, colOffset: c0)
                 let label = UnsafeMutableBufferPointer(rebasing: labels[slot..<(slot + seqLen)])
                 if let output = pair.output {
-                    SequenceCodec.encode(tokens: label, grid: output, augmentation: aug, canvas: canvas, rowOffset: r0, colOffset: c0)
+                    CanvasBuckets.encode(tokens: label, grid: output, augmentation: aug, side: side, rowOffset: r0, colOffset: c0)
                 } else {
                     label.update(repeating: SequenceCodec.padToken)  // unknown output: all PAD, ignored by the loss
                 }
@@ -296,6 +352,11 @@ public enum DatasetBuilder {
                              progress: ((DatasetBuildProgress) -> Void)? = nil) throws -> DatasetBuildSummary {
         let started = Date()
         precondition(options.numAug >= 0 && options.canvas >= 1 && options.canvas <= 255 && options.threads >= 1)
+        if let buckets = options.canvasBuckets {
+            do { try CanvasBuckets.validate(buckets) } catch {
+                throw ARCDataError(file: output.path, message: "canvas buckets \(buckets): \(error)")
+            }
+        }
         try OutputFolder.check(output, kind: .dataset, replacesWhole: true)
         let (jobs, leftOut, renamed) = try plan(inputs: inputs, options: options)
         if jobs.isEmpty { throw ARCDataError(file: output.path, message: "no tasks to build (check the sources and filters)") }
@@ -304,6 +365,10 @@ public enum DatasetBuilder {
         summary.leftOut = leftOut
         summary.renamed = renamed
         summary.leaks = leaks(jobs)
+        if options.canvasBuckets != nil {
+            for job in jobs { summary.tasksPerBucket[job.side, default: 0] += 1 }
+            summary.testOutputsNotFitting = testOutputsNotFitting(jobs)
+        }
 
         try interruption?.check()
         let staging = try StagingFolder(for: output, kind: .dataset)
@@ -319,64 +384,6 @@ public enum DatasetBuilder {
         }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
-    }
-
-    /// One split's five streaming arrays and counters.
-    final class SplitWriter {
-        let name: String
-        let inputs, labels, identifiers, puzzleIndices, groupIndices: NpyWriter
-        var summary: SplitSummary
-
-        init(directory: URL, name: String, seqLen: Int) throws {
-            self.name = name
-            let dir = directory.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            func url(_ field: String) -> URL { dir.appendingPathComponent("all__\(field).npy") }
-            inputs = try NpyWriter(url: url("inputs"), dtype: .uint8, rowShape: [seqLen])
-            labels = try NpyWriter(url: url("labels"), dtype: .uint8, rowShape: [seqLen])
-            identifiers = try NpyWriter(url: url("puzzle_identifiers"), dtype: .int32, rowShape: [])
-            puzzleIndices = try NpyWriter(url: url("puzzle_indices"), dtype: .int32, rowShape: [])
-            groupIndices = try NpyWriter(url: url("group_indices"), dtype: .int32, rowShape: [])
-            try puzzleIndices.append(int32: [0])
-            try groupIndices.append(int32: [0])
-            summary = SplitSummary(name: name)
-        }
-
-        /// Appends consecutive puzzles of the current group: identifiers `firstIdentifier...`,
-        /// `perPuzzle` examples each (nothing when the split gets no pairs of this task).
-        func appendPuzzles(inputBytes: UnsafeRawBufferPointer, labelBytes: UnsafeRawBufferPointer, firstIdentifier: Int, puzzles: Int, perPuzzle: Int) throws {
-            guard perPuzzle > 0, puzzles > 0 else { return }
-            try inputs.append(rows: inputBytes)
-            try labels.append(rows: labelBytes)
-            try identifiers.append(int32: (0..<puzzles).map { Int32(firstIdentifier + $0) })
-            let start = summary.examples
-            try puzzleIndices.append(int32: (1...puzzles).map { Int32(start + $0 * perPuzzle) })
-            summary.examples += puzzles * perPuzzle
-            summary.puzzles += puzzles
-            guard summary.examples <= Int(Int32.max) else { throw NpyError(file: inputs.url.path, message: "more than 2^31 examples") }
-        }
-
-        /// Closes the current group (when it got any puzzles).
-        func endGroup(perPuzzle: Int) throws {
-            guard perPuzzle > 0 else { return }
-            summary.groups += 1
-            try groupIndices.append(int32: [Int32(summary.puzzles)])
-        }
-
-        var bytesSoFar: Int { inputs.bytesWritten + labels.bytesWritten + identifiers.bytesWritten + puzzleIndices.bytesWritten + groupIndices.bytesWritten }
-
-        func finish(directory: URL, numIdentifiers: Int, seqLen: Int) throws -> SplitSummary {
-            var bytes = 0
-            for w in [inputs, labels, identifiers, puzzleIndices, groupIndices] { bytes += try w.finish() }
-            let mean = summary.puzzles > 0 ? Double(summary.examples) / Double(summary.puzzles) : 0
-            let json = "{\"pad_id\": 0, \"ignore_label_id\": 0, \"blank_identifier_id\": 0, \"vocab_size\": \(SequenceCodec.vocabularySize), "
-                + "\"seq_len\": \(seqLen), \"num_puzzle_identifiers\": \(numIdentifiers), \"total_groups\": \(summary.groups), "
-                + "\"mean_puzzle_examples\": \(mean), \"total_puzzles\": \(summary.puzzles), \"sets\": [\"all\"]}"
-            let url = directory.appendingPathComponent(name).appendingPathComponent("dataset.json")
-            try AtomicFile.write(json, to: url)
-            summary.bytes = bytes + json.utf8.count
-            return summary
-        }
     }
 
     /// A JSON text file written in pieces (then fsynced).
@@ -434,10 +441,13 @@ public enum DatasetBuilder {
 
     static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
                       inputs: [RoledTaskSet], interruption: Interruption?, progress: ((DatasetBuildProgress) -> Void)?) throws {
-        let seqLen = options.canvas * options.canvas
-        let train = try SplitWriter(directory: directory, name: "train", seqLen: seqLen)
+        // Bucket mode: token positions on the 30 x 30 board (seq_len 900), each set s x s tokens.
+        let bucketMode = options.canvasBuckets != nil
+        let canvas = bucketMode ? CanvasBuckets.board : options.canvas
+        let seqLen = canvas * canvas
+        let train = try SplitWriter(directory: directory, name: "train", canvas: canvas, bucketMode: bucketMode)
         let hasTest = jobs.contains { !$0.testPairs.isEmpty }
-        let test = hasTest ? try SplitWriter(directory: directory, name: "test", seqLen: seqLen) : nil
+        let test = hasTest ? try SplitWriter(directory: directory, name: "test", canvas: canvas, bucketMode: bucketMode) : nil
         let identifiers = try TextStream(url: directory.appendingPathComponent("identifiers.json"))
         let testPuzzles = try TextStream(url: directory.appendingPathComponent("test_puzzles.json"))
         try identifiers.write("[\"<blank>\"")
@@ -480,7 +490,7 @@ public enum DatasetBuilder {
                     pipeline.condition.broadcast()
                     pipeline.condition.unlock()
 
-                    let bytesPerPuzzle = max(1, 2 * seqLen * (job.trainPairs.count + job.testPairs.count))
+                    let bytesPerPuzzle = max(1, 2 * job.side * job.side * (job.trainPairs.count + job.testPairs.count))
                     let puzzlesPerChunk = max(1, chunkBytes / bytesPerPuzzle)
                     var start = 0
                     while start < augmentations.count {
@@ -540,9 +550,9 @@ public enum DatasetBuilder {
                 pipeline.condition.broadcast()
                 pipeline.condition.unlock()
                 try interruption?.check()
-                try train.appendPuzzles(inputBytes: chunk.buffers[0].bytes, labelBytes: chunk.buffers[1].bytes,
+                try train.appendPuzzles(side: job.side, inputBytes: chunk.buffers[0].bytes, labelBytes: chunk.buffers[1].bytes,
                                         firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.trainPairs.count)
-                try test?.appendPuzzles(inputBytes: chunk.buffers[2].bytes, labelBytes: chunk.buffers[3].bytes,
+                try test?.appendPuzzles(side: job.side, inputBytes: chunk.buffers[2].bytes, labelBytes: chunk.buffers[3].bytes,
                                         firstIdentifier: nextIdentifier + written, puzzles: chunk.puzzles, perPuzzle: job.testPairs.count)
                 written += chunk.puzzles
                 pipeline.condition.lock()
@@ -550,8 +560,8 @@ public enum DatasetBuilder {
                 pipeline.condition.unlock()
             }
             precondition(written == puzzles, "task \(job.name): wrote \(written) of \(puzzles) puzzles")
-            try train.endGroup(perPuzzle: job.trainPairs.count)
-            try test?.endGroup(perPuzzle: job.testPairs.count)
+            try train.endGroup(side: job.side, perPuzzle: job.trainPairs.count)
+            try test?.endGroup(side: job.side, perPuzzle: job.testPairs.count)
             nextIdentifier += puzzles
 
             pipeline.condition.lock()
@@ -575,8 +585,8 @@ public enum DatasetBuilder {
         try identifiers.write("]")
         try testPuzzles.write("}")
         summary.identifiers = nextIdentifier
-        summary.splits.append(try train.finish(directory: directory, numIdentifiers: nextIdentifier, seqLen: seqLen))
-        if let test { summary.splits.append(try test.finish(directory: directory, numIdentifiers: nextIdentifier, seqLen: seqLen)) }
+        summary.splits.append(try train.finish(numIdentifiers: nextIdentifier, seqLen: seqLen))
+        if let test { summary.splits.append(try test.finish(numIdentifiers: nextIdentifier, seqLen: seqLen)) }
         summary.totalBytes = summary.splits.reduce(0) { $0 + $1.bytes }
         summary.totalBytes += try identifiers.finish()
         summary.totalBytes += try testPuzzles.finish()
@@ -588,7 +598,7 @@ public enum DatasetBuilder {
         let leftOutText: [String] = summary.leftOut.map { "{\"set\": \(jsonString($0.set)), \"task\": \(jsonString($0.task)), \"reason\": \(jsonString($0.reason))}" }
         // Keyed by the new name: unique, while one task id can be renamed in several sets.
         let renamedText: [String] = summary.renamed.map { "\(jsonString($0.to)): \(jsonString($0.from))" }
-        var info = "{\"format\": \"hrm-arc\", \"num_aug\": \(options.numAug), \"seed\": \(options.seed), \"canvas\": \(options.canvas), "
+        var info = "{\"format\": \"hrm-arc\", \"num_aug\": \(options.numAug), \"seed\": \(options.seed), \"canvas\": \(canvas), "
         info += "\"retries_factor\": \(options.retriesFactor), "
         info += "\"training\": [" + trainingNames.joined(separator: ", ") + "], "
         info += "\"evaluation\": [" + evaluationNames.joined(separator: ", ") + "], "
@@ -598,7 +608,17 @@ public enum DatasetBuilder {
         info += "\"left_out\": [" + leftOutText.joined(separator: ", ") + "], "
         let leakText: [String] = summary.leaks.map { "\(jsonString($0.training)): \(jsonString($0.evaluation))" }
         info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}, "
-        info += "\"leaks\": {" + leakText.joined(separator: ", ") + "}}"
+        info += "\"leaks\": {" + leakText.joined(separator: ", ") + "}"
+        if let buckets = options.canvasBuckets {
+            // Bucket mode only (a single-canvas build_info.json stays as it was).
+            let perBucket = summary.tasksPerBucket.keys.sorted().map { "\"\(CanvasBuckets.setName(side: $0))\": \(summary.tasksPerBucket[$0]!)" }
+            let notFitting = summary.testOutputsNotFitting.map { "{\"task\": \(jsonString($0.task)), \"test\": \($0.test)}" }
+            info += ", \"canvas_buckets\": [" + buckets.map { String($0) }.joined(separator: ", ") + "], "
+            info += "\"tasks_per_bucket\": {" + perBucket.joined(separator: ", ") + "}, "
+            info += "\"test_outputs_not_fitting\": \(summary.testOutputsNotFitting.count), "
+            info += "\"test_outputs_not_fitting_list\": [" + notFitting.joined(separator: ", ") + "]"
+        }
+        info += "}"
         try AtomicFile.write(info + "\n", to: directory.appendingPathComponent("build_info.json"))
     }
 }

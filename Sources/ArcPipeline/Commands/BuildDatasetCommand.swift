@@ -28,6 +28,7 @@ struct BuildDatasetCommand: ParsableCommand {
           arc-pipeline build-dataset --preset arc1 --num-aug 1000
           arc-pipeline build-dataset --train arc-agi-1:training,concept-arc --eval arc-agi-1:evaluation
           arc-pipeline build-dataset --preset arc1 --canvas 12 --max-tasks 20 --num-aug 16
+          arc-pipeline build-dataset --preset arc2 --canvas auto
         """)
 
     @Option(help: "Preset: arc1, arc2 or kaggle.")
@@ -48,7 +49,7 @@ struct BuildDatasetCommand: ParsableCommand {
     @Option(help: "Output folder (default <data-dir>/built/<name>).")
     var out: String?
 
-    @Option(help: "Dataset name used for the default output folder (default <preset>-aug<N>[-c<canvas>]).")
+    @Option(help: "Dataset name used for the default output folder (default <preset>-aug<N>[-c<canvas>], -cauto, -c10-15-20-30).")
     var name: String?
 
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).")
@@ -57,8 +58,8 @@ struct BuildDatasetCommand: ParsableCommand {
     @Option(help: "Random seed (same seed, same bytes; 0...9223372036854775807).")
     var seed: UInt64 = 42
 
-    @Option(help: "Canvas side (30 = the reference; smaller leaves out tasks that do not fit and lists them).")
-    var canvas: Int = 30
+    @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
+    var canvas: CanvasChoice = .reference
 
     @Option(help: "Only these task ids, comma-separated.")
     var tasks: [String] = []
@@ -75,7 +76,6 @@ struct BuildDatasetCommand: ParsableCommand {
     func validate() throws {
         try OptionRanges.check("--num-aug", numAug, in: OptionRanges.numAug)
         try OptionRanges.check("--seed", seed, in: OptionRanges.seed)
-        try OptionRanges.check("--canvas", canvas, in: OptionRanges.canvas)
         try OptionRanges.check("--threads", threads, in: OptionRanges.threads)
         try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
         if preset == nil && train.isEmpty && eval.isEmpty { throw ValidationError("give --preset or --train/--eval sources") }
@@ -89,7 +89,7 @@ struct BuildDatasetCommand: ParsableCommand {
         let trainLabels = train.isEmpty ? (presetValue?.training ?? []) : train
         let evalLabels = eval.isEmpty ? (presetValue?.evaluation ?? []) : eval
         let dataURL = URL(fileURLWithPath: dataDir)
-        let datasetName = name ?? "\(preset ?? "custom")-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")"
+        let datasetName = name ?? "\(preset ?? "custom")-aug\(numAug)\(canvas.nameSuffix)"
         let outURL = out.map { URL(fileURLWithPath: $0) } ?? dataURL.appendingPathComponent("built").appendingPathComponent(datasetName)
         // Before any work: the output is writable, replaces only a dataset this program built, and
         // keeps clear of the inputs.
@@ -102,7 +102,7 @@ struct BuildDatasetCommand: ParsableCommand {
         var options = DatasetBuildOptions()
         options.numAug = numAug
         options.seed = seed
-        options.canvas = canvas
+        canvas.apply(to: &options)
         options.threads = threads
         let taskIds = tasks.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         options.taskFilter = taskIds.isEmpty ? nil : Set(taskIds)
@@ -132,6 +132,14 @@ struct BuildDatasetCommand: ParsableCommand {
         }
 
         print("built \(summary.output.path) in \(String(format: "%.1f", summary.seconds)) s")
+        if !summary.tasksPerBucket.isEmpty {
+            print("  canvas buckets: " + summary.tasksPerBucket.keys.sorted().map { "c\($0) \(summary.tasksPerBucket[$0]!) tasks" }.joined(separator: ", "))
+        }
+        if !summary.testOutputsNotFitting.isEmpty {
+            print("  \(summary.testOutputsNotFitting.count) test outputs do not fit their bucket; these cannot be solved: "
+                + summary.testOutputsNotFitting.prefix(10).map { "\($0.task) test \($0.test)" }.joined(separator: ", ")
+                + (summary.testOutputsNotFitting.count > 10 ? ", ..." : ""))
+        }
         print("  tasks \(summary.tasks), identifiers \(summary.identifiers) (with the blank), \(megabytes(summary.totalBytes)) on disk")
         for s in summary.splits {
             print("  \(s.name): \(s.groups) groups, \(s.puzzles) puzzles, \(s.examples) examples, \(megabytes(s.bytes))")

@@ -23,7 +23,7 @@ struct TrainEvalCommand: ParsableCommand {
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: String?
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
-    @Option(help: "Canvas side (30 = the reference).") var canvas: Int = 30
+    @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) }) var canvas: CanvasChoice = .reference
     @Option(help: "At most this many tasks per set (experiments).") var maxTasks: Int?
     @OptionGroup var model: ModelOptions
     @OptionGroup var trainer: TrainerArguments
@@ -36,7 +36,6 @@ struct TrainEvalCommand: ParsableCommand {
         if let dataset, !["kaggle", "arc1", "arc2"].contains(dataset) { throw ValidationError("--dataset must be kaggle, arc1 or arc2") }
         try OptionRanges.check("--num-aug", numAug, in: OptionRanges.numAug)
         try OptionRanges.check("--dataset-seed", datasetSeed, in: OptionRanges.seed)
-        try OptionRanges.check("--canvas", canvas, in: OptionRanges.canvas)
         try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
         try OptionRanges.check("--eval-batch-size", evalBatchSize, in: OptionRanges.batchSize)
     }
@@ -48,7 +47,7 @@ struct TrainEvalCommand: ParsableCommand {
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? "kaggle" : "arc2")
         let preset = DatasetPreset.named(presetName)!
-        let datasetName = "\(presetName)-aug\(numAug)\(canvas == 30 ? "" : "-c\(canvas)")\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
+        let datasetName = "\(presetName)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
         let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
         let runsFolder = URL(fileURLWithPath: "runs").standardizedFileURL
@@ -68,7 +67,7 @@ struct TrainEvalCommand: ParsableCommand {
             var options = DatasetBuildOptions()
             options.numAug = numAug
             options.seed = datasetSeed
-            options.canvas = canvas
+            canvas.apply(to: &options)
             options.threads = runOptions.threads
             options.maxTasksPerSet = maxTasks
             // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous dataset as it was.
@@ -139,7 +138,11 @@ struct TrainEvalCommand: ParsableCommand {
             if case let .array(items)? = info[key] { return items.compactMap { if case let .string(s) = $0 { return s } else { return nil } } }
             return []
         }
-        return info["num_aug"] == .int(numAug) && info["seed"] == .int(Int(datasetSeed)) && info["canvas"] == .int(canvas)
+        // The canvas and, in bucket mode, the bucket list (absent for a single canvas).
+        let recorded = canvas.recorded
+        let buckets: JSONValue = recorded.buckets.map { .array($0.map { .int($0) }) } ?? .null
+        return info["num_aug"] == .int(numAug) && info["seed"] == .int(Int(datasetSeed)) && info["canvas"] == .int(recorded.canvas)
+            && (info["canvas_buckets"] ?? .null) == buckets
             && info["max_tasks_per_set"] == (maxTasks.map { .int($0) } ?? .null)
             && labels("training") == preset.training && labels("evaluation") == preset.evaluation
     }
