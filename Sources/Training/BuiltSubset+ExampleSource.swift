@@ -1,5 +1,6 @@
 // The built dataset (ARCAugment.BuiltSubset, memory-mapped .npy arrays) as the trainer's
 // example source; label PAD (the dataset's ignore_label_id) becomes the loss's ignore label.
+// A set of a size-bucketed dataset gives examples of its canvas side (side * side tokens).
 import ARCAugment
 
 /// A built subset with its offsets widened once, for the sampler.
@@ -13,8 +14,8 @@ public final class BuiltExampleSource: ExampleSource {
 
     public init(subset: BuiltSubset, ignoreLabelId: Int?) {
         self.subset = subset
-        sequenceLength = subset.seqLen
-        canvasSide = nil
+        sequenceLength = subset.tokensPerExample
+        canvasSide = subset.side
         puzzleOffsets = subset.puzzleIndices.map(Int.init)
         groupOffsets = subset.groupIndices.map(Int.init)
         datasetIgnoreLabel = ignoreLabelId.map { UInt8($0) }

@@ -117,7 +117,9 @@ enum EvaluateStage {
         try checkOutput(request.output, dataset: request.dataset, model: request.model, dataDirectory: request.dataDirectory)
         let dataset = try BuiltDataset(directory: request.dataset)
         let split = try dataset.split("test")
-        let subset = try split.subset("all")
+        // One set for the reference layout, one per canvas bucket otherwise (each decoded on its side).
+        let subsets = split.orderedSubsets
+        let exampleCount = subsets.reduce(0) { $0 + $1.exampleCount }
         let infoURL = request.dataset.appendingPathComponent("build_info.json")
         let info = try BuiltDataset.readJSON(infoURL)
         guard case let .int(canvas)? = info["canvas"], case let .array(evalLabels)? = info["evaluation"], evalLabels.count == 1,
@@ -130,8 +132,8 @@ enum EvaluateStage {
         let (savedConfig, tensors, checkpointFile, runDirectory) = try readCheckpoint(request.model)
         var config = savedConfig
         if let steps = request.haltMaxSteps { config.haltMaxSteps = steps }
-        guard config.seqLen == subset.seqLen else {
-            throw ARCDataError(file: request.model.path, message: "model seq_len \(config.seqLen) does not match the dataset's \(subset.seqLen)")
+        guard config.seqLen == split.metadata.seqLen else {
+            throw ARCDataError(file: request.model.path, message: "model seq_len \(config.seqLen) does not match the dataset's \(split.metadata.seqLen)")
         }
         guard config.numPuzzleIdentifiers + 1 == split.metadata.numPuzzleIdentifiers else {
             throw ARCDataError(file: request.model.path, message: "model has \(config.numPuzzleIdentifiers + 1) puzzle identifiers, the dataset \(split.metadata.numPuzzleIdentifiers): evaluate with the dataset it was trained on")
@@ -139,35 +141,43 @@ enum EvaluateStage {
         guard config.vocabSize == split.metadata.vocabSize else {
             throw ARCDataError(file: request.model.path, message: "model vocab_size \(config.vocabSize) does not match the dataset's \(split.metadata.vocabSize)")
         }
-        let batch = max(1, min(request.batchSize, subset.exampleCount))
+        let batch = max(1, min(request.batchSize, exampleCount))
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
 
         // The challenges' tasks this dataset holds: scores and the report lead with them.
         let challengeIds = Set(source.tasks.tasks.map(\.id))
         var datasetTasks = Set<String>()
-        for puzzle in 0..<max(0, subset.puzzleIndices.count - 1) {
-            let task = Augmentation.parse(puzzleName: dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))).task
-            if challengeIds.contains(task) { datasetTasks.insert(task) }
+        for subset in subsets {
+            for puzzle in 0..<max(0, subset.puzzleIndices.count - 1) {
+                let task = Augmentation.parse(puzzleName: dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))).task
+                if challengeIds.contains(task) { datasetTasks.insert(task) }
+            }
         }
 
-        let data = BuiltExampleSource(subset: subset, ignoreLabelId: split.metadata.ignoreLabelId)
         let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)
         let progress = ProgressReporter(label: "evaluate", unit: .items("examples"), quiet: request.quiet)
         var accumulator = VoteAccumulator(challenges: source.tasks)
         let chunk = 256
-        var done = 0
-        while done < subset.exampleCount {
-            let examples = Array(done..<min(subset.exampleCount, done + chunk))
-            let results = try predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
-                                            progress: { progress.update(done: Int64(done + $0), total: Int64(subset.exampleCount)) })
-            for r in results {
-                let puzzle = subset.puzzle(ofExample: r.example)
-                let name = dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))
-                let grid = SequenceCodec.decode(tokens: r.tokens, canvas: canvas)
-                accumulator.add(Prediction(puzzleName: name, testIndex: r.example - Int(subset.puzzleIndices[puzzle]), grid: grid, qHalt: r.qHalt))
+        var finished = 0  // examples of the sets already predicted
+        for subset in subsets {
+            let data = BuiltExampleSource(subset: subset, ignoreLabelId: split.metadata.ignoreLabelId)
+            let side = subset.side ?? canvas
+            var done = 0
+            while done < subset.exampleCount {
+                let examples = Array(done..<min(subset.exampleCount, done + chunk))
+                let base = finished + done
+                let results = try predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
+                                                    progress: { progress.update(done: Int64(base + $0), total: Int64(exampleCount)) })
+                for r in results {
+                    let puzzle = subset.puzzle(ofExample: r.example)
+                    let name = dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))
+                    let grid = SequenceCodec.decode(tokens: r.tokens, canvas: side)
+                    accumulator.add(Prediction(puzzleName: name, testIndex: r.example - Int(subset.puzzleIndices[puzzle]), grid: grid, qHalt: r.qHalt))
+                }
+                done += examples.count
             }
-            done += examples.count
+            finished += subset.exampleCount
         }
         progress.finish()
 
@@ -214,7 +224,7 @@ enum EvaluateStage {
                                         ("split", source.split.map { .string($0) } ?? .null)])),
                 ("run", runDirectory.map { .string($0.path) } ?? .null),
                 ("dataset", .string(request.dataset.path)),
-                ("examples", .int(subset.exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
+                ("examples", .int(exampleCount)), ("halt_max_steps", .int(config.haltMaxSteps)),
                 ("dataset_tasks", .array(datasetTasks.sorted().map { .string($0) })),
                 ("scores", scoresJSON),
             ])
@@ -242,6 +252,6 @@ enum EvaluateStage {
         }
         return EvaluateOutcome(submission: submissionURL, predictions: predictionsURL, report: reportURL, score: score, datasetScore: datasetScore,
                                datasetTaskCount: datasetTasks.count, challengeTaskCount: challengeIds.count, scoreNote: scoreNote,
-                               vote: vote, seconds: Date().timeIntervalSince(start), examples: subset.exampleCount)
+                               vote: vote, seconds: Date().timeIntervalSince(start), examples: exampleCount)
     }
 }

@@ -115,7 +115,9 @@ enum TrainStage {
         let dataset = try BuiltDataset(directory: request.dataset)
         let split = try dataset.split("train")
         let meta = split.metadata
-        let subset = try split.subset("all")
+        // One example source per set: "all" for the reference layout, one per canvas bucket otherwise.
+        let subsets = split.orderedSubsets
+        let exampleCount = subsets.reduce(0) { $0 + $1.exampleCount }
         let digest = try datasetDigest(request.dataset)
         let fm = FileManager.default
         let store = CheckpointStore(runDirectory: request.runDirectory)
@@ -142,8 +144,8 @@ enum TrainStage {
             config = resolved.model
             options = resolved.trainer
         }
-        guard subset.exampleCount >= options.batchSize else {
-            throw ARCDataError(file: request.dataset.path, message: "the train split has \(subset.exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
+        guard exampleCount >= options.batchSize else {
+            throw ARCDataError(file: request.dataset.path, message: "the train split has \(exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
@@ -188,8 +190,8 @@ enum TrainStage {
             started = true
         }
 
-        let source = BuiltExampleSource(subset: subset, ignoreLabelId: meta.ignoreLabelId)
-        let session = try TrainingSession(runDirectory: request.runDirectory, model: model, data: source, options: options,
+        let sources = subsets.map { BuiltExampleSource(subset: $0, ignoreLabelId: meta.ignoreLabelId) }
+        let session = try TrainingSession(runDirectory: request.runDirectory, model: model, buckets: sources, options: options,
                                           resume: request.resume, metadata: ["dataset_digest": digest, "code_version": CodeVersion.string])
         var plan = TrainingPlan(maxSteps: maxSteps, timeBudget: request.run.timeBudgetSeconds)
         plan.logInterval = request.trainer.logInterval
@@ -197,7 +199,10 @@ enum TrainStage {
         plan.quiet = request.quiet
         if !request.quiet {
             FileHandle.standardError.write(Data(("training \(ParameterLayout(config: config).parameterCount) parameters (D \(config.hiddenSize), \(config.hLayers)+\(config.lLayers) layers, "
-                + "cycles \(config.hCycles)/\(config.lCycles), ACT \(config.haltMaxSteps)) on \(subset.exampleCount) examples, batch \(options.batchSize), "
+                + "cycles \(config.hCycles)/\(config.lCycles), ACT \(config.haltMaxSteps)) on \(exampleCount) examples"
+                + (subsets.count > 1 || subsets.first?.side != nil
+                   ? " in canvas buckets " + subsets.map { "\($0.side.map { "\($0)x\($0)" } ?? $0.name) (\($0.exampleCount))" }.joined(separator: ", ") : "")
+                + ", batch \(options.batchSize), "
                 + "\(request.resume ? "resuming at step \(session.trainer.step)" : "from scratch") to step \(maxSteps)"
                 + (request.run.timeBudgetSeconds.map { " or \(Int($0)) s" } ?? "") + "\n").utf8))
         }
