@@ -41,7 +41,7 @@ extension HRMModel: ACTInnerModel where T == Float {
                           logits: UnsafeMutablePointer<Float>, qHalt: UnsafeMutablePointer<Float>, qContinue: UnsafeMutablePointer<Float>,
                           recordForBackward: Bool) {
         innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batchSize, withGradient: recordForBackward)
-        logits.update(from: self.logits.pointer, count: batchSize * config.seqLen * config.vocabSize)
+        logits.update(from: self.logits.pointer, count: batchSize * carry.tokensPerExample * config.vocabSize)
         for slot in 0..<batchSize {
             qHalt[slot] = qLogits[slot * 2]
             qContinue[slot] = qLogits[slot * 2 + 1]
