@@ -3,7 +3,8 @@
 // ratio to the sgemm peak, a per-kernel time table, peak RSS; and paper-size inference at batch 1
 // for 16 ACT steps (seconds per example, peak RSS). Results are recorded in BENCHMARKS.md.
 //
-// Usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N]
+// Usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N] [--side S]
+//        (--side S: the step on a size-bucketed carry, the top-left S x S of the 30x30 canvas; tokens/s counts S*S per example)
 //        arc-bench export-check DIR  (a Swift checkpoint + its logits, checked by the PyTorch reference:
 //        python3 Tools/bench/check_swift_checkpoint.py DIR)
 // Run `paper` in its own process to see its own peak RSS.
@@ -18,6 +19,7 @@ struct Options {
     var threads = 0
     var repeats = 3
     var batch: Int? = nil
+    var side: Int? = nil
     var seed: UInt64 = 1
     var exportDirectory = ""
 }
@@ -47,6 +49,7 @@ func parseOptions() -> Options {
         case "--threads": options.threads = integer(argument, 0...256)
         case "--repeats": options.repeats = integer(argument, 1...1000)
         case "--batch": options.batch = integer(argument, 1...4096)
+        case "--side": options.side = integer(argument, 1...30)
         case "--seed":
             let text = value(argument)
             guard let seed = UInt64(text) else { fail("--seed must be an integer in 0...\(UInt64.max), got '\(text)'") }
@@ -56,7 +59,7 @@ func parseOptions() -> Options {
             options.mode = argument
             options.exportDirectory = value(argument)
         case "-h", "--help":
-            print("usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N]\n       arc-bench export-check DIR   (writes swift_model.safetensors + swift_outputs.safetensors for Tools/bench/check_swift_checkpoint.py)")
+            print("usage: arc-bench [sgemm|step|paper|all|micro] [--threads N] [--repeats N] [--batch N] [--seed N] [--side S (1...30)]\n       arc-bench export-check DIR   (writes swift_model.safetensors + swift_outputs.safetensors for Tools/bench/check_swift_checkpoint.py)")
             exit(0)
         default:
             fail("unknown argument \(argument) (see arc-bench --help)")
@@ -99,14 +102,14 @@ func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repeats: Int) -> Doub
 struct StepFLOPs {
     let forward: Double
     let backward: Double
-    init(config: HRMConfig, batch: Int) {
+    init(config: HRMConfig, batch: Int, tokens: Int? = nil) {
         let d = Double(config.hiddenSize), inter = Double(config.intermediateSize)
-        let s = Double(config.totalLength), b = Double(batch)
+        let s = Double(config.puzzleTokens + (tokens ?? config.seqLen)), b = Double(batch)
         let rows = b * s
         let linear = 2 * rows * d * (4 * d + 3 * inter)
         let attention = 4 * b * s * s * d
         let applications = Double(config.hCycles * config.lCycles * config.lLayers + config.hCycles * config.hLayers)
-        let headsFLOPs = 2 * b * Double(config.seqLen) * d * Double(config.vocabSize) + 2 * b * d * 2
+        let headsFLOPs = 2 * b * Double(tokens ?? config.seqLen) * d * Double(config.vocabSize) + 2 * b * d * 2
         forward = applications * (linear + attention) + headsFLOPs
         let differentiated = Double(config.lLayers + config.hLayers)
         backward = differentiated * (2 * linear + 2.5 * attention) + 2 * headsFLOPs
@@ -156,19 +159,27 @@ func benchStep(options: Options, peak: Double) {
     if let batch = options.batch { config.batchSize = batch }
     config.numPuzzleIdentifiers = 64
     let batch = config.batchSize
-    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(config.seqLen)+\(config.puzzleTokens), threads \(KernelThreads.count)")
+    let side = options.side
+    let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
+    let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""
+    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
     let model = HRMModel<Float>(config: config, maxBatch: batch)
     model.parameters.initialize(seed: options.seed)
     // Non-trivial q_head so the backward is representative.
     let q = model.parameters.layout[ParameterLayout.prefix + "q_head.weight"]
     var generator = SplitMix64(seed: options.seed &+ 1)
     for i in 0..<q.count { model.parameters.values[q.offset + i] = Float(generator.nextNormal() * 0.02) }
-    let data = randomBatch(config: config, batch: batch, seed: options.seed)
-    let carry = HRMCarry<Float>(config: config, batch: batch)
+    let full = randomBatch(config: config, batch: batch, seed: options.seed)
+    // The benchmark's tokens per example: the first tokensPerExample of each random example.
+    let data = (inputs: (0..<batch).flatMap { b in full.inputs[(b * config.seqLen)..<(b * config.seqLen + tokensPerExample)] },
+                labels: (0..<batch).flatMap { b in full.labels[(b * config.seqLen)..<(b * config.seqLen + tokensPerExample)] },
+                identifiers: full.identifiers)
+    do { try HRMCarry<Float>.validateSide(side, config: config) } catch { fail("--side: \(error)") }
+    let carry = HRMCarry<Float>(config: config, batch: batch, side: side)
     carry.resetAll(model: model)
-    let flops = StepFLOPs(config: config, batch: batch)
+    let flops = StepFLOPs(config: config, batch: batch, tokens: tokensPerExample)
     print("  analytic FLOPs per step: forward \(format(flops.forward / 1e9, 2)) GFLOP, backward \(format(flops.backward / 1e9, 2)) GFLOP")
-    let tokens = Double(batch * config.seqLen)
+    let tokens = Double(batch * tokensPerExample)
 
     // Forward only (inference step).
     model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: false)  // warm-up
@@ -185,13 +196,13 @@ func benchStep(options: Options, peak: Double) {
     printProfile(profiler, total: times.reduce(0, +) / Double(times.count), steps: options.repeats)
 
     // Forward + backward (training step without the optimizer).
-    let dlogits = Tensor<Float>(shape: [batch, config.seqLen, config.vocabSize])
+    let dlogits = Tensor<Float>(shape: [batch, tokensPerExample, config.vocabSize])
     let dq = Tensor<Float>(shape: [batch, 2])
     let targets = [Double](repeating: 0, count: batch)
     func trainStep() {
         model.innerStep(carry: carry, inputs: data.inputs, puzzleIdentifiers: data.identifiers, withGradient: true)
         _ = data.labels.withUnsafeBufferPointer {
-            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: config.seqLen, vocab: config.vocabSize, ignoreLabel: 0, gradientScale: 1 / Double(batch))
+            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: tokensPerExample, vocab: config.vocabSize, ignoreLabel: 0, gradientScale: 1 / Double(batch))
         }
         _ = targets.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer, model.qLogits.pointer, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5 / Double(batch)) }
         _ = targets.withUnsafeBufferPointer { binaryCrossEntropyWithLogits(dq.pointer + 1, model.qLogits.pointer + 1, stride: 2, $0.baseAddress!, count: batch, gradientScale: 0.5 / Double(batch)) }

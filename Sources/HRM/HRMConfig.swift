@@ -55,6 +55,15 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     public var puzzleTokens: Int { (puzzleEmbeddingDim + hiddenSize - 1) / hiddenSize }
     /// S = seqLen + P.
     public var totalLength: Int { seqLen + puzzleTokens }
+    /// W when seqLen = W * W (the position canvas: 30 for ARC), else nil. Size-bucketed carries
+    /// (HRMCarry side:) crop the top-left side x side corner of this canvas.
+    public var canvasWidth: Int? {
+        guard seqLen > 0 else { return nil }
+        var width = Int(Double(seqLen).squareRoot())
+        while width * width > seqLen { width -= 1 }
+        while (width + 1) * (width + 1) <= seqLen { width += 1 }
+        return width * width == seqLen ? width : nil
+    }
 
     /// Largest values accepted for the sizes (far above the paper's model; they keep every size and
     /// allocation computable without overflow).

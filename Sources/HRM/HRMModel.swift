@@ -10,16 +10,20 @@
 //   let model = HRMModel<Float>(config: config, maxBatch: b)     // arena allocated, weights zero
 //   model.parameters.initialize(seed: s)                          // spec init (puzzle table zeros)
 //   try model.load(from: url) / try model.save(to: url, metadata: [...])   (Checkpoint.swift)
-//   let carry = HRMCarry<Float>(config: config, batch: b)
+//   let carry = HRMCarry<Float>(config: config, batch: b)            // the full canvas: seqLen tokens
+//   try HRMCarry<Float>.validateSide(s, config: config)                // then, for a size-bucketed batch:
+//   let small = HRMCarry<Float>(config: config, batch: b, side: s)     // the top-left s x s crop of the
+//     W x W canvas (seqLen = W*W): s*s tokens per example, each at its canvas position for RoPE
 //   carry.reset(slot: i, model: model) / carry.resetAll(model: model)       // zH = H_init, zL = L_init
-//   model.innerStep(carry: carry, inputs: [Int32] (b*seqLen), puzzleIdentifiers: [Int32] (b), withGradient: Bool)
-//     (or the UnsafePointer overload with batch:) -> model.logits [b, seqLen, vocab],
+//   model.innerStep(carry: carry, inputs: [Int32] (b*carry.tokensPerExample), puzzleIdentifiers: [Int32] (b), withGradient: Bool)
+//     (or the UnsafePointer overload with batch:) -> model.logits [b, carry.tokensPerExample, vocab] from the buffer start,
 //     model.qLogits [b, 2] (column 0 = q_halt, 1 = q_continue); the carry is updated in place.
 //     Outputs are overwritten by the next innerStep; the activations saved by a withGradient step
 //     stay valid for backward across later no-gradient steps (e.g. the ACT target step).
 //   Losses (Kernels): sequenceStablemaxLoss(dlogits, logits, labels, batch:, tokens:, vocab:, ignoreLabel: 0,
 //     gradientScale: 1/globalBatch) and binaryCrossEntropyWithLogits(dq (+1 for continue), qLogits (+1), stride: 2, ...).
-//   model.zeroGradients(); model.backward(dlogits: ptr [b*seqLen*vocab], dq: ptr [b*2], batch: b)
+//   model.zeroGradients(); model.backward(dlogits: ptr [b*tokensPerExample*vocab], dq: ptr [b*2], batch: b)
+//     (the geometry of the recorded step: tokensPerExample of the carry it ran on)
 //     -> model.gradients: trainable part of the arena (offsets = model.parameters.layout entries),
 //        model.puzzleGradients [b, ndim] per slot for model.lastPuzzleIdentifiers (duplicates NOT summed;
 //        model.puzzleTableGradient(batch:) gives the dense per-identifier sum).
@@ -30,20 +34,59 @@
 import Dispatch
 import Kernels
 
-/// The recurrent state (zH, zL) per batch slot, [batch, S, D] each.
+/// The recurrent state (zH, zL) per batch slot, [batch, P + tokensPerExample, D] each.
+/// `side == nil`: the full sequence (config.seqLen tokens at positions P + t). `side == s`: the
+/// top-left s x s crop of the W x W position canvas (config.seqLen == W * W): grid token t is the
+/// canvas cell (t / s, t % s) at position P + (t / s) * W + t % s; puzzle tokens keep 0 ..< P.
 public final class HRMCarry<T: KernelScalar>: @unchecked Sendable {
     public let zH: Tensor<T>
     public let zL: Tensor<T>
     public let batch: Int
     public let rowsPerSlot: Int
     public let dim: Int
+    /// nil = the full canvas; s = the s x s crop.
+    public let side: Int?
+    /// Grid tokens per example: config.seqLen, or side * side.
+    public let tokensPerExample: Int
+    public let puzzleTokens: Int
 
-    public init(config: HRMConfig, batch: Int) {
+    /// Throws (naming the side and its allowed range) unless `side` is nil, or config.seqLen is W * W
+    /// and 1 <= side <= W. Call it before `init(config:batch:side:)` with a side from data.
+    public static func validateSide(_ side: Int?, config: HRMConfig) throws {
+        guard let side else { return }
+        guard let width = config.canvasWidth else {
+            throw HRMError.invalidConfig("side \(side) needs seqLen to be a square W*W (the position canvas); seqLen is \(config.seqLen)")
+        }
+        if !(1...width).contains(side) {
+            throw HRMError.invalidConfig("side is \(side), expected 1...\(width) (the canvas is \(width)x\(width), seqLen \(config.seqLen))")
+        }
+    }
+
+    /// RoPE position of every row of a slot (P puzzle tokens, then the grid tokens) for `side`;
+    /// nil for side nil (rows at 0 ..< S). `side` must pass validateSide.
+    public static func positions(side: Int?, config: HRMConfig) -> [Int32]? {
+        guard let side, let width = config.canvasWidth else { return nil }
+        let p = config.puzzleTokens
+        var positions = (0..<p).map { Int32($0) }
+        positions.reserveCapacity(p + side * side)
+        for t in 0..<(side * side) { positions.append(Int32(p + (t / side) * width + t % side)) }
+        return positions
+    }
+
+    /// A carry of `batch` slots (zeros; reset before use). A side that fails validateSide is a
+    /// programming error here (validate data-driven sides first).
+    public init(config: HRMConfig, batch: Int, side: Int? = nil) {
+        do { try Self.validateSide(side, config: config) } catch {
+            preconditionFailure("HRMCarry: \(error) (call HRMCarry.validateSide first)")
+        }
         self.batch = batch
-        rowsPerSlot = config.totalLength
+        self.side = side
+        tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
+        puzzleTokens = config.puzzleTokens
+        rowsPerSlot = config.puzzleTokens + tokensPerExample
         dim = config.hiddenSize
-        zH = Tensor(shape: [batch, config.totalLength, config.hiddenSize])
-        zL = Tensor(shape: [batch, config.totalLength, config.hiddenSize])
+        zH = Tensor(shape: [batch, rowsPerSlot, config.hiddenSize])
+        zL = Tensor(shape: [batch, rowsPerSlot, config.hiddenSize])
     }
 
     /// Slot gets zH = H_init, zL = L_init broadcast over positions (docs/SPEC.md §5 reset).
@@ -101,6 +144,16 @@ struct BlockWeights {
     let qkv: Int, output: Int, gateUp: Int, down: Int
 }
 
+/// The sequence geometry of one inner step, from its carry: grid tokens per example, rows per slot,
+/// RoPE positions per row (nil = 0 ..< seq), and the attention scratch for that length.
+struct StepGeometry<T: KernelScalar> {
+    let side: Int?
+    let tokens: Int
+    let seq: Int
+    let positions: [Int32]?
+    let attention: AttentionScratch<T>
+}
+
 public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     public let config: HRMConfig
     public var parameters: ParameterArena<T>
@@ -128,7 +181,9 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     let puzzleRows: Tensor<T>
     let qkvScratch: Tensor<T>, attentionScratchBuffer: Tensor<T>, projection: Tensor<T>
     let gateUpScratch: Tensor<T>, activationScratch: Tensor<T>, rstdScratch: Tensor<T>
-    let attentionScratch: AttentionScratch<T>
+    /// Geometry of the full sequence (side nil), and of each side seen so far (made on first use).
+    let fullGeometry: StepGeometry<T>
+    var sideGeometries: [Int: StepGeometry<T>] = [:]
     let firstTokens: Tensor<T>
     let savedFirstTokens: Tensor<T>
     // Saved for backward (allocated on first use with gradient)
@@ -137,6 +192,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     var savedInputs: [Int32] = []
     public private(set) var lastPuzzleIdentifiers: [Int32] = []
     var savedBatch = 0
+    var savedGeometry: StepGeometry<T>?
     var hasSavedActivations = false
     // Backward scratch (allocated on first backward)
     var backwardBuffers: [Tensor<T>] = []
@@ -175,7 +231,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         gateUpScratch = Tensor(shape: [maxRows, 2 * inter])
         activationScratch = Tensor(shape: [maxRows, inter])
         rstdScratch = Tensor(shape: [maxRows])
-        attentionScratch = AttentionScratch(seq: seq)
+        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, attention: AttentionScratch(seq: seq))
         firstTokens = Tensor(shape: [maxBatch, dim])
         savedFirstTokens = Tensor(shape: [maxBatch, dim])
     }
@@ -186,6 +242,35 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         return body()
     }
 
+    /// The geometry of a step on `carry` (the carry must have been made for this model's config).
+    func geometry(for carry: HRMCarry<T>) -> StepGeometry<T> {
+        precondition(carry.dim == dim && carry.puzzleTokens == puzzleTokens, "HRMCarry made for another config (D \(carry.dim), P \(carry.puzzleTokens); model D \(dim), P \(puzzleTokens))")
+        guard let side = carry.side else {
+            precondition(carry.tokensPerExample == config.seqLen, "HRMCarry has \(carry.tokensPerExample) tokens, model seqLen \(config.seqLen)")
+            return fullGeometry
+        }
+        if let known = sideGeometries[side] { return known }
+        precondition((try? HRMCarry<T>.validateSide(side, config: config)) != nil, "HRMCarry side \(side) is not valid for seqLen \(config.seqLen)")
+        let tokens = side * side
+        let made = StepGeometry<T>(side: side, tokens: tokens, seq: puzzleTokens + tokens,
+                                   positions: HRMCarry<T>.positions(side: side, config: config),
+                                   attention: AttentionScratch(seq: puzzleTokens + tokens))
+        sideGeometries[side] = made
+        return made
+    }
+
+    /// RoPE on qkv [batch * g.seq, 3D] with the geometry's positions (inverse = backward).
+    @_specialize(where T == Float)
+    func rope(_ qkv: UnsafeMutablePointer<T>, inverse: Bool, batch: Int, geometry g: StepGeometry<T>) {
+        if let positions = g.positions {
+            positions.withUnsafeBufferPointer {
+                ropeApply(qkv, table: rotary, positions: $0.baseAddress!, inverse: inverse, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            }
+        } else {
+            ropeApply(qkv, table: rotary, inverse: inverse, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+        }
+    }
+
     public func zeroGradients() {
         gradients.zero()
         puzzleGradients.zero()
@@ -193,9 +278,9 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     // MARK: forward
 
-    /// Embeds inputs [batch, seqLen] and puzzle identifiers [batch] into inputEmbedding.
+    /// Embeds inputs [batch, g.tokens] and puzzle identifiers [batch] into inputEmbedding.
     @_specialize(where T == Float)
-    func embed(inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
+    func embed(inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, geometry g: StepGeometry<T>) {
         let w = parameters.values.pointer
         timed("embedding") {
             if ndim > 0 {
@@ -203,15 +288,15 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
             }
             inputEmbeddingForward(
                 inputEmbedding.pointer, inputs, w + offsets.tokens, ndim > 0 ? UnsafePointer(puzzleRows.pointer) : nil,
-                batch: batch, tokens: config.seqLen, vocab: vocab, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
+                batch: batch, tokens: g.tokens, vocab: vocab, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
                 scale: T(Double(dim).squareRoot()))
         }
     }
 
     /// One post-norm block in place on z [rows, D]; saves activations when `save` is given.
     @_specialize(where T == Float)
-    func blockForward(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, save: BlockActivations<T>?) {
-        let rows = batch * seq
+    func blockForward(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, geometry g: StepGeometry<T>, save: BlockActivations<T>?) {
+        let rows = batch * g.seq
         let w = parameters.values.pointer
         let qkv = save?.qkv.pointer ?? qkvScratch.pointer
         let attention = save?.attention.pointer ?? attentionScratchBuffer.pointer
@@ -219,8 +304,8 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         let activation = save?.activation.pointer ?? activationScratch.pointer
         if let save { save.input.pointer.update(from: z, count: rows * dim) }
         timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
-        timed("rope") { ropeApply(qkv, table: rotary, inverse: false, batch: batch, seq: seq, heads: heads, headDim: headDim) }
-        timed("attention") { attentionForward(attention, qkv, scratch: attentionScratch, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
+        timed("attention") { attentionForward(attention, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
         timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
         timed("residual+rms") {
             addInPlace(z, projection.pointer, count: rows * dim)
@@ -239,17 +324,17 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     /// Reasoning module: z = z + injection, then its blocks in order (in place on z).
     @_specialize(where T == Float)
-    func moduleForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, save: [BlockActivations<T>]?) {
-        timed("residual+rms") { addInPlace(z, inj, count: batch * seq * dim) }
+    func moduleForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, geometry g: StepGeometry<T>, save: [BlockActivations<T>]?) {
+        timed("residual+rms") { addInPlace(z, inj, count: batch * g.seq * dim) }
         for (index, block) in weights.enumerated() {
-            blockForward(z, weights: block, batch: batch, save: save?[index])
+            blockForward(z, weights: block, batch: batch, geometry: g, save: save?[index])
         }
     }
 
     /// injection = a + b
     @_specialize(where T == Float)
-    func setInjection(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, batch: Int) {
-        let n = batch * seq * dim
+    func setInjection(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>) {
+        let n = batch * g.seq * dim
         let out = SendablePointer(injection.pointer), pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
         parallelChunks(n) { range in
             for i in range { out.pointer[i] = pa.pointer[i] + pb.pointer[i] }
@@ -257,21 +342,24 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// The no-gradient cycles of the inner step on the carry (docs/SPEC.md §4): every (h, l) but the last.
+    /// Inputs [batch, carry.tokensPerExample].
     public func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
-        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
-        runNoGradientCycles(carry: carry, batch: batch)
+        precondition(batch <= maxBatch && batch <= carry.batch, "noGradientCycles: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
+        let g = geometry(for: carry)
+        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
+        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
     }
 
     @_specialize(where T == Float)
-    func runNoGradientCycles(carry: HRMCarry<T>, batch: Int) {
+    func runNoGradientCycles(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>) {
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         for h in 0..<config.hCycles {
             for l in 0..<config.lCycles where !(h == config.hCycles - 1 && l == config.lCycles - 1) {
-                setInjection(zH, inputEmbedding.pointer, batch: batch)
-                moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, save: nil)
+                setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
+                moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: nil)
             }
             if h != config.hCycles - 1 {
-                moduleForward(zH, injection: zL, weights: hWeights, batch: batch, save: nil)
+                moduleForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: nil)
             }
         }
     }
@@ -279,59 +367,61 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     /// The differentiated step from the current carry (inputEmbedding must be set by embed):
     /// zL = L(zL, zH + x); zH = H(zH, zL); then the heads. Saves activations when withGradient.
     @_specialize(where T == Float)
-    func gradientStep(carry: HRMCarry<T>, batch: Int, withGradient: Bool) {
+    func gradientStep(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>, withGradient: Bool) {
         if withGradient && hActivations.isEmpty {
             let rows = maxRows
             hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
             lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
         }
         let zH = carry.zH.pointer, zL = carry.zL.pointer
-        setInjection(zH, inputEmbedding.pointer, batch: batch)
-        moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, save: withGradient ? lActivations : nil)
-        moduleForward(zH, injection: zL, weights: hWeights, batch: batch, save: withGradient ? hActivations : nil)
-        heads(zH: zH, batch: batch)
+        setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
+        moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: withGradient ? lActivations : nil)
+        moduleForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: withGradient ? hActivations : nil)
+        heads(zH: zH, batch: batch, geometry: g)
         if withGradient {
             savedFirstTokens.pointer.update(from: firstTokens.pointer, count: batch * dim)
             hasSavedActivations = true
             savedBatch = batch
+            savedGeometry = g
         }
     }
 
-    /// logits = lm_head(zH)[P:], q = q_head(zH[:, 0]).
+    /// logits = lm_head(zH)[P:] as [batch, g.tokens, vocab] from the buffer start, q = q_head(zH[:, 0]).
     @_specialize(where T == Float)
-    func heads(zH: UnsafePointer<T>, batch: Int) {
+    func heads(zH: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>) {
         let w = parameters.values.pointer
         timed("lm_head") {
             for b in 0..<batch {
-                linearForward(logits.pointer + b * config.seqLen * vocab, zH + (b * seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
-                              rows: config.seqLen, inFeatures: dim, outFeatures: vocab)
+                linearForward(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
+                              rows: g.tokens, inFeatures: dim, outFeatures: vocab)
             }
-            for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * seq * dim, count: dim) }
+            for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * g.seq * dim, count: dim) }
             linearForward(qLogits.pointer, firstTokens.pointer, w + offsets.qWeight, w + offsets.qBias, rows: batch, inFeatures: dim, outFeatures: 2)
         }
     }
 
-    /// One inner step on the carry for `batch` slots: inputs [batch, seqLen] tokens, puzzleIdentifiers [batch].
+    /// One inner step on the carry for `batch` slots: inputs [batch, carry.tokensPerExample] tokens, puzzleIdentifiers [batch].
     /// Writes logits/qLogits and updates the carry in place (the new carry is detached by construction).
     /// With withGradient the final step's activations are kept for `backward`.
     @_specialize(where T == Float)
     public func innerStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, withGradient: Bool) {
         precondition(batch <= maxBatch && batch <= carry.batch, "innerStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
-        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch)
+        let g = geometry(for: carry)
+        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
         if withGradient {
             // Outputs (logits, qLogits) are overwritten by the next innerStep; the saved activations stay
             // valid for `backward` across later no-gradient steps (e.g. the ACT target step).
-            savedInputs = Array(UnsafeBufferPointer(start: inputs, count: batch * config.seqLen))
+            savedInputs = Array(UnsafeBufferPointer(start: inputs, count: batch * g.tokens))
             lastPuzzleIdentifiers = Array(UnsafeBufferPointer(start: puzzleIdentifiers, count: batch))
         }
-        runNoGradientCycles(carry: carry, batch: batch)
-        gradientStep(carry: carry, batch: batch, withGradient: withGradient)
+        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
+        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
     }
 
     /// Array convenience for innerStep.
     public func innerStep(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
         let batch = puzzleIdentifiers.count
-        precondition(inputs.count == batch * config.seqLen, "innerStep: \(inputs.count) input tokens for batch \(batch) x seqLen \(config.seqLen)")
+        precondition(inputs.count == batch * carry.tokensPerExample, "innerStep: \(inputs.count) input tokens for batch \(batch) x \(carry.tokensPerExample) tokens per example")
         inputs.withUnsafeBufferPointer { ip in
             puzzleIdentifiers.withUnsafeBufferPointer { pp in
                 innerStep(carry: carry, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, withGradient: withGradient)
@@ -342,16 +432,19 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     /// Only the differentiated part from a given carry (for tests that hold the no-gradient part fixed).
     public func gradientStepOnly(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
         let batch = puzzleIdentifiers.count
+        let g = geometry(for: carry)
+        precondition(batch <= maxBatch && batch <= carry.batch && inputs.count == batch * g.tokens,
+                     "gradientStepOnly: \(inputs.count) tokens, batch \(batch) (model \(maxBatch), carry \(carry.batch), \(g.tokens) tokens per example)")
         inputs.withUnsafeBufferPointer { ip in
             puzzleIdentifiers.withUnsafeBufferPointer { pp in
-                embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
+                embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, geometry: g)
             }
         }
         if withGradient {
             savedInputs = inputs
             lastPuzzleIdentifiers = puzzleIdentifiers
         }
-        gradientStep(carry: carry, batch: batch, withGradient: withGradient)
+        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
     }
 
     // MARK: backward
@@ -364,10 +457,10 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     /// Backward of one block: dz [rows, D] holds d output on entry and d input on exit.
     @_specialize(where T == Float)
-    func blockBackward(_ dz: UnsafeMutablePointer<T>, weights: BlockWeights, saved: BlockActivations<T>, batch: Int) {
-        let rows = batch * seq
+    func blockBackward(_ dz: UnsafeMutablePointer<T>, weights: BlockWeights, saved: BlockActivations<T>, batch: Int, geometry g: StepGeometry<T>) {
+        let rows = batch * g.seq
         let w = parameters.values.pointer
-        let g = gradients.pointer
+        let gradient = gradients.pointer
         let dActivation = backwardBuffer(1, rows * inter)
         let dGateUp = backwardBuffer(2, rows * 2 * inter)
         let dAttention = backwardBuffer(3, rows * dim)
@@ -375,44 +468,47 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
         timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
         timed("linear down backward") {
-            linearBackward(dActivation, g + weights.down, nil, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
+            linearBackward(dActivation, gradient + weights.down, nil, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
         }
         timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
         timed("linear gate_up backward") {
             // d hidden = residual (dz) + dGateUp W_gu
-            linearBackward(dz, g + weights.gateUp, nil, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
+            linearBackward(dz, gradient + weights.gateUp, nil, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
         }
         timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
         timed("linear o backward") {
-            linearBackward(dAttention, g + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
+            linearBackward(dAttention, gradient + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
         }
-        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: attentionScratch, batch: batch, seq: seq, heads: heads, headDim: headDim) }
-        timed("rope backward") { ropeApply(dQKV, table: rotary, inverse: true, batch: batch, seq: seq, heads: heads, headDim: headDim) }
+        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
+        timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
         timed("linear qkv backward") {
-            linearBackward(dz, g + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
+            linearBackward(dz, gradient + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
         }
     }
 
-    /// Backward of the last innerStep(withGradient: true) given dlogits [batch, seqLen, vocab] and
+    /// Backward of the last innerStep(withGradient: true) given dlogits [batch, tokensPerExample, vocab]
+    /// (the tokens per example of the carry that step ran on) and
     /// dq [batch, 2] (d loss / d (q_halt, q_continue)). Accumulates into `gradients`; writes
     /// `puzzleGradients` [batch, ndim] per slot. Nothing flows into the carry (1-step gradient).
     @_specialize(where T == Float)
     public func backward(dlogits: UnsafePointer<T>, dq: UnsafePointer<T>, batch: Int) {
         precondition(hasSavedActivations && batch == savedBatch, "backward: call innerStep(withGradient: true) with batch \(batch) first")
+        guard let g = savedGeometry else { preconditionFailure("backward: no recorded step") }
+        let seq = g.seq
         let rows = batch * seq
         let w = parameters.values.pointer
-        let g = gradients.pointer
+        let gradient = gradients.pointer
         let dz = backwardBuffer(0, rows * dim)
         let zH = hActivations[hActivations.count - 1].output.pointer
         timed("lm_head backward") {
             for b in 0..<batch {
                 let slot = dz + b * seq * dim
                 for j in 0..<(puzzleTokens * dim) { slot[j] = 0 }
-                linearBackward(slot + puzzleTokens * dim, g + offsets.lmHead, nil, dlogits + b * config.seqLen * vocab, zH + (b * seq + puzzleTokens) * dim,
-                               w + offsets.lmHead, rows: config.seqLen, inFeatures: dim, outFeatures: vocab)
+                linearBackward(slot + puzzleTokens * dim, gradient + offsets.lmHead, nil, dlogits + b * g.tokens * vocab, zH + (b * seq + puzzleTokens) * dim,
+                               w + offsets.lmHead, rows: g.tokens, inFeatures: dim, outFeatures: vocab)
             }
             let dFirst = backwardBuffer(5, batch * dim)
-            linearBackward(dFirst, g + offsets.qWeight, g + offsets.qBias, dq, savedFirstTokens.pointer, w + offsets.qWeight, rows: batch, inFeatures: dim, outFeatures: 2)
+            linearBackward(dFirst, gradient + offsets.qWeight, gradient + offsets.qBias, dq, savedFirstTokens.pointer, w + offsets.qWeight, rows: batch, inFeatures: dim, outFeatures: 2)
             for b in 0..<batch {
                 let row = dz + b * seq * dim
                 for j in 0..<dim { row[j] += dFirst[b * dim + j] }
@@ -420,17 +516,17 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         }
         // H module: input = zH_old + zL_new; its gradient flows to zL_new only.
         for index in stride(from: hWeights.count - 1, through: 0, by: -1) {
-            blockBackward(dz, weights: hWeights[index], saved: hActivations[index], batch: batch)
+            blockBackward(dz, weights: hWeights[index], saved: hActivations[index], batch: batch, geometry: g)
         }
         // dz is now d zL_new = d output of the L module.
         for index in stride(from: lWeights.count - 1, through: 0, by: -1) {
-            blockBackward(dz, weights: lWeights[index], saved: lActivations[index], batch: batch)
+            blockBackward(dz, weights: lWeights[index], saved: lActivations[index], batch: batch, geometry: g)
         }
         // dz = d(zL_old + zH_old + x): its x part goes to the embeddings.
         timed("embedding backward") {
             savedInputs.withUnsafeBufferPointer { ip in
-                inputEmbeddingBackward(g + offsets.tokens, ndim > 0 ? puzzleGradients.pointer : nil, dz, ip.baseAddress!,
-                                       batch: batch, tokens: config.seqLen, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
+                inputEmbeddingBackward(gradient + offsets.tokens, ndim > 0 ? puzzleGradients.pointer : nil, dz, ip.baseAddress!,
+                                       batch: batch, tokens: g.tokens, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
                                        scale: T(Double(dim).squareRoot()))
             }
         }

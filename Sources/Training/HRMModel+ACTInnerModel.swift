@@ -19,11 +19,14 @@ extension HRMModel: ACTInnerModel where T == Float {
     }
 
     public func makeCarry(batchSize: Int, side: Int?) throws -> HRMCarry<Float> {
-        guard side == nil else { throw CheckpointError.invalid("canvas buckets are not supported by this model yet") }
-        return makeCarry(batchSize: batchSize)
+        precondition(batchSize <= maxBatch, "batch \(batchSize) exceeds the model's maxBatch \(maxBatch)")
+        if let side { try HRMCarry<Float>.validateSide(side, config: config) }
+        let carry = HRMCarry<Float>(config: config, batch: batchSize, side: side)
+        carry.resetAll(model: self)
+        return carry
     }
 
-    public func tokensPerExample(of carry: HRMCarry<Float>) -> Int { config.seqLen }
+    public func tokensPerExample(of carry: HRMCarry<Float>) -> Int { carry.tokensPerExample }
 
     public func copyCarry(_ source: HRMCarry<Float>, to destination: HRMCarry<Float>) {
         destination.zH.copy(from: source.zH)
@@ -48,7 +51,7 @@ extension HRMModel: ACTInnerModel where T == Float {
                           logits: UnsafeMutablePointer<Float>, qHalt: UnsafeMutablePointer<Float>, qContinue: UnsafeMutablePointer<Float>,
                           recordForBackward: Bool) {
         innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batchSize, withGradient: recordForBackward)
-        logits.update(from: self.logits.pointer, count: batchSize * tokensPerExample(of: carry) * config.vocabSize)
+        logits.update(from: self.logits.pointer, count: batchSize * carry.tokensPerExample * config.vocabSize)
         for slot in 0..<batchSize {
             qHalt[slot] = qLogits[slot * 2]
             qContinue[slot] = qLogits[slot * 2 + 1]

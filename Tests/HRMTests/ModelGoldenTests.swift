@@ -1,6 +1,8 @@
 // Golden tests of the whole inner step (forward, losses, 1-step gradients, second step) against the
-// PyTorch reference fixtures model_a (D=32, P=1, duplicate identifier) and model_b (D=8,
-// puzzle_emb_ndim = 2D so P = 2). Forward |a-b| <= 1e-5 + 1e-4|b|; gradients within 1e-4 of max |g|.
+// PyTorch reference fixtures model_a (D=32, P=1, duplicate identifier), model_b (D=8,
+// puzzle_emb_ndim = 2D so P = 2) and model_crop (D=8, P=2, a size-bucketed carry: the top-left 3x3
+// of a 5x5 canvas, 9 tokens at their canvas positions). Forward |a-b| <= 1e-5 + 1e-4|b|; gradients
+// within 1e-4 of max |g|.
 import Foundation
 import Kernels
 import XCTest
@@ -28,6 +30,16 @@ final class ModelGoldenTests: XCTestCase {
         XCTAssertEqual(config.puzzleTokens, (c["puzzle_emb_len"] as? NSNumber)?.intValue)
         XCTAssertEqual(config.totalLength, (c["total_len"] as? NSNumber)?.intValue)
         let batch = config.batchSize
+        // A size-bucketed fixture names its crop side; its tokens sit at canvas positions.
+        let side = (c["side"] as? NSNumber)?.intValue
+        try HRMCarry<Float>.validateSide(side, config: config)
+        let tokens = side.map { $0 * $0 } ?? config.seqLen
+        let rows = config.puzzleTokens + tokens
+        if side != nil {
+            XCTAssertEqual(c["tokens_per_example"] as? NSNumber, NSNumber(value: tokens))
+            XCTAssertEqual(c["rows_per_slot"] as? NSNumber, NSNumber(value: rows))
+            XCTAssertEqual(HRMCarry<Float>.positions(side: side, config: config), try fixture.ints("batch.position_ids"))
+        }
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: fixture, source: name)
         // Shapes first: every arena tensor and gradient has the fixture's shape.
@@ -37,7 +49,10 @@ final class ModelGoldenTests: XCTestCase {
         }
         let trainableNames = Set((c["trainable"] as? [String]) ?? [])
         XCTAssertEqual(trainableNames, Set(model.parameters.layout.trainableEntries.map(\.name) + [ParameterLayout.puzzleEmbeddingName]))
-        XCTAssertEqual(fixture.shape("out.logits"), [batch, config.seqLen, config.vocabSize])
+        XCTAssertEqual(fixture.shape("out.logits"), [batch, tokens, config.vocabSize])
+        XCTAssertEqual(fixture.shape("batch.inputs"), [batch, tokens])
+        XCTAssertEqual(fixture.shape("carry.z_H"), [batch, rows, config.hiddenSize])
+        XCTAssertEqual(fixture.shape("out.z_L"), [batch, rows, config.hiddenSize])
 
         let inputs = try fixture.ints("batch.inputs")
         let labels = try fixture.ints("batch.labels")
@@ -45,24 +60,26 @@ final class ModelGoldenTests: XCTestCase {
         let continueTarget = try fixture.floats("batch.q_continue_target").map { Double($0) }
 
         // Starting carry = H_init / L_init broadcast.
-        let carry = HRMCarry<Float>(config: config, batch: batch)
+        let carry = HRMCarry<Float>(config: config, batch: batch, side: side)
+        XCTAssertEqual(carry.tokensPerExample, tokens)
+        XCTAssertEqual(carry.rowsPerSlot, rows)
         carry.resetAll(model: model)
         assertClose("\(name) carry.z_H", carry.zH.array, try fixture.floats("carry.z_H"), atol: 0, rtol: 0)
         assertClose("\(name) carry.z_L", carry.zL.array, try fixture.floats("carry.z_L"), atol: 0, rtol: 0)
 
         // No-gradient part alone.
-        let probe = HRMCarry<Float>(config: config, batch: batch)
+        let probe = HRMCarry<Float>(config: config, batch: batch, side: side)
         probe.resetAll(model: model)
         inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
             model.noGradientCycles(carry: probe, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
         } }
-        assertClose("\(name) debug.input_embeddings", Array(model.inputEmbedding.array.prefix(batch * config.totalLength * config.hiddenSize)), try fixture.floats("debug.input_embeddings"))
+        assertClose("\(name) debug.input_embeddings", Array(model.inputEmbedding.array.prefix(batch * rows * config.hiddenSize)), try fixture.floats("debug.input_embeddings"))
         assertClose("\(name) debug.z_H_nograd", probe.zH.array, try fixture.floats("debug.z_H_nograd"))
         assertClose("\(name) debug.z_L_nograd", probe.zL.array, try fixture.floats("debug.z_L_nograd"))
 
         // Full inner step with gradient.
         model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: true)
-        let logitCount = batch * config.seqLen * config.vocabSize
+        let logitCount = batch * tokens * config.vocabSize
         let logits = Array(model.logits.array.prefix(logitCount))
         assertClose("\(name) out.logits", logits, try fixture.floats("out.logits"))
         assertClose("\(name) out.q_halt_logits", (0..<batch).map { model.qLogits[2 * $0] }, try fixture.floats("out.q_halt_logits"))
@@ -71,17 +88,17 @@ final class ModelGoldenTests: XCTestCase {
         assertClose("\(name) out.z_L", carry.zL.array, try fixture.floats("out.z_L"))
 
         // Losses (labels 0 ignored) and upstream gradients.
-        let dlogits = Tensor<Float>(shape: [batch, config.seqLen, config.vocabSize])
+        let dlogits = Tensor<Float>(shape: [batch, tokens, config.vocabSize])
         let lm = labels.withUnsafeBufferPointer {
-            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: config.seqLen, vocab: config.vocabSize, ignoreLabel: 0)
+            sequenceStablemaxLoss(dlogits.pointer, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: tokens, vocab: config.vocabSize, ignoreLabel: 0)
         }
         var correct = [Double](repeating: 0, count: batch)
         for b in 0..<batch {
             var all = true
-            for t in 0..<config.seqLen where labels[b * config.seqLen + t] != 0 {
-                let row = logits[((b * config.seqLen + t) * config.vocabSize)..<((b * config.seqLen + t + 1) * config.vocabSize)]
+            for t in 0..<tokens where labels[b * tokens + t] != 0 {
+                let row = logits[((b * tokens + t) * config.vocabSize)..<((b * tokens + t + 1) * config.vocabSize)]
                 let argmax = row.indices.max { row[$0] < row[$1] }! - row.startIndex
-                if argmax != Int(labels[b * config.seqLen + t]) { all = false }
+                if argmax != Int(labels[b * tokens + t]) { all = false }
             }
             correct[b] = all ? 1 : 0
         }
@@ -116,4 +133,5 @@ final class ModelGoldenTests: XCTestCase {
 
     func testModelA() throws { try runGolden("model_a.safetensors") }
     func testModelB() throws { try runGolden("model_b.safetensors") }
+    func testModelCrop() throws { try runGolden("model_crop.safetensors") }
 }

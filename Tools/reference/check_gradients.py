@@ -60,6 +60,15 @@ def kernels() -> None:
     check("rms_norm", lambda x: hrm.rms_norm(x, 1e-5), (r(gen, 2, 3, 8),))
     cos, sin = hrm.rope_cos_sin(5, 8, 10000.0)
     check("rope", lambda x: hrm.apply_rope(x, cos, sin), (r(gen, 2, 5, 2, 8),))
+    # RoPE at explicit positions (a cropped canvas): the rows of the contiguous table at those
+    # positions; the contiguous positions give the contiguous table exactly.
+    ids = torch.tensor([0, 1, 3, 4, 9, 10, 13])
+    cos_p, sin_p = hrm.rope_cos_sin(len(ids), 8, 10000.0, ids)
+    cos_f, sin_f = hrm.rope_cos_sin(14, 8, 10000.0)
+    close("rope at positions == rows of the contiguous table", torch.cat([cos_p, sin_p]), torch.cat([cos_f[ids], sin_f[ids]]), atol=0, rtol=0)
+    cos_a, sin_a = hrm.rope_cos_sin(14, 8, 10000.0, torch.arange(14))
+    close("rope at positions 0..n-1 == contiguous", torch.cat([cos_a, sin_a]), torch.cat([cos_f, sin_f]), atol=0, rtol=0)
+    check("rope at positions", lambda x: hrm.apply_rope(x, cos_p, sin_p), (r(gen, 2, len(ids), 2, 8),))
     check("attention", hrm.attention, (r(gen, 2, 5, 2, 4), r(gen, 2, 5, 2, 4), r(gen, 2, 5, 2, 4)))
     check("swiglu", hrm.swiglu, (r(gen, 2, 5, 8), r(gen, 12, 8, scale=0.35), r(gen, 8, 6, scale=0.4)))
     cos4, sin4 = hrm.rope_cos_sin(5, 4, 10000.0)
@@ -161,6 +170,39 @@ def model_checks() -> None:
     check("inner step outputs (logits, q) H_cycles=L_cycles=1", whole_outputs,
           tuple(params[n].clone().requires_grad_() for n in names))
 
+    # (a') the same model on a size-bucketed batch: seq_len 9 (a 3x3 canvas), the top-left
+    # 2x2 crop, every token at its canvas position.
+    cfg_c = hrm.HRMConfig(**{**cfg.__dict__, "seq_len": 9})
+    pos_c = hrm.crop_position_ids(cfg_c, 2)
+    record("crop positions (P=2, W=3, side 2)", pos_c.tolist() == [0, 1, 2, 3, 5, 6], str(pos_c.tolist()))
+    inputs_c = inputs[:, :4]
+    labels_c = labels[:, :4]
+    zc_H, zc_L = hrm.initial_carry(params, cfg_c, 2, cfg_c.puzzle_emb_len + 4)
+    with torch.no_grad():
+        _, seq_ok_c, _ = losses.sequence_correctness(
+            hrm.inner_step(params, cfg_c, zc_H, zc_L, inputs_c, ids, pos_c)["logits"], labels_c)
+    seq_ok_c = seq_ok_c.to(torch.float64)
+
+    def whole_crop(*tensors):
+        p = dict(params)
+        p.update(zip(names, tensors))
+        out = hrm.inner_step(p, cfg_c, zc_H, zc_L, inputs_c, ids, pos_c)
+        return (losses.lm_loss(out["logits"], labels_c)
+                + 0.5 * (losses.bce_with_logits_sum(out["q_halt_logits"], seq_ok_c)
+                         + losses.bce_with_logits_sum(out["q_continue_logits"], target)))
+
+    check("cropped inner step + loss (side 2 of 3x3, canvas positions)", whole_crop,
+          tuple(params[n].clone().requires_grad_() for n in names))
+    # side = W: the crop is the whole canvas and equals the run without position ids.
+    full_ids = hrm.crop_position_ids(cfg_c, 3)
+    inputs_f = torch.tensor([[2, 3, 1, 0, 4, 5, 1, 1, 0], [5, 1, 0, 0, 0, 2, 2, 3, 1]])
+    zf_H, zf_L = hrm.initial_carry(params, cfg_c, 2)
+    with torch.no_grad():
+        a = hrm.inner_step(params, cfg_c, zf_H, zf_L, inputs_f, ids)
+        b = hrm.inner_step(params, cfg_c, zf_H, zf_L, inputs_f, ids, full_ids)
+    close("side = W equals no position ids", torch.cat([a["logits"].flatten(), a["z_H"].flatten()]),
+          torch.cat([b["logits"].flatten(), b["z_H"].flatten()]), atol=0, rtol=0)
+
     # (b) H_cycles = L_cycles = 2: autograd through inner_step must equal the gradient
     # of the differentiated part with the no-grad carry held fixed, and that part must
     # pass gradcheck.
@@ -219,7 +261,7 @@ def fixture_checks() -> None:
         record("fixtures present", False, path)
         return
     import json
-    for fname in ("model_a.safetensors", "model_b.safetensors"):
+    for fname in ("model_a.safetensors", "model_b.safetensors", "model_crop.safetensors"):
         with safe_open(os.path.join(FIXTURES, fname), "pt") as f:
             T = {k: f.get_tensor(k) for k in f.keys()}
             c = json.loads(f.metadata()["config"])
@@ -229,7 +271,9 @@ def fixture_checks() -> None:
         names = hrm.trainable_names(cfg)
         leaf = {k: (v.clone().requires_grad_() if k in names else v) for k, v in params.items()}
         out = hrm.inner_step(leaf, cfg, d["carry.z_H"], d["carry.z_L"], d["batch.inputs"],
-                             d["batch.puzzle_identifiers"])
+                             d["batch.puzzle_identifiers"], d.get("batch.position_ids"))
+        if "side" in c:
+            record(f"{fname} position ids", torch.equal(d["batch.position_ids"], hrm.crop_position_ids(cfg, c["side"])))
         _, seq_ok, _ = losses.sequence_correctness(out["logits"].detach(), d["batch.labels"])
         loss = (losses.lm_loss(out["logits"], d["batch.labels"])
                 + 0.5 * (losses.bce_with_logits_sum(out["q_halt_logits"], seq_ok.to(torch.float64))

@@ -196,12 +196,18 @@ def rms_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return x / torch.sqrt((x * x).mean(dim=-1, keepdim=True) + eps)
 
 
-def rope_cos_sin(seq_len: int, head_dim: int, theta: float = 10000.0):
-    """cos, sin tables [seq_len, head_dim]: angle[p, j] = p * theta^(-2i/hd) with
-    i = j mod hd/2 (frequencies duplicated to head_dim). Computed in float64."""
+def rope_cos_sin(seq_len: int, head_dim: int, theta: float = 10000.0,
+                 position_ids: Optional[torch.Tensor] = None):
+    """cos, sin tables [seq_len, head_dim]: angle[p, j] = pos(p) * theta^(-2i/hd) with
+    i = j mod hd/2 (frequencies duplicated to head_dim). Computed in float64.
+    pos(p) = p, or position_ids[p] when given (then seq_len must equal its length)."""
     half = head_dim // 2
     inv_freq = 1.0 / (theta ** (torch.arange(0, half, dtype=torch.float64) * 2.0 / head_dim))
-    positions = torch.arange(seq_len, dtype=torch.float64)
+    if position_ids is None:
+        positions = torch.arange(seq_len, dtype=torch.float64)
+    else:
+        assert position_ids.shape == (seq_len,), (position_ids.shape, seq_len)
+        positions = position_ids.to(torch.float64)
     angles = positions[:, None] * inv_freq[None, :]
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()
@@ -302,19 +308,44 @@ def input_embeddings(params: Params, cfg: HRMConfig, inputs: torch.Tensor,
     return math.sqrt(D) * tokens
 
 
-def initial_carry(params: Params, cfg: HRMConfig, batch_size: int):
-    """(z_H, z_L) = H_init, L_init broadcast to [B, S, D]."""
-    shape = (batch_size, cfg.total_len, cfg.hidden_size)
+def crop_position_ids(cfg: HRMConfig, side: int) -> torch.Tensor:
+    """RoPE positions of the rows of one slot whose grid is the top-left side x side crop of
+    the W x W canvas (seq_len = W*W): the P puzzle tokens keep 0..P-1 and grid token t (the
+    canvas cell (t // side, t % side)) keeps its canvas position P + (t // side) * W + t % side.
+    side = W gives 0..S-1, the positions of the full sequence."""
+    width = math.isqrt(cfg.seq_len)
+    assert width * width == cfg.seq_len and 1 <= side <= width, (cfg.seq_len, side)
+    P = cfg.puzzle_emb_len
+    t = torch.arange(side * side, dtype=torch.int64)
+    return torch.cat([torch.arange(P, dtype=torch.int64), P + (t // side) * width + t % side])
+
+
+def crop_canvas(encoded: torch.Tensor, width: int, side: int) -> torch.Tensor:
+    """The top-left side x side corner of flattened W x W canvases [..., W*W] -> [..., side*side]."""
+    lead = encoded.shape[:-1]
+    return encoded.reshape(*lead, width, width)[..., :side, :side].reshape(*lead, side * side)
+
+
+def initial_carry(params: Params, cfg: HRMConfig, batch_size: int, rows: Optional[int] = None):
+    """(z_H, z_L) = H_init, L_init broadcast to [B, rows, D] (rows = S unless given)."""
+    shape = (batch_size, cfg.total_len if rows is None else rows, cfg.hidden_size)
     return (params["model.inner.H_init"].detach().expand(shape).clone(),
             params["model.inner.L_init"].detach().expand(shape).clone())
 
 
 def inner_step(params: Params, cfg: HRMConfig, z_H: torch.Tensor, z_L: torch.Tensor,
-               inputs: torch.Tensor, puzzle_identifiers: torch.Tensor) -> dict:
+               inputs: torch.Tensor, puzzle_identifiers: torch.Tensor,
+               position_ids: Optional[torch.Tensor] = None) -> dict:
     """One inner step (spec 4 "Inner step"). Returns a dict with the new carry
-    (detached), logits [B, seq_len, vocab], q_halt / q_continue [B], and debug
-    tensors: the input embeddings and the carry after the no-grad part."""
-    cos, sin = rope_cos_sin(cfg.total_len, cfg.head_dim, cfg.rope_theta)
+    (detached), logits [B, L, vocab], q_halt / q_continue [B], and debug
+    tensors: the input embeddings and the carry after the no-grad part.
+    inputs are [B, L] with L = seq_len (positions 0..S-1), or any L with position_ids
+    [P + L] giving each row's RoPE position (e.g. crop_position_ids for a cropped canvas)."""
+    if position_ids is None:
+        cos, sin = rope_cos_sin(cfg.total_len, cfg.head_dim, cfg.rope_theta)
+    else:
+        assert position_ids.shape == (cfg.puzzle_emb_len + inputs.shape[1],)
+        cos, sin = rope_cos_sin(position_ids.shape[0], cfg.head_dim, cfg.rope_theta, position_ids)
     x = input_embeddings(params, cfg, inputs, puzzle_identifiers)
 
     with torch.no_grad():

@@ -31,6 +31,8 @@ KERNEL_SEED = 1234
 MODEL_A_SEED = 2024
 MODEL_B_SEED = 2025
 MODEL_B_Q_BIAS = (0.4, -0.25)  # chosen so that exactly one slot halts after call 1
+MODEL_CROP_SEED = 2026
+CROP_WIDTH, CROP_SIDE = 5, 3  # model_crop: the top-left 3x3 of a 5x5 canvas
 
 
 # ---------------------------------------------------------------------------
@@ -296,18 +298,39 @@ def top2_margin(logits: torch.Tensor) -> torch.Tensor:
     return top[..., 0] - top[..., 1]
 
 
-def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=None, q_bias=(1.2, -0.6)):
-    """Builds the tensors of a model_X fixture. Returns (tensors, config dict, context)."""
+def crop_batch():
+    """Pairs whose encoding (EOS included) fits the top-left 3x3 of a 5x5 canvas, cropped."""
+    pairs = [
+        ([[1, 2], [3, 4]], [[4, 3], [2, 1]], (0, 0), 3),
+        ([[6], [7]], [[7], [6]], (0, 1), 1),
+    ]
+    inputs = torch.stack([hrm.encode_grid(p[0], CROP_WIDTH, *p[2]) for p in pairs])
+    labels = torch.stack([hrm.encode_grid(p[1], CROP_WIDTH, *p[2]) for p in pairs])
+    # Nothing but PAD outside the crop, so the crop is the whole example.
+    for full in (inputs, labels):
+        grid = full.reshape(-1, CROP_WIDTH, CROP_WIDTH)
+        assert not bool(grid[:, CROP_SIDE:, :].any()) and not bool(grid[:, :, CROP_SIDE:].any())
+    ids = torch.tensor([p[3] for p in pairs], dtype=torch.int64)
+    return (hrm.crop_canvas(inputs, CROP_WIDTH, CROP_SIDE), hrm.crop_canvas(labels, CROP_WIDTH, CROP_SIDE), ids)
+
+
+def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=None, q_bias=(1.2, -0.6),
+                  side=None):
+    """Builds the tensors of a model_X fixture. Returns (tensors, config dict, context).
+    side: None for the full 4x4 canvas; else the crop_batch examples (top-left side x side of
+    the CROP_WIDTH canvas) at their canvas positions."""
     params = fixture_params(cfg, seed, q_bias)
-    inputs, labels, ids = fixture_batch(batch_size)
+    inputs, labels, ids = fixture_batch(batch_size) if side is None else crop_batch()
     if puzzle_ids is not None:
         ids = torch.tensor(puzzle_ids, dtype=torch.int64)
+    position_ids = None if side is None else hrm.crop_position_ids(cfg, side)
+    rows = None if side is None else cfg.puzzle_emb_len + side * side
 
     trainable = hrm.trainable_names(cfg)
     leaf = {k: (v.clone().requires_grad_() if k in trainable else v) for k, v in params.items()}
-    z_H0, z_L0 = hrm.initial_carry(params, cfg, batch_size)
+    z_H0, z_L0 = hrm.initial_carry(params, cfg, batch_size, rows)
 
-    out = hrm.inner_step(leaf, cfg, z_H0, z_L0, inputs, ids)
+    out = hrm.inner_step(leaf, cfg, z_H0, z_L0, inputs, ids, position_ids)
     # Slot 0's labels are the model's own predictions wherever the encoded output is
     # not PAD, so that slot is "exactly correct" (q_halt target 1); the others are not.
     preds = out["logits"].detach().argmax(-1)
@@ -316,7 +339,7 @@ def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=Non
     margins = top2_margin(out["logits"].detach())
     assert margins.min() > 1e-4, f"argmax margin too small: {margins.min()}"
 
-    out2 = hrm.inner_step(params, cfg, out["z_H"], out["z_L"], inputs, ids)
+    out2 = hrm.inner_step(params, cfg, out["z_H"], out["z_L"], inputs, ids, position_ids)
     q_target = f32(torch.sigmoid(torch.maximum(out2["q_halt_logits"], out2["q_continue_logits"])))
 
     _, seq_ok, _ = losses.sequence_correctness(out["logits"].detach(), labels)
@@ -351,6 +374,11 @@ def model_fixture(cfg: hrm.HRMConfig, seed: int, batch_size: int, puzzle_ids=Non
     config = cfg.to_json_dict()
     config.update(seed=seed, batch_size=batch_size, canvas=[4, 4], ignore_label=losses.IGNORE_LABEL,
                   trainable=trainable, buffers=list(hrm.BUFFER_NAMES))
+    if side is not None:
+        T["batch.position_ids"] = position_ids
+        config.update(canvas=[CROP_WIDTH, CROP_WIDTH], side=side, tokens_per_example=side * side,
+                      rows_per_slot=rows,
+                      positions="puzzle tokens 0..P-1; grid token t at P + (t // side) * W + t % side")
     context = {"params": params, "inputs": inputs, "labels": labels, "ids": ids, "out": out,
                "grads": dict(zip(trainable, grads)), "q_target": q_target, "loss": loss}
     print(f"  min argmax margin {margins.min():.3e}; seq_is_correct {seq_ok.tolist()}; "
@@ -548,6 +576,15 @@ def main() -> None:
 
     T, config = two_steps_fixture(cfg_b, ctx_b)
     save(os.path.join(out_dir, "train_two_steps.safetensors"), T, config)
+
+    # A size-bucketed step: the top-left 3x3 of a 5x5 canvas (9 tokens at canvas positions), P = 2.
+    cfg_c = hrm.HRMConfig(hidden_size=8, num_heads=2, expansion=4.0, H_layers=1, L_layers=1,
+                          H_cycles=2, L_cycles=2, seq_len=CROP_WIDTH * CROP_WIDTH, puzzle_emb_ndim=16,
+                          num_puzzle_identifiers=5, halt_max_steps=2, halt_exploration_prob=0.0)
+    # side = W is the full sequence: the same positions as without position ids.
+    assert torch.equal(hrm.crop_position_ids(cfg_c, CROP_WIDTH), torch.arange(cfg_c.total_len))
+    T, config, _ = model_fixture(cfg_c, MODEL_CROP_SEED, batch_size=2, side=CROP_SIDE)
+    save(os.path.join(out_dir, "model_crop.safetensors"), T, config)
 
     total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)
                 if f.endswith(".safetensors"))
