@@ -27,4 +27,31 @@ final class SmallDatasetTrainingTests: XCTestCase {
         XCTAssertTrue(out.contains("[2/3] train: steps 2"), out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub/submission.json").path))
     }
+
+    /// train-eval with canvas buckets 2, 3 and 4: the tiny tasks (grids of 1 to 3 cells a side) fall
+    /// into several buckets; training draws from each and evaluation decodes each on its side.
+    func testTrainEvalWithCanvasBuckets() throws {
+        let root = try TinyTaskFiles.sandbox("small-buckets")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/training"), prefix: "tr", count: 3)
+        try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/evaluation"), prefix: "ev", count: 3)
+        let (_, out, err) = try TinyTaskFiles.run(["train-eval", "--data-dir", "data", "--dataset", "arc2", "--canvas", "2,3,4", "--num-aug", "3",
+                                                   "--hidden-size", "16", "--batch-size", "4", "--max-steps", "6", "--threads", "1",
+                                                   "--out", "sub"], in: root)
+        XCTAssertTrue(out.contains("[2/3] train: steps 6"), out)
+        XCTAssertTrue(err.contains("in canvas buckets"), err)
+        let built = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("data/built").path)
+        let dataset = try XCTUnwrap(built.first { $0.contains("-c2-3-4") }, "\(built)")
+        let sets = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("data/built/\(dataset)/train").path)
+            .filter { $0.hasSuffix("__inputs.npy") }
+        XCTAssertGreaterThan(sets.count, 1, "several buckets: \(sets)")
+        let submission = try String(contentsOf: root.appendingPathComponent("sub/submission.json"), encoding: .utf8)
+        for k in 0..<3 { XCTAssertTrue(submission.contains("\"ev\(k)\""), "ev\(k) in the submission") }
+        // The run's state holds one sampler and carry per bucket.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("runs").path)
+        let latest = try String(contentsOf: root.appendingPathComponent("runs/\(runs[0])/checkpoints/latest"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = try Data(contentsOf: root.appendingPathComponent("runs/\(runs[0])/checkpoints/\(latest)/state.safetensors"))
+        XCTAssertNotNil(state.range(of: Data("arc-pipeline-train-state-v2".utf8)))
+    }
 }
