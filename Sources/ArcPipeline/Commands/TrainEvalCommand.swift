@@ -14,7 +14,8 @@ struct TrainEvalCommand: ParsableCommand {
         discussion: """
         Data: the Kaggle layout when fetched (train on its training tasks and the test challenges' demonstrations,
         predict the test challenges), else ARC-AGI-2 (train on training + evaluation demonstrations, predict
-        evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, a 6-minute training budget.
+        evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
+        (--canvas auto), a 6-minute training budget.
         A built dataset and a finished run with the same inputs are reused. Example:
           arc-pipeline fetch --mirror ../shared/arc-mirror kaggle && arc-pipeline train-eval
         """)
@@ -23,7 +24,8 @@ struct TrainEvalCommand: ParsableCommand {
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: String?
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
-    @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) }) var canvas: CanvasChoice = .reference
+    @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
+    var canvas: CanvasChoice = .buckets(CanvasBuckets.auto, auto: true)
     @Option(help: "At most this many tasks per set (experiments).") var maxTasks: Int?
     @OptionGroup var model: ModelOptions
     @OptionGroup var trainer: TrainerArguments
