@@ -34,8 +34,8 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2"], exclude: ["AVX2"]),
         // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-        // The HRM model, ACT, trainer, predictor, checkpoints.
-        .target(name: "HRM", dependencies: ["Kernels", "ARCAugment", "ARCCore"]),
+        // The HRM model: config and presets, parameter arena, inner step with the 1-step gradient, checkpoints.
+        .target(name: "HRM", dependencies: ["Kernels", "ARCCore"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
         .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"]),
         // Undo augmentation, vote, assemble and score submissions.
@@ -51,8 +51,8 @@ let package = Package(
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"]),
 
-        // Helpers shared by the test targets (finite differences, the built executable).
-        .target(name: "TestHelpers", dependencies: ["Kernels"], path: "Tests/TestHelpers"),
+        // Helpers shared by the test targets (finite differences, the reference's fixtures, the built executable).
+        .target(name: "TestHelpers", dependencies: ["Kernels", "HRM"], path: "Tests/TestHelpers"),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),

@@ -29,22 +29,31 @@ public struct RoledTaskSet: Sendable {
     }
 }
 
+/// The dataset presets by name (build-dataset --preset, train-eval --dataset).
+public enum DatasetPresetName: String, CaseIterable, Sendable, CustomStringConvertible {
+    case arc1, arc2, kaggle
+    public var description: String { rawValue }
+}
+
 public struct DatasetPreset: Sendable {
     public var name: String
     public var training: [String]
     public var evaluation: [String]
 
-    public static let names = ["arc1", "arc2", "kaggle"]
+    public static var names: [String] { DatasetPresetName.allCases.map(\.rawValue) }
 
     /// `kaggleWithEvaluation` adds `kaggle:evaluation` to the kaggle preset's training sets.
     public static func named(_ name: String, kaggleWithEvaluation: Bool = false) -> DatasetPreset? {
-        switch name {
-        case "arc1": return DatasetPreset(name: name, training: ["arc-agi-1:training", "concept-arc"], evaluation: ["arc-agi-1:evaluation"])
-        case "arc2": return DatasetPreset(name: name, training: ["arc-agi-2:training"], evaluation: ["arc-agi-2:evaluation"])
-        case "kaggle":
-            return DatasetPreset(name: name, training: ["kaggle:training"] + (kaggleWithEvaluation ? ["kaggle:evaluation"] : []),
+        DatasetPresetName(rawValue: name).map { preset($0, kaggleWithEvaluation: kaggleWithEvaluation) }
+    }
+
+    public static func preset(_ preset: DatasetPresetName, kaggleWithEvaluation: Bool = false) -> DatasetPreset {
+        switch preset {
+        case .arc1: return DatasetPreset(name: preset.rawValue, training: ["arc-agi-1:training", "concept-arc"], evaluation: ["arc-agi-1:evaluation"])
+        case .arc2: return DatasetPreset(name: preset.rawValue, training: ["arc-agi-2:training"], evaluation: ["arc-agi-2:evaluation"])
+        case .kaggle:
+            return DatasetPreset(name: preset.rawValue, training: ["kaggle:training"] + (kaggleWithEvaluation ? ["kaggle:evaluation"] : []),
                                  evaluation: ["kaggle:test"])
-        default: return nil
         }
     }
 }

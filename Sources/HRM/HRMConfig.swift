@@ -141,14 +141,12 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     /// The benchmark configuration (BENCHMARKS.md).
     public static let cpuBench = HRMConfig(hiddenSize: 128, numHeads: 4, expansion: 4, hLayers: 2, lLayers: 2, hCycles: 2, lCycles: 2, haltMaxSteps: 16, batchSize: 8)
 
-    public static let presetNames = ["paper", "cpu", "cpu-bench"]
+    public static var presetNames: [String] { ModelPreset.allCases.map(\.rawValue) }
     public static func preset(named name: String) throws -> HRMConfig {
-        switch name {
-        case "paper": return .paper
-        case "cpu": return .cpu
-        case "cpu-bench": return .cpuBench
-        default: throw HRMError.invalidConfig("unknown preset '\(name)' (known: \(presetNames.joined(separator: ", ")))")
+        guard let preset = ModelPreset(rawValue: name) else {
+            throw HRMError.invalidConfig("unknown preset '\(name)' (known: \(presetNames.joined(separator: ", ")))")
         }
+        return preset.config
     }
 }
 

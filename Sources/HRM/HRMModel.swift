@@ -26,7 +26,7 @@
 //     (the geometry of the recorded step: tokensPerExample of the carry it ran on)
 //     -> model.gradients: trainable part of the arena (offsets = model.parameters.layout entries),
 //        model.puzzleGradients [b, ndim] per slot for model.lastPuzzleIdentifiers (duplicates NOT summed;
-//        model.puzzleTableGradient(batch:) gives the dense per-identifier sum).
+//        tests use the internal puzzleTableGradient(batch:) for the dense per-identifier sum).
 //   Optimizers (Kernels): adamATan2Step(values+offset, m, v, gradients+offset, count:, step:, learningRate:,
 //     beta1:, beta2:, weightDecay:) per trainable tensor; sparseSignSGDStep(puzzle table, ..., identifiers,
 //     puzzleGradients, slots: b, learningRate:, weightDecay:).
@@ -104,22 +104,6 @@ public final class HRMCarry<T: KernelScalar>: @unchecked Sendable {
     }
 }
 
-/// Accumulated wall time per kernel name.
-public final class KernelProfiler: @unchecked Sendable {
-    public private(set) var seconds: [String: Double] = [:]
-    public private(set) var calls: [String: Int] = [:]
-    public init() {}
-    @inline(__always)
-    public func measure<R>(_ name: String, _ body: () -> R) -> R {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = body()
-        seconds[name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        calls[name, default: 0] += 1
-        return result
-    }
-    public func reset() { seconds = [:]; calls = [:] }
-}
-
 /// Activations of one block saved for its backward.
 struct BlockActivations<T: KernelScalar> {
     let input: Tensor<T>      // [R, D] block input (qkv linear input)
@@ -136,6 +120,22 @@ struct BlockActivations<T: KernelScalar> {
         input = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); attention = Tensor(shape: [rows, dim])
         hidden = Tensor(shape: [rows, dim]); rstd1 = Tensor(shape: [rows]); gateUp = Tensor(shape: [rows, 2 * inter])
         activation = Tensor(shape: [rows, inter]); output = Tensor(shape: [rows, dim]); rstd2 = Tensor(shape: [rows])
+    }
+}
+
+/// Gradient scratch of the backward pass, sized for maxBatch x the full sequence and allocated on
+/// the first backward (an inference-only model never pays for it).
+struct BackwardScratch<T: KernelScalar> {
+    let stream: Tensor<T>       // [R, D] d of the residual stream, carried from block to block
+    let activation: Tensor<T>   // [R, I] d of the SwiGLU output
+    let gateUp: Tensor<T>       // [R, 2I] d of the gate|up projection
+    let attention: Tensor<T>    // [R, D] d of the attention output
+    let qkv: Tensor<T>          // [R, 3D] d of the rotated q|k|v
+    let firstTokens: Tensor<T>  // [B, D] d of zH at the first position, from the q head
+
+    init(rows: Int, batch: Int, dim: Int, inter: Int) {
+        stream = Tensor(shape: [rows, dim]); activation = Tensor(shape: [rows, inter]); gateUp = Tensor(shape: [rows, 2 * inter])
+        attention = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); firstTokens = Tensor(shape: [batch, dim])
     }
 }
 
@@ -195,7 +195,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     var savedGeometry: StepGeometry<T>?
     var hasSavedActivations = false
     // Backward scratch (allocated on first backward)
-    var backwardBuffers: [Tensor<T>] = []
+    lazy var backwardScratch = BackwardScratch<T>(rows: maxRows, batch: maxBatch, dim: dim, inter: inter)
 
     public init(config: HRMConfig, maxBatch: Int) {
         self.config = config
@@ -343,7 +343,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     /// The no-gradient cycles of the inner step on the carry (docs/SPEC.md §4): every (h, l) but the last.
     /// Inputs [batch, carry.tokensPerExample].
-    public func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
+    func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
         precondition(batch <= maxBatch && batch <= carry.batch, "noGradientCycles: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
         let g = geometry(for: carry)
         embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
@@ -430,7 +430,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Only the differentiated part from a given carry (for tests that hold the no-gradient part fixed).
-    public func gradientStepOnly(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
+    func gradientStepOnly(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
         let batch = puzzleIdentifiers.count
         let g = geometry(for: carry)
         precondition(batch <= maxBatch && batch <= carry.batch && inputs.count == batch * g.tokens,
@@ -449,11 +449,6 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     // MARK: backward
 
-    func backwardBuffer(_ index: Int, _ count: Int) -> UnsafeMutablePointer<T> {
-        while backwardBuffers.count <= index { backwardBuffers.append(Tensor(shape: [0])) }
-        if backwardBuffers[index].count < count { backwardBuffers[index] = Tensor(shape: [count]) }
-        return backwardBuffers[index].pointer
-    }
 
     /// Backward of one block: dz [rows, D] holds d output on entry and d input on exit.
     @_specialize(where T == Float)
@@ -461,10 +456,11 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         let rows = batch * g.seq
         let w = parameters.values.pointer
         let gradient = gradients.pointer
-        let dActivation = backwardBuffer(1, rows * inter)
-        let dGateUp = backwardBuffer(2, rows * 2 * inter)
-        let dAttention = backwardBuffer(3, rows * dim)
-        let dQKV = backwardBuffer(4, rows * 3 * dim)
+        let scratch = backwardScratch
+        let dActivation = scratch.activation.pointer
+        let dGateUp = scratch.gateUp.pointer
+        let dAttention = scratch.attention.pointer
+        let dQKV = scratch.qkv.pointer
         // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
         timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
         timed("linear down backward") {
@@ -498,7 +494,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         let rows = batch * seq
         let w = parameters.values.pointer
         let gradient = gradients.pointer
-        let dz = backwardBuffer(0, rows * dim)
+        let dz = backwardScratch.stream.pointer
         let zH = hActivations[hActivations.count - 1].output.pointer
         timed("lm_head backward") {
             for b in 0..<batch {
@@ -507,7 +503,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
                 linearBackward(slot + puzzleTokens * dim, gradient + offsets.lmHead, nil, dlogits + b * g.tokens * vocab, zH + (b * seq + puzzleTokens) * dim,
                                w + offsets.lmHead, rows: g.tokens, inFeatures: dim, outFeatures: vocab)
             }
-            let dFirst = backwardBuffer(5, batch * dim)
+            let dFirst = backwardScratch.firstTokens.pointer
             linearBackward(dFirst, gradient + offsets.qWeight, gradient + offsets.qBias, dq, savedFirstTokens.pointer, w + offsets.qWeight, rows: batch, inFeatures: dim, outFeatures: 2)
             for b in 0..<batch {
                 let row = dz + b * seq * dim
@@ -533,21 +529,12 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Sums the per-slot puzzle gradients into a full-table gradient [N+1, ndim] (for tests and dense use).
-    public func puzzleTableGradient(batch: Int) -> Tensor<T> {
+    func puzzleTableGradient(batch: Int) -> Tensor<T> {
         let table = Tensor<T>(shape: [config.numPuzzleIdentifiers + 1, ndim])
         for b in 0..<batch {
             let row = Int(lastPuzzleIdentifiers[b])
             for j in 0..<ndim { table[row * ndim + j] += puzzleGradients[b * ndim + j] }
         }
         return table
-    }
-}
-
-/// a += b over count elements.
-@inlinable
-public func addInPlace<T: KernelScalar>(_ a: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, count: Int) {
-    let pa = SendablePointer(a), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
-    parallelChunks(count) { range in
-        for i in range { pa.pointer[i] += pb.pointer[i] }
     }
 }

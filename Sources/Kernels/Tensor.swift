@@ -26,7 +26,7 @@ public struct Tensor<T: KernelScalar>: @unchecked Sendable {
     public let storage: AlignedStorage
     public let pointer: UnsafeMutablePointer<T>
     public let count: Int
-    public private(set) var shape: [Int]
+    public let shape: [Int]
 
     /// A zero-filled tensor of the given shape.
     public init(shape: [Int]) {
@@ -45,14 +45,6 @@ public struct Tensor<T: KernelScalar>: @unchecked Sendable {
         self.init(shape: shape)
         precondition(values.count == count, "Tensor: \(values.count) values for shape \(shape)")
         for index in 0..<count { pointer[index] = values[index] }
-    }
-
-    /// Reinterprets the shape (same element count).
-    public mutating func reshape(_ newShape: [Int]) {
-        var elements = 1
-        for extent in newShape { elements *= extent }
-        precondition(elements == count, "Tensor.reshape: \(newShape) for \(shape)")
-        shape = newShape
     }
 
     @inlinable public subscript(index: Int) -> T {

@@ -84,7 +84,7 @@ final class HostileOptionsTests: XCTestCase {
         ("--halt-max-steps", ["0", "-1", "1000"], ["1...256"]),
         ("--expansion", ["0", "inf", "nan", "-1", "0.1", "17"], ["[0.5, 16]"]),
         ("--puzzle-emb-ndim", ["-1", "5000"], ["0...4096"]),
-        ("--preset", ["nosuch"], ["is unknown"]),
+        ("--preset", ["nosuch"], ["nosuch", "cpu-bench"]),
     ]
 
     func testTrainOptions() throws {
@@ -113,7 +113,7 @@ final class HostileOptionsTests: XCTestCase {
             ("--lr", ["inf"], ["(0, 1]"]), ("--weight-decay", ["nan"], ["[0, 10]"]), ("--epochs", ["inf"], ["(0, 10000000]"]),
             ("--seed", ["18446744073709551615"], ["0...9223372036854775807"]), ("--threads", ["100000"], ["1...256"]),
             ("--time-budget", ["inf"], ["not a duration"]), ("--expansion", ["0"], ["[0.5, 16]"]),
-            ("--warmup-steps", ["-5"], ["0...1000000000"]), ("--hidden-size", ["66"], ["even"]), ("--preset", ["nosuch"], ["is unknown"]),
+            ("--warmup-steps", ["-5"], ["0...1000000000"]), ("--hidden-size", ["66"], ["even"]), ("--preset", ["nosuch"], ["nosuch", "cpu-bench"]),
         ]
         table += [
             ("--num-aug", ["0", "-1", "10001"], ["1...10000"]),

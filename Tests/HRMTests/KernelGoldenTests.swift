@@ -2,6 +2,7 @@
 // see Tests/Fixtures/README.md). Forward |a-b| <= 1e-5 + 1e-4|b|; gradients within 1e-4 of max |g|.
 import Foundation
 import Kernels
+import TestHelpers
 import XCTest
 @testable import HRM
 

@@ -5,6 +5,7 @@
 // within 1e-4 of max |g|.
 import Foundation
 import Kernels
+import TestHelpers
 import XCTest
 @testable import HRM
 

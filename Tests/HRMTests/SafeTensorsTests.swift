@@ -2,6 +2,7 @@
 // `_orig_mod.` prefix, error messages, loading the reference's weights, config/preset and init.
 import Foundation
 import Kernels
+import TestHelpers
 import XCTest
 @testable import HRM
 

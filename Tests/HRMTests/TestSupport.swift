@@ -1,37 +1,10 @@
-// Shared helpers for HRM tests: fixture loading, tolerant comparisons that print the largest
-// difference, finite differences.
+// Shared helpers for HRM tests: tolerant comparisons that print the largest difference, finite
+// differences (the fixture loader is in TestHelpers/Fixtures.swift).
 import Foundation
 import Kernels
+import TestHelpers
 import XCTest
 @testable import HRM
-
-enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static func load(_ name: String) throws -> SafeTensorsFile {
-        try SafeTensorsFile.read(directory.appendingPathComponent(name))
-    }
-}
-
-extension SafeTensorsFile {
-    func floats(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
-        guard let tensor = tensors[name], let values = tensor.floats else {
-            XCTFail("fixture tensor \(name) missing or not floating", file: file, line: line)
-            throw HRMError.safetensors("missing \(name)")
-        }
-        return values
-    }
-    func ints(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [Int32] {
-        guard let tensor = tensors[name], let values = tensor.integers else {
-            XCTFail("fixture tensor \(name) missing or not integer", file: file, line: line)
-            throw HRMError.safetensors("missing \(name)")
-        }
-        return values.map { Int32($0) }
-    }
-    func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
-    var configJSON: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data((metadata["config"] ?? "{}").utf8))) as? [String: Any] ?? [:]
-    }
-}
 
 /// Forward-value comparison: |a - b| <= atol + rtol * |b| for every element; prints the largest difference.
 @discardableResult

@@ -5,6 +5,7 @@
 // Training.ACTTrainer, tested in TrainingTests.
 import Foundation
 import Kernels
+import TestHelpers
 import XCTest
 @testable import HRM
 
@@ -85,27 +86,27 @@ final class TrainStepAPITests: XCTestCase {
             sparseSignSGDStep(model.parameters.puzzleEmbedding.pointer, tableRows: config.numPuzzleIdentifiers + 1, ndim: ndim,
                               $0.baseAddress!, model.puzzleGradients.pointer, slots: batch, learningRate: 1e-2, weightDecay: 0.1)
         }
-        // Compare: 1e-6, except where |g| < 1e-4 max|g| of its tensor (sign may flip in float32): lr*pi/2 there.
-        var flips = 0, tiny = 0
+        // Compare: 1e-6, except where |g| < 1e-4 max|g| of its tensor, whose float32 sign may differ from the
+        // reference's: there AdamATan2's first step goes the other way (a difference up to lr*pi/2), which is
+        // allowed for at most 0.5% of a tensor's elements (as in TrainStepGoldenTests).
         for entry in layout.trainableEntries {
             let expected = try fixture.floats("after." + entry.name)
             let gradient = Array(UnsafeBufferPointer(start: model.gradients.pointer + entry.offset, count: entry.count))
             let scale = gradient.map { abs($0) }.max() ?? 0
-            var largest = 0.0
+            var largest = 0.0, flips = 0
             for i in 0..<entry.count {
                 let difference = abs(Double(model.parameters.values[entry.offset + i]) - Double(expected[i]))
-                if abs(gradient[i]) < 1e-4 * scale {
-                    tiny += 1
-                    if difference > 1e-6 { flips += 1 }
+                if abs(gradient[i]) < 1e-4 * scale && difference > 1e-6 {
+                    flips += 1
                     XCTAssertLessThanOrEqual(difference, lr * Double.pi / 2 + 1e-6, "after.\(entry.name)[\(i)]")
                 } else {
                     largest = max(largest, difference)
                     XCTAssertLessThanOrEqual(difference, 1e-6, "after.\(entry.name)[\(i)]")
                 }
             }
-            print("after.\(entry.name): largest |diff| (|g| >= 1e-4 max) = \(largest)")
+            XCTAssertLessThanOrEqual(Double(flips), 0.005 * Double(entry.count), "after.\(entry.name): \(flips) opposite-sign steps of \(entry.count)")
+            print("after.\(entry.name): largest |diff| = \(largest), \(flips) opposite-sign steps on tiny gradients")
         }
-        print("after.*: \(tiny) elements with |g| < 1e-4 max|g|, \(flips) of them with the opposite sign step")
         assertClose("after.\(ParameterLayout.puzzleEmbeddingName)", model.parameters.puzzleEmbedding.array,
                     try fixture.floats("after." + ParameterLayout.puzzleEmbeddingName), atol: 1e-6, rtol: 1e-6)
     }

@@ -2,6 +2,7 @@
 // the preset's batch: `train --preset cpu` (batch 16) on 3 tasks and `train-eval` on 2 tasks
 // must train (the sampler fills each batch over several epochs), not trap.
 import Foundation
+import TestHelpers
 import XCTest
 
 final class SmallDatasetTrainingTests: XCTestCase {
@@ -53,5 +54,33 @@ final class SmallDatasetTrainingTests: XCTestCase {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let state = try Data(contentsOf: root.appendingPathComponent("runs/\(runs[0])/checkpoints/\(latest)/state.safetensors"))
         XCTAssertNotNil(state.range(of: Data("arc-pipeline-train-state-v2".utf8)))
+    }
+
+    /// train-eval --time-budget is the whole job's: training gets what is left after the dataset and
+    /// the measured evaluation time, and the job ends within the budget; a budget that leaves no
+    /// time to train is refused before training, with one error line.
+    func testTrainEvalTimeBudgetCoversTheWholeJob() throws {
+        let root = try TinyTaskFiles.sandbox("small-budget")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/training"), prefix: "tr", count: 2)
+        try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/evaluation"), prefix: "ev", count: 2)
+        let base = ["train-eval", "--data-dir", "data", "--dataset", "arc2", "--num-aug", "2", "--hidden-size", "16", "--threads", "1"]
+
+        let refused = try PipelineExecutable.run(base + ["--time-budget", "5s", "--out", "sub-refused"], in: root)
+        XCTAssertNotEqual(refused.status, 0)
+        let errors = refused.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        XCTAssertEqual(errors.count, 1, refused.stderr)
+        XCTAssertTrue(errors.first?.contains("--time-budget 5s") ?? false, refused.stderr)
+        XCTAssertTrue(errors.first?.contains("for training") ?? false, refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub-refused/submission.json").path))
+
+        let start = Date()
+        let (_, out, _) = try TinyTaskFiles.run(base + ["--time-budget", "30s", "--out", "sub"], in: root)
+        let wall = Date().timeIntervalSince(start)
+        let line = try XCTUnwrap(out.split(separator: "\n").first { $0.hasPrefix("[2/3] train: ") && $0.contains("of the 30 s budget") }, out)
+        let trainSeconds = try XCTUnwrap(Int(line.dropFirst("[2/3] train: ".count).prefix { $0.isNumber }), String(line))
+        XCTAssertTrue((10...29).contains(trainSeconds), "training gets the budget minus the dataset and evaluation reserve: \(line)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub/submission.json").path))
+        XCTAssertLessThan(wall, 30 + 8, "the job keeps to its budget (plus process start-up): \(wall) s\n\(out)")
     }
 }

@@ -5,26 +5,11 @@
 import Foundation
 import HRM
 import Kernels
+import TestHelpers
 import Training
 import XCTest
 
 final class TrainStepGoldenTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    func load(_ name: String) throws -> SafeTensorsFile {
-        try SafeTensorsFile.read(Self.fixtures.appendingPathComponent(name))
-    }
-
-    func floats(_ f: SafeTensorsFile, _ name: String) throws -> [Float] {
-        guard let v = f[name]?.floats else { XCTFail("fixture tensor \(name) missing"); throw HRMError.safetensors(name) }
-        return v
-    }
-
-    func ints(_ f: SafeTensorsFile, _ name: String) throws -> [Int32] {
-        guard let v = f[name]?.integers else { XCTFail("fixture tensor \(name) missing"); throw HRMError.safetensors(name) }
-        return v.map { Int32($0) }
-    }
-
     /// Builds the fixture's model (config from model_x's metadata) with its weights.
     func model(from weights: SafeTensorsFile, batch: Int, haltMaxSteps: Int) throws -> HRMModel<Float> {
         let json = try JSONSerialization.jsonObject(with: Data((weights.metadata["config"] ?? "{}").utf8)) as? [String: Any] ?? [:]
@@ -66,7 +51,7 @@ final class TrainStepGoldenTests: XCTestCase {
                           file: StaticString = #filePath, line: UInt = #line) throws {
         var compared = 0
         for entry in model.parameters.layout.entries where entry.trainable {
-            let want = try floats(expected, prefix + entry.name)
+            let want = try expected.floats(prefix + entry.name)
             XCTAssertEqual(expected[prefix + entry.name]?.shape, entry.shape, "\(entry.name) shape", file: file, line: line)
             let got = Array(UnsafeBufferPointer(start: model.parameters.values.pointer + entry.offset, count: entry.count))
             var largest = 0.0, flipped = 0
@@ -83,7 +68,7 @@ final class TrainStepGoldenTests: XCTestCase {
             compared += 1
         }
         let name = ParameterLayout.puzzleEmbeddingName
-        let table = try floats(expected, prefix + name)
+        let table = try expected.floats(prefix + name)
         let got = model.parameters.puzzleEmbedding.array
         XCTAssertEqual(got.count, table.count)
         var largest = 0.0
@@ -94,16 +79,16 @@ final class TrainStepGoldenTests: XCTestCase {
     }
 
     func testOneTrainingStepMatchesReference() throws {
-        let weights = try load("model_a.safetensors")
-        let step = try load("train_step.safetensors")
+        let weights = try Fixtures.load("model_a.safetensors")
+        let step = try Fixtures.load("train_step.safetensors")
         let model = try model(from: weights, batch: 3, haltMaxSteps: 2)
-        let inputs = try ints(step, "batch.inputs"), labels = try ints(step, "batch.labels"), ids = try ints(step, "batch.puzzle_identifiers")
+        let inputs = try step.ints("batch.inputs"), labels = try step.ints("batch.labels"), ids = try step.ints("batch.puzzle_identifiers")
         // The trainer's data source is unused here (explicit batch), but must match the model's shape.
         let source = ArrayExampleSource(sequenceLength: 16, inputs: inputs, labels: labels, puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
         let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
         let metrics = try trainer.trainStep(inputs: inputs, labels: mapIgnored(labels), identifiers: ids)
 
-        func scalar(_ k: String) throws -> Double { Double(try floats(step, k)[0]) }
+        func scalar(_ k: String) throws -> Double { Double(try step.floats(k)[0]) }
         XCTAssertEqual(metrics.lmLoss, try scalar("loss.lm_loss"), accuracy: 1e-5 + 1e-4 * abs(try scalar("loss.lm_loss")))
         XCTAssertEqual(metrics.qHaltLoss, try scalar("loss.q_halt_loss"), accuracy: 1e-5 + 1e-4 * abs(try scalar("loss.q_halt_loss")))
         XCTAssertEqual(metrics.qContinueLoss, try scalar("loss.q_continue_loss"), accuracy: 1e-5 + 1e-4 * abs(try scalar("loss.q_continue_loss")))
@@ -118,15 +103,15 @@ final class TrainStepGoldenTests: XCTestCase {
     }
 
     func testTwoTrainingCallsWithResetMatchReference() throws {
-        let weights = try load("model_b.safetensors")
-        let two = try load("train_two_steps.safetensors")
+        let weights = try Fixtures.load("model_b.safetensors")
+        let two = try Fixtures.load("train_two_steps.safetensors")
         let model = try model(from: weights, batch: 3, haltMaxSteps: 2)
         let source = ArrayExampleSource(sequenceLength: 16, inputs: [Int32](repeating: 0, count: 48), labels: [Int32](repeating: 0, count: 48),
                                         puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
         let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
         for call in ["batch1", "batch2"] {
-            try trainer.trainStep(inputs: try ints(two, "\(call).inputs"), labels: mapIgnored(try ints(two, "\(call).labels")),
-                                  identifiers: try ints(two, "\(call).puzzle_identifiers"))
+            try trainer.trainStep(inputs: try two.ints("\(call).inputs"), labels: mapIgnored(try two.ints("\(call).labels")),
+                                  identifiers: try two.ints("\(call).puzzle_identifiers"))
         }
         try assertParameters(model, two, prefix: "after2.")
     }

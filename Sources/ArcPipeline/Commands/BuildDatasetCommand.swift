@@ -32,7 +32,7 @@ struct BuildDatasetCommand: ParsableCommand {
         """)
 
     @Option(help: "Preset: arc1, arc2 or kaggle.")
-    var preset: String?
+    var preset: DatasetPresetName?
 
     @Option(help: "Training-role sources, comma-separated (all pairs to the train split).")
     var train: [String] = []
@@ -79,17 +79,14 @@ struct BuildDatasetCommand: ParsableCommand {
         try OptionRanges.check("--threads", threads, in: OptionRanges.threads)
         try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
         if preset == nil && train.isEmpty && eval.isEmpty { throw ValidationError("give --preset or --train/--eval sources") }
-        if let preset, DatasetPreset.named(preset) == nil {
-            throw ValidationError("unknown preset \(preset); use one of \(DatasetPreset.names.joined(separator: ", "))")
-        }
     }
 
     func run() throws {
-        let presetValue = preset.flatMap { DatasetPreset.named($0, kaggleWithEvaluation: kaggleWithEvaluation) }
+        let presetValue = preset.map { DatasetPreset.preset($0, kaggleWithEvaluation: kaggleWithEvaluation) }
         let trainLabels = train.isEmpty ? (presetValue?.training ?? []) : train
         let evalLabels = eval.isEmpty ? (presetValue?.evaluation ?? []) : eval
         let dataURL = URL(fileURLWithPath: dataDir)
-        let datasetName = name ?? "\(preset ?? "custom")-aug\(numAug)\(canvas.nameSuffix)"
+        let datasetName = name ?? "\(preset?.rawValue ?? "custom")-aug\(numAug)\(canvas.nameSuffix)"
         let outURL = out.map { URL(fileURLWithPath: $0) } ?? dataURL.appendingPathComponent("built").appendingPathComponent(datasetName)
         // Before any work: the output is writable, replaces only a dataset this program built, and
         // keeps clear of the inputs.

@@ -5,6 +5,7 @@ import ARCCore
 import ARCFetch
 import ArgumentParser
 import Foundation
+import HRM
 import Training
 
 struct TrainEvalCommand: ParsableCommand {
@@ -15,13 +16,15 @@ struct TrainEvalCommand: ParsableCommand {
         Data: the Kaggle layout when fetched (train on its training tasks and the test challenges' demonstrations,
         predict the test challenges), else ARC-AGI-2 (train on training + evaluation demonstrations, predict
         evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
-        (--canvas auto), a 6-minute training budget.
+        (--canvas auto), and 8 minutes for the whole job. --time-budget is the whole job's time here: training
+        gets what is left after the dataset and the evaluation, whose time is measured on the model before
+        training and reserved, so the submission is written within the budget (--max-steps alone: no budget).
         A built dataset and a finished run with the same inputs are reused. Example:
           arc-pipeline fetch --mirror ../shared/arc-mirror kaggle && arc-pipeline train-eval
         """)
 
     @OptionGroup var data: DataOptions
-    @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: String?
+    @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: DatasetPresetName?
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
     @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
@@ -35,7 +38,6 @@ struct TrainEvalCommand: ParsableCommand {
     @Flag(help: "Train again even when a finished run with the same inputs exists.") var retrain = false
 
     func validate() throws {
-        if let dataset, !["kaggle", "arc1", "arc2"].contains(dataset) { throw ValidationError("--dataset must be kaggle, arc1 or arc2") }
         try OptionRanges.check("--num-aug", numAug, in: OptionRanges.numAug)
         try OptionRanges.check("--dataset-seed", datasetSeed, in: OptionRanges.seed)
         try OptionRanges.check("--max-tasks", maxTasks, in: OptionRanges.maxTasks)
@@ -47,8 +49,8 @@ struct TrainEvalCommand: ParsableCommand {
         let start = Date()
         let dataDir = data.dataDirectory
         let fm = FileManager.default
-        let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? "kaggle" : "arc2")
-        let preset = DatasetPreset.named(presetName)!
+        let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)
+        let preset = DatasetPreset.preset(presetName)
         let datasetName = "\(presetName)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
         let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
@@ -90,8 +92,10 @@ struct TrainEvalCommand: ParsableCommand {
 
         // 2. Training (a finished run with the same resolved configuration is reused; the key is
         // the digest of every field of TrainingConfiguration, with the default time budget applied).
+        // --time-budget is the whole job's: the reuse key holds it as given (or the default), and
+        // training gets what is left after the dataset and the evaluation time reserved below.
         var budgeted = runOptions
-        if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = "6m" }
+        if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = Self.defaultTimeBudget }
         let trainMetadata = datasetURL.appendingPathComponent("train/dataset.json")
         let configuration = try TrainingConfiguration.resolve(
             model: model, trainer: trainer, run: budgeted, metadata: try BuiltDataset(directory: datasetURL).split("train").metadata,
@@ -105,11 +109,24 @@ struct TrainEvalCommand: ParsableCommand {
             // An interrupted run with the same inputs is resumed; --retrain starts over.
             let resume = !retrain && CheckpointStore(runDirectory: runURL).latest() != nil
             if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
+            var training = budgeted
+            if let total = budgeted.timeBudgetSeconds {
+                let reserve = try Self.evaluationReserve(configuration.model, dataset: datasetURL, batchSize: evalBatchSize, threads: runOptions.threads)
+                let used = Date().timeIntervalSince(start)
+                let left = (total - used - reserve).rounded(.down)
+                guard left >= Self.minimumTrainingSeconds else {
+                    throw ValidationError("--time-budget \(budgeted.timeBudget ?? "") (\(Int(total)) s for the whole job) leaves \(Int(max(0, left))) s for training "
+                        + "after the dataset (\(Int(used.rounded())) s) and the evaluation (about \(Int(reserve.rounded())) s); "
+                        + "give at least \(Int((used + reserve + Self.minimumTrainingSeconds).rounded(.up))) s, or --max-steps without a budget")
+                }
+                training.timeBudget = "\(Int(left))s"
+                print("[2/3] train: \(Int(left)) s of the \(Int(total)) s budget (dataset \(Int(used.rounded())) s, evaluation reserved \(Int(reserve.rounded())) s)")
+            }
             let stop = StopRequest()
             stop.installSignalHandlers()
             // A fresh run replaces the earlier one (when this program made it; the train stage checks).
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
-                                                          run: budgeted, resume: resume, startOver: !resume), stop: stop)
+                                                          run: training, resume: resume, startOver: !resume), stop: stop)
             var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
             if let m = summary.lastMetrics {
                 line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
@@ -128,7 +145,21 @@ struct TrainEvalCommand: ParsableCommand {
         print("[3/3] evaluate:")
         EvaluateCommand.printOutcome(outcome)
         print("run folder: \(runURL.path)")
-        print(String(format: "total %.1f min", Date().timeIntervalSince(start) / 60))
+        let total = Date().timeIntervalSince(start)
+        print(String(format: "total %.1f min", total / 60)
+            + (budgeted.timeBudgetSeconds.map { String(format: " (budget %.1f min)", $0 / 60) } ?? ""))
+    }
+
+    /// The whole job's time when neither --time-budget nor --max-steps is given.
+    static let defaultTimeBudget = "8m"
+    /// Training shorter than this is not worth starting: the budget is refused instead.
+    static let minimumTrainingSeconds = 10.0
+
+    /// Seconds to keep for the evaluation stage: the measured model time of predicting the test
+    /// split, plus 15% and 10 s for voting, writing and the report.
+    static func evaluationReserve(_ config: HRMConfig, dataset: URL, batchSize: Int, threads: Int) throws -> Double {
+        let split = try BuiltDataset(directory: dataset).split("test")
+        return try PredictionEstimate.seconds(config: config, split: split, batchSize: batchSize, threads: threads) * 1.15 + 10
     }
 
     /// True when `build_info.json` exists and records this command's dataset inputs.

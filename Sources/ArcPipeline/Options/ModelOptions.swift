@@ -1,14 +1,20 @@
 // Option groups for the model, the trainer and a run (train, evaluate, train-eval). Every
 // numeric option is range-checked in `validate()` (ranges in OptionRanges.swift), so a bad value
 // is refused with one line before anything is read or written.
+import ARCAugment
 import ArgumentParser
 import Foundation
 import HRM
 import Training
 
+/// `--preset cpu|paper|cpu-bench`; an unknown name is refused by the parser with the known ones listed.
+extension ModelPreset: @retroactive ExpressibleByArgument {}
+/// `--preset arc1|arc2|kaggle` (build-dataset), `--dataset` (train-eval).
+extension DatasetPresetName: @retroactive ExpressibleByArgument {}
+
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model and trainer preset: cpu (small, minutes on 2 cores), paper (the reference's 27M model), cpu-bench.")
-    var preset: String = "cpu"
+    var preset: ModelPreset = .cpu
     @Option(help: "Hidden size D (overrides the preset; 2...4096).") var hiddenSize: Int?
     @Option(help: "Attention heads (1...256; D / heads must be even).") var heads: Int?
     @Option(name: .customLong("h-layers"), help: "Layers of the H module (1...64).") var hLayers: Int?
@@ -20,9 +26,6 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Puzzle embedding width (default D; 0 disables it; at most 4096).") var puzzleEmbNdim: Int?
 
     func validate() throws {
-        guard (try? HRMConfig.preset(named: preset)) != nil, TrainerOptions.preset(named: preset) != nil else {
-            throw ValidationError("--preset '\(preset)' is unknown (known: \(HRMConfig.presetNames.joined(separator: ", ")))")
-        }
         try OptionRanges.check("--hidden-size", hiddenSize, in: OptionRanges.hiddenSize)
         try OptionRanges.check("--heads", heads, in: OptionRanges.heads)
         try OptionRanges.check("--h-layers", hLayers, in: OptionRanges.layers)
@@ -50,7 +53,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The preset with the shape overrides (dataset sizes still the preset's).
     func shape() throws -> HRMConfig {
-        var c = try HRMConfig.preset(named: preset)
+        var c = preset.config
         if let hiddenSize { c.hiddenSize = hiddenSize; c.puzzleEmbeddingDim = hiddenSize }
         if let heads { c.numHeads = heads }
         if let hLayers { c.hLayers = hLayers }
@@ -103,8 +106,8 @@ struct TrainerArguments: ParsableArguments {
         try OptionRanges.check("--checkpoint-interval", checkpointInterval, in: OptionRanges.steps)
     }
 
-    func options(preset: String, haltMaxSteps: Int, seed: UInt64) -> TrainerOptions {
-        var o = TrainerOptions.preset(named: preset)!
+    func options(preset: ModelPreset, haltMaxSteps: Int, seed: UInt64) -> TrainerOptions {
+        var o = TrainerOptions.preset(preset)
         if let batchSize { o.batchSize = batchSize }
         if let lr { o.learningRate = lr }
         if let puzzleEmbLr { o.puzzleEmbeddingLearningRate = puzzleEmbLr }
@@ -123,7 +126,7 @@ struct RunArguments: ParsableArguments {
     @Option(help: "Random seed (model init, sampler, exploration; 0...9223372036854775807).") var seed: UInt64 = 0
     @Option(help: "Threads for BLAS and kernels (default: all cores; 1...256; 1 gives bit-identical reruns).")
     var threads: Int = RunArguments.defaultThreads
-    @Option(help: "Stop training cleanly (with a checkpoint) after this long, e.g. 90s, 10m, 1h30m (at most 365 days).")
+    @Option(help: "Time budget, e.g. 90s, 10m, 1h30m (at most 365 days). train: stop training cleanly (with a checkpoint) after this long; train-eval: the whole job, evaluation time reserved.")
     var timeBudget: String?
 
     /// All cores, within the allowed range.

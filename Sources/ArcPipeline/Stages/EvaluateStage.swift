@@ -43,21 +43,33 @@ struct EvaluateOutcome {
 }
 
 enum EvaluateStage {
-    /// Where the evaluation tasks come from, as evaluation.json records it.
+    /// Where the evaluation tasks come from (evaluation.json records `format`, `path` and `split`).
     struct ChallengeSource {
-        var format: String  // "kaggle" or "directory"
-        var path: URL
-        var split: String?
+        var location: DatasetInputs.Location
         var tasks: TaskSet
+        var path: URL {
+            switch location {
+            case let .kaggle(dir, _), let .folder(dir, _): return dir
+            }
+        }
+        var format: String {
+            if case .kaggle = location { return "kaggle" }
+            return "directory"
+        }
+        var split: String? {
+            if case let .kaggle(_, split) = location { return split }
+            return nil
+        }
     }
 
     static func challengeSource(label: String, dataDirectory: URL) throws -> ChallengeSource {
-        switch try DatasetInputs.location(label: label, dataDirectory: dataDirectory) {
+        let location = try DatasetInputs.location(label: label, dataDirectory: dataDirectory)
+        switch location {
         case let .kaggle(dir, split):
             // Challenge-file order (the submission keeps it), not the builder's sorted order.
-            return ChallengeSource(format: "kaggle", path: dir, split: split, tasks: try TaskLoader.loadKaggle(directory: dir, split: split, name: label))
+            return ChallengeSource(location: location, tasks: try TaskLoader.loadKaggle(directory: dir, split: split, name: label))
         case let .folder(dir, _):
-            return ChallengeSource(format: "directory", path: dir, split: nil, tasks: try DatasetInputs.loadFolder(dir, name: label))
+            return ChallengeSource(location: location, tasks: try DatasetInputs.loadFolder(dir, name: label))
         }
     }
 
@@ -67,7 +79,7 @@ enum EvaluateStage {
         if source.tasks.tasks.allSatisfy(\.hasSolutions), let s = try? SolutionSet(tasks: source.tasks) {
             return (s, "the challenges' own test outputs", nil)
         }
-        if source.format == "kaggle", source.split == "test",
+        if case .kaggle(_, "test") = source.location,
            let url = TaskLoader.kaggleFile(in: source.path, split: "evaluation", kind: "solutions"),
            let eval = try? TaskLoader.loadKaggle(directory: source.path, split: "evaluation"),
            Set(eval.tasks.map(\.id)) == Set(source.tasks.tasks.map(\.id)),

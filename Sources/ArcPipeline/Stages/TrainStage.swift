@@ -167,7 +167,7 @@ enum TrainStage {
         if !request.resume {
             let flat: [(String, JSONValue)] = [
                 ("code_version", .string(CodeVersion.string)),
-                ("preset", .string(request.model.preset)),
+                ("preset", .string(request.model.preset.rawValue)),
                 // What was run: the options given over the preset's values (the values below are the ones used).
                 ("overrides", .string(overridesText(request))),
                 ("dataset", .string(request.dataset.path)), ("dataset_digest", .string(digest)),
