@@ -30,9 +30,10 @@ INPUT_ROOT = os.environ.get("ARC_KAGGLE_INPUT", "/kaggle/input")            # at
 WORKING = os.environ.get("ARC_KAGGLE_WORKING", "/kaggle/working")           # output folder
 COMPETITION = os.environ.get("ARC_KAGGLE_COMPETITION", os.path.join(INPUT_ROOT, "arc-prize-2025"))
 BUNDLE = os.environ.get("ARC_BUNDLE", "")        # bundle folder; empty: search INPUT_ROOT for **/bin/arc-pipeline
-# Kaggle stops a notebook after 12 h. Training gets TRAIN_BUDGET; dataset building, prediction and
-# voting come after it (minutes at the default augmentations). Any step still running at DEADLINE
-# (counted from the start of this notebook) is stopped and the fallback submission is kept.
+# Kaggle stops a notebook after 12 h. train-eval's --time-budget is the whole job's: dataset building,
+# training and prediction fit in TRAIN_BUDGET (the prediction time is measured before training and
+# reserved). Any step still running at DEADLINE (counted from the start of this notebook) is stopped
+# and the fallback submission is kept.
 TRAIN_BUDGET = os.environ.get("ARC_TRAIN_BUDGET", "10h")
 DEADLINE = os.environ.get("ARC_DEADLINE", "11h30m")
 NUM_AUG = int(os.environ.get("ARC_NUM_AUG", "4"))                           # augmentations per task
