@@ -1,6 +1,6 @@
 // Trainer hyperparameters by preset, beside the model presets of HRMConfig: `paper` is the
 // reference's (docs/SPEC.md §6: batch 768, lr 1e-4, puzzle lr 1e-2, wd 0.1, warm-up 2000,
-// constant rate); `cpu` is for minutes-long runs on two cores (see README "Training on a CPU").
+// constant rate); `cpu` is for minutes-long runs on two cores (README "What a CPU budget buys").
 
 import HRM
 
