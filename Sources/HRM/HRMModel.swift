@@ -491,7 +491,6 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         precondition(hasSavedActivations && batch == savedBatch, "backward: call innerStep(withGradient: true) with batch \(batch) first")
         guard let g = savedGeometry else { preconditionFailure("backward: no recorded step") }
         let seq = g.seq
-        let rows = batch * seq
         let w = parameters.values.pointer
         let gradient = gradients.pointer
         let dz = backwardScratch.stream.pointer

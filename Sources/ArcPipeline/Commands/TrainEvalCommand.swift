@@ -120,7 +120,7 @@ struct TrainEvalCommand: ParsableCommand {
                         + "give at least \(Int((used + reserve + Self.minimumTrainingSeconds).rounded(.up))) s, or --max-steps without a budget")
                 }
                 training.timeBudget = "\(Int(left))s"
-                print("[2/3] train: \(Int(left)) s of the \(Int(total)) s budget (dataset \(Int(used.rounded())) s, evaluation reserved \(Int(reserve.rounded())) s)")
+                print("[2/3] train: \(Int(left)) s of the \(Int(total)) s budget (dataset and timing \(Int(used.rounded())) s, evaluation reserved \(Int(reserve.rounded())) s)")
             }
             let stop = StopRequest()
             stop.installSignalHandlers()

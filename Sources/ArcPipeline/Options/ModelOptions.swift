@@ -8,9 +8,9 @@ import HRM
 import Training
 
 /// `--preset cpu|paper|cpu-bench`; an unknown name is refused by the parser with the known ones listed.
-extension ModelPreset: @retroactive ExpressibleByArgument {}
+extension ModelPreset: ExpressibleByArgument {}
 /// `--preset arc1|arc2|kaggle` (build-dataset), `--dataset` (train-eval).
-extension DatasetPresetName: @retroactive ExpressibleByArgument {}
+extension DatasetPresetName: ExpressibleByArgument {}
 
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model and trainer preset: cpu (small, minutes on 2 cores), paper (the reference's 27M model), cpu-bench.")
