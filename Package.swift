@@ -49,7 +49,7 @@ let package = Package(
                 "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM"]),
+        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Helpers shared by the test targets (finite differences, the reference's fixtures, the built executable).
         .target(name: "TestHelpers", dependencies: ["Kernels", "HRM"], path: "Tests/TestHelpers"),

@@ -1,5 +1,6 @@
-// arc-bench refuses a bad command line with one clear line and exit code 2 (it used to trap on a
-// missing value and silently replace unparsable numbers with defaults).
+// arc-bench refuses a bad command line with one clear line naming the option and exit code 2, before
+// any benchmark runs (it used to trap on a missing value and silently replace unparsable numbers with
+// defaults).
 import Foundation
 import TestHelpers
 import XCTest
@@ -9,23 +10,29 @@ final class ArcBenchArgumentsTests: XCTestCase {
         let bench = try PipelineExecutable.url().deletingLastPathComponent().appendingPathComponent("arc-bench")
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: bench.path), "arc-bench not built beside arc-pipeline at \(bench.path)")
         let cases: [([String], String)] = [
-            (["sgemm", "--threads"], "--threads needs a value"),
-            (["sgemm", "--threads", "x"], "--threads must be an integer in 0...256"),
+            (["sgemm", "--threads"], "Missing value for '--threads <threads>'"),
+            (["sgemm", "--threads", "x"], "'--threads <threads>': must be an integer in 0...256"),
             (["sgemm", "--threads", "100000"], "--threads must be an integer in 0...256"),
             (["sgemm", "--repeats", "0"], "--repeats must be an integer in 1...1000"),
-            (["sgemm", "--seed", "-1"], "--seed must be an integer"),
-            (["bogus"], "unknown argument bogus"),
+            (["sgemm", "--seed", "-1"], "'--seed <seed>': must be an integer in 0...18446744073709551615"),
+            (["step", "--batch", "0"], "--batch must be an integer in 1...4096"),
+            (["step", "--side", "31"], "--side must be an integer in 1...30"),
+            (["all", "--side", "x"], "'--side <side>': must be an integer in 1...30"),
+            (["export-check"], "Missing expected argument '<directory>'"),
+            (["bogus"], "Unexpected argument 'bogus'"),
         ]
         for (arguments, expected) in cases {
             let process = Process()
             process.executableURL = bench
             process.arguments = arguments
-            let errors = Pipe()
+            let errors = Pipe(), output = Pipe()
             process.standardError = errors
-            process.standardOutput = Pipe()
+            process.standardOutput = output
             try process.run()
             let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
+            XCTAssertEqual(stdout, "", "\(arguments): no benchmark runs on a bad command line")
             XCTAssertEqual(process.terminationReason, .exit, "\(arguments): trapped\n\(stderr)")
             XCTAssertEqual(process.terminationStatus, 2, "\(arguments)\n\(stderr)")
             let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
