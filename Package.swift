@@ -51,13 +51,14 @@ let package = Package(
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        // Helpers shared by the test targets (finite differences, the reference's fixtures, the built executable).
+        // Helpers shared by the test targets (finite differences, tolerances, the reference's fixtures, the built
+        // executable, test folders and the offline mirror, a loopback HTTP server).
         .target(name: "TestHelpers", dependencies: ["Kernels", "HRM"], path: "Tests/TestHelpers"),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch", "TestHelpers"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "TestHelpers"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "HRM", "TestHelpers"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "TestHelpers"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore", "TestHelpers"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore", "TestHelpers"]),

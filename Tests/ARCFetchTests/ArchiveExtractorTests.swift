@@ -1,6 +1,7 @@
 // Extraction safety: hostile paths, links, bombs; atomic replacement of the target.
 import ARCFetch
 import Foundation
+import TestHelpers
 import XCTest
 
 final class ArchiveExtractorTests: XCTestCase {

@@ -1,6 +1,7 @@
 // The downloader over real HTTP on loopback: errors, retries, resume, checksums.
 import ARCFetch
 import Foundation
+import TestHelpers
 import XCTest
 
 final class DownloaderTests: XCTestCase {

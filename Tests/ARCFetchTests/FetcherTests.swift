@@ -3,6 +3,7 @@
 import ARCCore
 import ARCFetch
 import Foundation
+import TestHelpers
 import XCTest
 
 final class FetcherTests: XCTestCase {

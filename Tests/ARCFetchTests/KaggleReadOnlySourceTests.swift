@@ -4,6 +4,7 @@
 import ARCCore
 import ARCFetch
 import Foundation
+import TestHelpers
 import XCTest
 
 final class KaggleReadOnlySourceTests: XCTestCase {

@@ -3,6 +3,7 @@
 // SHA256SUMS files and of mirror locations.
 import ARCFetch
 import Foundation
+import TestHelpers
 import XCTest
 
 final class MirrorVerificationTests: XCTestCase {

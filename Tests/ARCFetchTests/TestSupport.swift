@@ -1,28 +1,8 @@
-// Shared helpers for fetch tests: temp folders, the offline mirror, archives built with libarchive.
+// Shared helpers for fetch tests: archives built with libarchive (temporary folders and the offline
+// mirror are TestHelpers' TestPaths).
 import CArchive
 import Foundation
 import XCTest
-
-enum TestPaths {
-    /// The repository root (three levels above this file).
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// `../shared/arc-mirror` beside the repository; fails the test when it is missing.
-    static func mirror(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
-        let candidates = [ProcessInfo.processInfo.environment["ARC_MIRROR"].map { URL(fileURLWithPath: $0) },
-                          repoRoot.deletingLastPathComponent().appendingPathComponent("shared/arc-mirror")].compactMap { $0 }
-        for c in candidates where FileManager.default.fileExists(atPath: c.appendingPathComponent("SHA256SUMS").path) { return c }
-        XCTFail("offline ARC mirror not found (looked in \(candidates.map(\.path))); tests need ../shared/arc-mirror", file: file, line: line)
-        throw CocoaError(.fileNoSuchFile)
-    }
-
-    static func temporaryDirectory(_ name: String = #function) throws -> URL {
-        let safe = name.filter { $0.isLetter || $0.isNumber }
-        let u = FileManager.default.temporaryDirectory.appendingPathComponent("arcfetch-\(safe)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-        return u
-    }
-}
 
 /// Builds small zip / tar.gz archives for tests, including hostile ones.
 enum ArchiveBuilder {

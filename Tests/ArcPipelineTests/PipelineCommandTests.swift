@@ -20,27 +20,11 @@ final class PipelineCommandTests: XCTestCase {
 
     func start(_ args: [String], in dir: URL) throws -> Process { try PipelineExecutable.start(args, in: dir) }
 
-    /// Tasks whose output recolours the input (1 -> 2), on grids up to 3x3.
-    func writeTasks(_ dir: URL, prefix: String, count: Int, withTestOutputs: Bool) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for t in 0..<count {
-            func pair(_ k: Int) -> String {
-                let rows = 1 + (t + k) % 3, cols = 1 + (t * 2 + k) % 3
-                let input = (0..<rows).map { r in (0..<cols).map { c in (r + c + k) % 2 } }
-                let output = input.map { $0.map { $0 == 1 ? 2 : $0 } }
-                return "{\"input\": \(input), \"output\": \(output)}"
-            }
-            let test = withTestOutputs ? pair(9) : "{\"input\": [[1]]}"
-            try Data("{\"train\": [\(pair(0)), \(pair(1))], \"test\": [\(test)]}".utf8)
-                .write(to: dir.appendingPathComponent("\(prefix)\(t).json"))
-        }
-    }
-
     func testBuildTrainKillResumeEvaluate() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("arc-pipeline-e2e-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
-        try writeTasks(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 6, withTestOutputs: true)
-        try writeTasks(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 3, withTestOutputs: true)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 6)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 3)
         try run(["build-dataset", "--train", root.appendingPathComponent("tasks/train").path, "--eval", root.appendingPathComponent("tasks/eval").path,
                  "--canvas", "4", "--num-aug", "2", "--out", "built", "--quiet"], in: root)
         let model = ["--hidden-size", "16", "--heads", "2", "--halt-max-steps", "2", "--batch-size", "4", "--threads", "1"]

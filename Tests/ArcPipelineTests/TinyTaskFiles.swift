@@ -1,5 +1,5 @@
 // Tiny synthetic ARC task files and a sandbox folder for running the `arc-pipeline` executable
-// on them (recolour 1 -> 2 on grids up to 3x3, as in PipelineCommandTests).
+// on them (recolour 1 -> 2 on grids up to 3x3).
 import Foundation
 import TestHelpers
 import XCTest

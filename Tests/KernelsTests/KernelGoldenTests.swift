@@ -1,10 +1,10 @@
 // Golden tests of the Float kernels against the PyTorch reference (Tests/Fixtures/kernels.safetensors,
 // see Tests/Fixtures/README.md). Forward |a-b| <= 1e-5 + 1e-4|b|; gradients within 1e-4 of max |g|.
 import Foundation
+import HRM
 import Kernels
 import TestHelpers
 import XCTest
-@testable import HRM
 
 final class KernelGoldenTests: XCTestCase {
     var fixture: SafeTensorsFile!

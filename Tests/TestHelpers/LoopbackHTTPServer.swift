@@ -1,12 +1,13 @@
-// A tiny HTTP/1.1 server on 127.0.0.1 for fetch tests: serves byte ranges and injects
-// faults (status codes, N failures before success, a connection closed mid-body).
+// A tiny HTTP/1.1 server on 127.0.0.1 for the fetch tests (ARCFetchTests, and `arc-pipeline fetch`
+// in ArcPipelineTests): serves byte ranges and injects faults (status codes, N failures before
+// success, a connection closed mid-body).
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-final class LoopbackHTTPServer: @unchecked Sendable {
-    enum Behaviour {
+public final class LoopbackHTTPServer: @unchecked Sendable {
+    public enum Behaviour {
         case serve
         case status(Int)
         /// Answer `status` for the first `times` requests, then serve.
@@ -22,7 +23,7 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         var behaviour: Behaviour
     }
 
-    private(set) var port: UInt16 = 0
+    public private(set) var port: UInt16 = 0
     private var listenFD: Int32 = -1
     private let lock = NSLock()
     private var routes: [String: Route] = [:]
@@ -31,9 +32,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
     private var stopped = false
     private var acceptThread: Thread?
 
-    var baseURL: String { "http://127.0.0.1:\(port)/" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/" }
 
-    init() throws {
+    public init() throws {
         listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listenFD >= 0 else { throw POSIXError(.EIO) }
         var yes: Int32 = 1
@@ -58,7 +59,7 @@ final class LoopbackHTTPServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    func stop() {
+    public func stop() {
         lock.lock()
         let fd = listenFD
         stopped = true
@@ -70,17 +71,17 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         }
     }
 
-    func add(_ path: String, _ body: Data, _ behaviour: Behaviour = .serve) {
+    public func add(_ path: String, _ body: Data, _ behaviour: Behaviour = .serve) {
         lock.lock(); defer { lock.unlock() }
         routes["/" + path] = Route(body: body, behaviour: behaviour)
     }
 
-    func requestCount(_ path: String) -> Int {
+    public func requestCount(_ path: String) -> Int {
         lock.lock(); defer { lock.unlock() }
         return counts["/" + path] ?? 0
     }
 
-    func ranges(_ path: String) -> [String?] {
+    public func ranges(_ path: String) -> [String?] {
         lock.lock(); defer { lock.unlock() }
         return rangeHeaders["/" + path] ?? []
     }

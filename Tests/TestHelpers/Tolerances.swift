@@ -1,14 +1,10 @@
-// Shared helpers for HRM tests: tolerant comparisons that print the largest difference, finite
-// differences (the fixture loader is in TestHelpers/Fixtures.swift).
-import Foundation
-import Kernels
-import TestHelpers
+// Tolerant comparisons against the PyTorch reference's fixtures (HRM and Kernels golden tests):
+// each prints the largest difference, so a failure says by how much.
 import XCTest
-@testable import HRM
 
 /// Forward-value comparison: |a - b| <= atol + rtol * |b| for every element; prints the largest difference.
 @discardableResult
-func assertClose<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
+public func assertClose<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
     _ name: String, _ actual: [A], _ expected: [B], atol: Double = 1e-5, rtol: Double = 1e-4,
     file: StaticString = #filePath, line: UInt = #line
 ) -> Double {
@@ -28,7 +24,7 @@ func assertClose<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
 
 /// Gradient comparison: max |a - b| / max |b| <= tolerance; prints it.
 @discardableResult
-func assertGradientClose<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
+public func assertGradientClose<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
     _ name: String, _ actual: [A], _ expected: [B], tolerance: Double = 1e-4,
     file: StaticString = #filePath, line: UInt = #line
 ) -> Double {
