@@ -216,6 +216,7 @@ public final class BuiltSubset: @unchecked Sendable {
 
     /// The puzzle that owns `example` (last p with puzzleIndices[p] <= example).
     public func puzzle(ofExample example: Int) -> Int {
+        // Callers pass an example index of this subset (0..<exampleCount, never a value read from a file).
         precondition(example >= 0 && example < exampleCount, "example \(example) outside 0..<\(exampleCount)")
         var lo = 0, hi = puzzleCount  // invariant: puzzleIndices[lo] <= example < puzzleIndices[hi]
         while hi - lo > 1 {

@@ -56,6 +56,7 @@ public struct Augmentation: Hashable, Sendable {
     public let colours: ColourMap
 
     public init(dihedral: Int, colours: ColourMap) {
+        // Every caller passes 0..<8: the planner draws below Dihedral.count, parse(puzzleName:) range-checks the name's digit.
         precondition((0..<8).contains(dihedral))
         self.dihedral = dihedral
         self.colours = colours

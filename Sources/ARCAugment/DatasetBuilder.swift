@@ -132,6 +132,7 @@ public enum DatasetBuilder {
     public static func build(inputs: [RoledTaskSet], options: DatasetBuildOptions, output: URL, interruption: Interruption? = nil,
                              progress: ((DatasetBuildProgress) -> Void)? = nil) throws -> DatasetBuildSummary {
         let started = Date()
+        // The commands' validate() and CanvasChoice bound --num-aug (1...10000), --canvas (1...30) and --threads (1...256).
         precondition(options.numAug >= 0 && options.canvas >= 1 && options.canvas <= 255 && options.threads >= 1)
         if let buckets = options.canvasBuckets {
             do { try CanvasBuckets.validate(buckets) } catch {
