@@ -79,8 +79,8 @@ def score_attempts(tasks, attempts):
     Returns per-output (Kaggle) and per-task-average pass@1/pass@2, tasks fully solved (every test
     output right within two attempts, HRM arc_eval's measure) and per-task details.
     """
-    outputs = solved1 = solved2 = full = 0
-    task_avg1 = task_avg2 = 0.0
+    outputs = solved1 = solved2 = full = shapes1 = 0
+    task_avg1 = task_avg2 = cells1 = cells2 = 0.0
     per_task = {}
     for task_id, task in tasks.items():
         tests = task["test"]
@@ -91,6 +91,11 @@ def score_attempts(tasks, attempts):
             pair_attempts = got[index] if index < len(got) else [None, None]
             first = pair_attempts[0] == pair["output"] if pair_attempts else False
             second = len(pair_attempts) > 1 and pair_attempts[1] == pair["output"]
+            first_cells = cell_accuracy(pair_attempts[0] if pair_attempts else None, pair["output"])
+            second_cells = cell_accuracy(pair_attempts[1] if len(pair_attempts) > 1 else None, pair["output"])
+            shapes1 += first_cells is not None
+            cells1 += first_cells or 0.0
+            cells2 += max(first_cells or 0.0, second_cells or 0.0)
             right1 += first
             right2 += first or second
             marks.append([bool(first), bool(second)])
@@ -107,7 +112,23 @@ def score_attempts(tasks, attempts):
         pass_at_1_task_average=task_avg1 / n, pass_at_2_task_average=task_avg2 / n,
         tasks=len(tasks), tasks_fully_solved=full, test_outputs=outputs,
         test_outputs_solved_at_1=solved1, test_outputs_solved=solved2, per_task=per_task,
+        shape_right_at_1=shapes1 / max(outputs, 1), cell_accuracy_at_1=cells1 / max(outputs, 1),
+        cell_accuracy_at_2=cells2 / max(outputs, 1),
     )
+
+
+def cell_accuracy(attempt, expected):
+    """Fraction of the expected output's cells the attempt has right; None when its shape differs
+    (or it is missing). A graded signal under pass@k, for comparing settings on a small set."""
+    if not isinstance(attempt, list) or len(attempt) != len(expected) or not expected:
+        return None
+    total = right = 0
+    for got_row, want_row in zip(attempt, expected):
+        if not isinstance(got_row, list) or len(got_row) != len(want_row):
+            return None
+        total += len(want_row)
+        right += sum(1 for a, b in zip(got_row, want_row) if a == b)
+    return right / max(total, 1)
 
 
 def read_metrics(path):
@@ -249,6 +270,7 @@ def table_lines(results):
     row("pass@2 per task (average)", [fmt(score(r, "pass_at_2_task_average")) for r in results])
     row("tasks fully solved (pass@2)", [f"{score(r, 'tasks_fully_solved')}/{score(r, 'tasks')}" for r in results])
     row("test outputs solved (pass@2)", [f"{score(r, 'test_outputs_solved')}/{score(r, 'test_outputs')}" for r in results])
+    row("shape right / cell accuracy @1 (@2)", [f"{fmt(score(r, 'shape_right_at_1'), 3)} / {fmt(score(r, 'cell_accuracy_at_1'), 3)} ({fmt(score(r, 'cell_accuracy_at_2'), 3)})" for r in results])
     row("training steps", [str(r["training"]["steps"]) for r in results])
     row("training seconds (budget)", [f"{r['training'].get('train_seconds', 0):.0f} ({r['budget_seconds']:.0f})" for r in results])
     row("stop reason", [str(r["training"].get("stop_reason", "")) for r in results])
