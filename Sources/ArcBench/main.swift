@@ -156,9 +156,9 @@ func benchSgemm(repeats: Int) -> Double {
 
 func benchStep(options: Options, peak: Double) {
     var config = HRMConfig.cpuBench
-    if let batch = options.batch { config.batchSize = batch }
     config.numPuzzleIdentifiers = 64
-    let batch = config.batchSize
+    // The cpu-bench preset's trainer batch (Training's TrainerOptions.preset) unless --batch is given.
+    let batch = options.batch ?? 8
     let side = options.side
     let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
     let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""
@@ -290,7 +290,7 @@ if options.mode == "micro" {
 if options.mode == "export-check" {
     // A small model with P = 2 (puzzle_emb_ndim 48 > D 32), random q_head and puzzle table.
     let config = HRMConfig(hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 2, lLayers: 1, hCycles: 2, lCycles: 3,
-                           haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16, batchSize: 3)
+                           haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16)
     let model = HRMModel<Float>(config: config, maxBatch: 3)
     model.parameters.initialize(seed: options.seed)
     var generator = SplitMix64(seed: options.seed &+ 99)
