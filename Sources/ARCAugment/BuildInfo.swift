@@ -167,9 +167,14 @@ public struct BuildInfo: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
+        // Written as a JSON integer 0...Int64.max (JSONDecoder's own error for a negative UInt64 names no field).
+        let seed = try c.decode(Int.self, forKey: .seed)
+        guard let unsignedSeed = UInt64(exactly: seed) else {
+            throw DecodingError.dataCorruptedError(forKey: .seed, in: c, debugDescription: "is \(seed), expected 0...\(Int64.max)")
+        }
         inputs = Inputs(
             format: try c.decode(String.self, forKey: .format), numAug: try c.decode(Int.self, forKey: .numAug),
-            seed: try c.decode(UInt64.self, forKey: .seed), canvas: try c.decode(Int.self, forKey: .canvas),
+            seed: unsignedSeed, canvas: try c.decode(Int.self, forKey: .canvas),
             retriesFactor: try c.decode(Int.self, forKey: .retriesFactor),
             training: try c.decode([String].self, forKey: .training), evaluation: try c.decode([String].self, forKey: .evaluation),
             taskFilter: try c.decodeIfPresent([String].self, forKey: .taskFilter),
