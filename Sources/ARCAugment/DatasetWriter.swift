@@ -1,6 +1,6 @@
 // Writing a planned dataset: compute threads encode tasks (at most a window ahead) while one
 // writer appends their chunks in task order to the split files, then dataset.json, identifiers.json,
-// test_puzzles.json and build_info.json. Part of DatasetBuilder (DatasetBuilder.swift has the overview).
+// test_puzzles.json and build_info.json (BuildInfo.swift). Part of DatasetBuilder (DatasetBuilder.swift has the overview).
 import ARCCore
 import Foundation
 
@@ -18,6 +18,10 @@ extension DatasetBuilder {
 
     static func write(jobs: [BuildJob], options: DatasetBuildOptions, into directory: URL, summary: inout DatasetBuildSummary,
                       inputs: [RoledTaskSet], interruption: Interruption?, progress: ((DatasetBuildProgress) -> Void)?) throws {
+        // build_info.json records the seed as a JSON integer: refused before any work.
+        guard Int(exactly: options.seed) != nil else {
+            throw ARCDataError(file: BuildInfo.fileName, field: "seed", message: "is \(options.seed), expected 0...\(Int64.max)")
+        }
         // Bucket mode: token positions on the 30 x 30 board (seq_len 900), each set s x s tokens.
         let bucketMode = options.canvasBuckets != nil
         let canvas = bucketMode ? CanvasBuckets.board : options.canvas
@@ -169,33 +173,8 @@ extension DatasetBuilder {
         summary.totalBytes += try testPuzzles.finish()
 
         // The options and counts, so later stages can tell whether a built dataset is current.
-        let trainingNames: [String] = inputs.filter { $0.role == .training }.map { jsonString($0.set.name) }
-        let evaluationNames: [String] = inputs.filter { $0.role == .evaluation }.map { jsonString($0.set.name) }
-        let filterText: String = options.taskFilter.map { "[" + $0.sorted().map(jsonString).joined(separator: ", ") + "]" } ?? "null"
-        let leftOutText: [String] = summary.leftOut.map { "{\"set\": \(jsonString($0.set)), \"task\": \(jsonString($0.task)), \"reason\": \(jsonString($0.reason))}" }
-        // Keyed by the new name: unique, while one task id can be renamed in several sets.
-        let renamedText: [String] = summary.renamed.map { "\(jsonString($0.to)): \(jsonString($0.from))" }
-        var info = "{\"format\": \"hrm-arc\", \"num_aug\": \(options.numAug), \"seed\": \(options.seed), \"canvas\": \(canvas), "
-        info += "\"retries_factor\": \(options.retriesFactor), "
-        info += "\"training\": [" + trainingNames.joined(separator: ", ") + "], "
-        info += "\"evaluation\": [" + evaluationNames.joined(separator: ", ") + "], "
-        info += "\"task_filter\": " + filterText + ", "
-        info += "\"max_tasks_per_set\": " + (options.maxTasksPerSet.map { String($0) } ?? "null") + ", "
-        info += "\"tasks\": \(jobs.count), \"identifiers\": \(nextIdentifier), "
-        info += "\"left_out\": [" + leftOutText.joined(separator: ", ") + "], "
-        let leakText: [String] = summary.leaks.map { "\(jsonString($0.training)): \(jsonString($0.evaluation))" }
-        info += "\"renamed\": {" + renamedText.joined(separator: ", ") + "}, "
-        info += "\"leaks\": {" + leakText.joined(separator: ", ") + "}"
-        if let buckets = options.canvasBuckets {
-            // Bucket mode only (a single-canvas build_info.json stays as it was).
-            let perBucket = summary.tasksPerBucket.keys.sorted().map { "\"\(CanvasBuckets.setName(side: $0))\": \(summary.tasksPerBucket[$0]!)" }
-            let notFitting = summary.testOutputsNotFitting.map { "{\"task\": \(jsonString($0.task)), \"test\": \($0.test)}" }
-            info += ", \"canvas_buckets\": [" + buckets.map { String($0) }.joined(separator: ", ") + "], "
-            info += "\"tasks_per_bucket\": {" + perBucket.joined(separator: ", ") + "}, "
-            info += "\"test_outputs_not_fitting\": \(summary.testOutputsNotFitting.count), "
-            info += "\"test_outputs_not_fitting_list\": [" + notFitting.joined(separator: ", ") + "]"
-        }
-        info += "}"
-        try AtomicFile.write(info + "\n", to: directory.appendingPathComponent("build_info.json"))
+        let recorded = BuildInfo.Inputs(options: options, training: inputs.filter { $0.role == .training }.map(\.set.name),
+                                        evaluation: inputs.filter { $0.role == .evaluation }.map(\.set.name))
+        try BuildInfo(inputs: recorded, summary: summary, tasks: jobs.count, identifiers: nextIdentifier).write(datasetDirectory: directory)
     }
 }

@@ -24,9 +24,8 @@ struct StepCommand: ParsableCommand {
 
 func benchStep(options: CommonOptions, shape: StepShapeOptions, peak: Double) throws {
     var config = HRMConfig.cpuBench
-    if let batch = shape.batch { config.batchSize = batch }
     config.numPuzzleIdentifiers = 64
-    let batch = config.batchSize
+    let batch = shape.batch ?? 8  // the cpu-bench preset's trainer batch (TrainerOptions.preset(.cpuBench))
     let side = shape.side
     let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
     let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""

@@ -1,6 +1,7 @@
 // HRMConfig: the model's hyper-parameters and the named presets, in ONE place (docs/SPEC.md §4, §5).
 // `paper` is the published configuration; `cpu` a small model tuned for minutes-long
-// training runs on a CPU; `cpu-bench` the benchmark configuration of BENCHMARKS.md.
+// training runs on a CPU; `cpu-bench` the benchmark configuration of BENCHMARKS.md. Training
+// settings (batch size, exploration, rates) are the trainer's (Training's TrainerOptions).
 import Kernels
 
 public struct HRMConfig: Codable, Sendable, Equatable {
@@ -12,7 +13,6 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     public var hCycles: Int
     public var lCycles: Int
     public var haltMaxSteps: Int
-    public var haltExplorationProbability: Double
     /// Width of one puzzle-embedding row; 0 disables the puzzle embedding (P = 0).
     public var puzzleEmbeddingDim: Int
     /// Identifiers 1...N; the table has N + 1 rows (row 0 = blank).
@@ -20,15 +20,14 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     public var vocabSize: Int
     /// Grid tokens per example (900 for the 30x30 canvas).
     public var seqLen: Int
-    public var batchSize: Int
     public var ropeTheta: Double
     public var rmsNormEpsilon: Double
 
     public init(
         hiddenSize: Int, numHeads: Int, expansion: Double = 4, hLayers: Int, lLayers: Int,
-        hCycles: Int = 2, lCycles: Int = 2, haltMaxSteps: Int = 16, haltExplorationProbability: Double = 0.1,
+        hCycles: Int = 2, lCycles: Int = 2, haltMaxSteps: Int = 16,
         puzzleEmbeddingDim: Int? = nil, numPuzzleIdentifiers: Int = 1, vocabSize: Int = 12, seqLen: Int = 900,
-        batchSize: Int = 768, ropeTheta: Double = 10000, rmsNormEpsilon: Double = 1e-5
+        ropeTheta: Double = 10000, rmsNormEpsilon: Double = 1e-5
     ) {
         self.hiddenSize = hiddenSize
         self.numHeads = numHeads
@@ -38,12 +37,10 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         self.hCycles = hCycles
         self.lCycles = lCycles
         self.haltMaxSteps = haltMaxSteps
-        self.haltExplorationProbability = haltExplorationProbability
         self.puzzleEmbeddingDim = puzzleEmbeddingDim ?? hiddenSize
         self.numPuzzleIdentifiers = numPuzzleIdentifiers
         self.vocabSize = vocabSize
         self.seqLen = seqLen
-        self.batchSize = batchSize
         self.ropeTheta = ropeTheta
         self.rmsNormEpsilon = rmsNormEpsilon
     }
@@ -96,23 +93,37 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         try check("hCycles", hCycles, 1...Self.maximumCycles)
         try check("lCycles", lCycles, 1...Self.maximumCycles)
         try check("haltMaxSteps", haltMaxSteps, 1...Self.maximumHaltSteps)
-        if !(0...1).contains(haltExplorationProbability) { try fail("haltExplorationProbability is \(haltExplorationProbability), expected 0...1") }
         try check("puzzleEmbeddingDim", puzzleEmbeddingDim, 0...Self.maximumHiddenSize)
         try check("numPuzzleIdentifiers", numPuzzleIdentifiers, 0...(Int(Int32.max) - 1))
         try check("vocabSize", vocabSize, 1...Self.maximumVocabSize)
         try check("seqLen", seqLen, 1...Self.maximumSeqLen)
-        try check("batchSize", batchSize, 1...Self.maximumBatchSize)
         if !(ropeTheta.isFinite && ropeTheta > 0) { try fail("ropeTheta is \(ropeTheta), expected a finite number > 0") }
         if !(rmsNormEpsilon.isFinite && rmsNormEpsilon >= 0) { try fail("rmsNormEpsilon is \(rmsNormEpsilon), expected a finite number >= 0") }
-        // With the bounds above these products fit Int; cap what the model would allocate.
+        // With the bounds above this product fits Int; cap what the model would allocate.
         let parameters = ParameterLayout(config: self).totalCount + (numPuzzleIdentifiers + 1) * puzzleEmbeddingDim
-        let activations = batchSize * totalLength * hiddenSize
-        if parameters > Self.maximumValues || activations > Self.maximumValues {
-            try fail("the model would need \(max(parameters, activations)) values in one buffer, more than \(Self.maximumValues)")
+        if parameters > Self.maximumValues {
+            try fail("the model would need \(parameters) values in one buffer, more than \(Self.maximumValues)")
         }
     }
 
-    /// Decodes and validates (a stored config may come from an edited or foreign file).
+    /// `validate()`, and a batch of `batchSize` examples fits: batchSize in range and one activation
+    /// tensor [batchSize, S, D] within `maximumValues` (the batch size is the trainer's or the
+    /// evaluation's, not part of the model).
+    public func validate(batchSize: Int) throws {
+        try validate()
+        guard (1...Self.maximumBatchSize).contains(batchSize) else {
+            throw HRMError.invalidConfig("batch size is \(batchSize), expected 1...\(Self.maximumBatchSize)")
+        }
+        // Fits Int: batch <= 2^20, S <= 2^16 + 2^14, D <= 2^14.
+        let activations = batchSize * totalLength * hiddenSize
+        if activations > Self.maximumValues {
+            throw HRMError.invalidConfig("a batch of \(batchSize) would need \(activations) values in one buffer [batch, \(totalLength), \(hiddenSize)], more than \(Self.maximumValues)")
+        }
+    }
+
+    /// Decodes and validates (a stored config may come from an edited or foreign file). Keys of
+    /// older files that are no longer model fields (batchSize, haltExplorationProbability: the
+    /// trainer's, in TrainerOptions) are ignored.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -123,23 +134,21 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         hCycles = try c.decode(Int.self, forKey: .hCycles)
         lCycles = try c.decode(Int.self, forKey: .lCycles)
         haltMaxSteps = try c.decode(Int.self, forKey: .haltMaxSteps)
-        haltExplorationProbability = try c.decode(Double.self, forKey: .haltExplorationProbability)
         puzzleEmbeddingDim = try c.decode(Int.self, forKey: .puzzleEmbeddingDim)
         numPuzzleIdentifiers = try c.decode(Int.self, forKey: .numPuzzleIdentifiers)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         seqLen = try c.decode(Int.self, forKey: .seqLen)
-        batchSize = try c.decode(Int.self, forKey: .batchSize)
         ropeTheta = try c.decode(Double.self, forKey: .ropeTheta)
         rmsNormEpsilon = try c.decode(Double.self, forKey: .rmsNormEpsilon)
         try validate()
     }
 
     /// The paper's model (27M parameters without the puzzle table).
-    public static let paper = HRMConfig(hiddenSize: 512, numHeads: 8, expansion: 4, hLayers: 4, lLayers: 4, hCycles: 2, lCycles: 2, haltMaxSteps: 16, batchSize: 768)
+    public static let paper = HRMConfig(hiddenSize: 512, numHeads: 8, expansion: 4, hLayers: 4, lLayers: 4, hCycles: 2, lCycles: 2, haltMaxSteps: 16)
     /// A small model for minutes-long CPU runs on 2 cores (README "What a CPU budget buys").
-    public static let cpu = HRMConfig(hiddenSize: 64, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 4, batchSize: 16)
+    public static let cpu = HRMConfig(hiddenSize: 64, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 4)
     /// The benchmark configuration (BENCHMARKS.md).
-    public static let cpuBench = HRMConfig(hiddenSize: 128, numHeads: 4, expansion: 4, hLayers: 2, lLayers: 2, hCycles: 2, lCycles: 2, haltMaxSteps: 16, batchSize: 8)
+    public static let cpuBench = HRMConfig(hiddenSize: 128, numHeads: 4, expansion: 4, hLayers: 2, lLayers: 2, hCycles: 2, lCycles: 2, haltMaxSteps: 16)
 
     public static var presetNames: [String] { ModelPreset.allCases.map(\.rawValue) }
     public static func preset(named name: String) throws -> HRMConfig {

@@ -1,21 +1,38 @@
 // What the report reads from a training run folder (written by `train`): `config.json`, a JSON object
-// of hyperparameters shown generically (known keys highlighted), and `metrics.jsonl`, one JSON object
-// per logging interval ("step", "lm_loss", "exact_accuracy", ...; any key may be missing on a line).
+// of hyperparameters shown generically (nested objects as dotted keys, known keys highlighted),
+// and `metrics.jsonl`, one JSON object per logging interval ("step", "lm_loss", "exact_accuracy",
+// ...; any key may be missing on a line).
 import ARCCore
 import Foundation
 
-/// The hyperparameters of a run, in file order.
+/// The hyperparameters of a run, in file order; the members of nested objects are entries of
+/// their own, keyed by their path ("training.model.hiddenSize").
 public struct RunConfig: Sendable {
     public var entries: [(key: String, value: JSONValue)]
 
-    /// Keys shown first, in this order, when present.
-    public static let highlightedKeys = ["preset", "overrides", "dataset", "hidden_size", "num_heads", "H_layers", "L_layers",
-                                         "H_cycles", "L_cycles", "halt_max_steps", "batch_size", "lr", "puzzle_emb_lr",
-                                         "steps", "train_seconds", "num_aug", "seed"]
+    /// Values shown first, in this order, when present: a name and the keys that may hold it,
+    /// in config.json as `train` writes it (Training's RunConfiguration) and in the earlier flat layout.
+    public static let highlighted: [(name: String, keys: [String])] = [
+        ("preset", ["preset"]), ("overrides", ["overrides"]), ("dataset", ["dataset"]),
+        ("hidden_size", ["training.model.hiddenSize", "hidden_size"]), ("num_heads", ["training.model.numHeads", "num_heads"]),
+        ("H_layers", ["training.model.hLayers", "H_layers"]), ("L_layers", ["training.model.lLayers", "L_layers"]),
+        ("H_cycles", ["training.model.hCycles", "H_cycles"]), ("L_cycles", ["training.model.lCycles", "L_cycles"]),
+        ("halt_max_steps", ["training.model.haltMaxSteps", "halt_max_steps"]), ("batch_size", ["training.trainer.batchSize", "batch_size"]),
+        ("lr", ["training.trainer.learningRate", "lr"]), ("puzzle_emb_lr", ["training.trainer.puzzleEmbeddingLearningRate", "puzzle_emb_lr"]),
+        ("steps", ["steps"]), ("train_seconds", ["train_seconds"]), ("num_aug", ["num_aug"]), ("seed", ["training.trainer.seed", "seed"]),
+    ]
+    public static var highlightedKeys: [String] { highlighted.map(\.name) }
 
+    /// `entries` as given (RunConfig.load flattens a file's nested objects).
     public init(entries: [(key: String, value: JSONValue)]) { self.entries = entries }
 
-    public subscript(key: String) -> JSONValue? { entries.first { $0.key == key }?.value }
+    /// The value of an entry, or of a highlighted name (from the first of its keys present).
+    public subscript(key: String) -> JSONValue? {
+        if let value = entries.first(where: { $0.key == key })?.value { return value }
+        guard let keys = Self.highlighted.first(where: { $0.name == key })?.keys else { return nil }
+        for candidate in keys { if let value = entries.first(where: { $0.key == candidate })?.value { return value } }
+        return nil
+    }
 
     public func number(_ key: String) -> Double? {
         switch self[key] {
@@ -30,7 +47,15 @@ public struct RunConfig: Sendable {
         guard case let .object(members) = json else {
             throw ARCDataError(file: url.path, message: "is \(json.kindName), expected an object of hyperparameters")
         }
-        return RunConfig(entries: members.map { (key: $0.0, value: $0.1) })
+        return RunConfig(entries: flatten(members, prefix: ""))
+    }
+
+    /// Members of nested objects become entries "outer.inner" (an empty object stays one entry).
+    static func flatten(_ members: [(String, JSONValue)], prefix: String) -> [(key: String, value: JSONValue)] {
+        members.flatMap { key, value -> [(key: String, value: JSONValue)] in
+            if case let .object(inner) = value, !inner.isEmpty { return flatten(inner, prefix: prefix + key + ".") }
+            return [(key: prefix + key, value: value)]
+        }
     }
 
     /// A short text for a value (strings unquoted, nested values as compact JSON).

@@ -170,25 +170,24 @@ public final class TrainingSession {
 
 extension TrainingSession {
     /// Before resuming a run: its saved model config and trainer options (config.json, which may have
-    /// been edited or come from another dataset) must fit the dataset, and a batch size given again
-    /// must be the run's (the optimizer state and the ACT carry are saved per slot).
+    /// been edited or come from another dataset) must fit the dataset and each other (a batch the
+    /// model can take), and a batch size given again must be the run's (the optimizer state and the
+    /// ACT carry are saved per slot).
     public static func checkResume(config: HRMConfig, options: TrainerOptions, dataset: BuiltDatasetMetadata,
                                    requestedBatchSize: Int?, configFile: String) throws {
         func fail(_ field: String, _ message: String) -> ARCDataError { ARCDataError(file: configFile, field: field, message: message) }
         if let requestedBatchSize, requestedBatchSize != options.batchSize {
-            throw fail("trainer.batchSize", "the run was trained with batch size \(options.batchSize); --resume cannot change it to --batch-size \(requestedBatchSize) "
+            throw fail("training.trainer.batchSize", "the run was trained with batch size \(options.batchSize); --resume cannot change it to --batch-size \(requestedBatchSize) "
                        + "(the optimizer state and the ACT carry are saved per slot): drop --batch-size, or start a new run in another --out")
         }
-        guard options.batchSize == config.batchSize else {
-            throw fail("trainer.batchSize", "is \(options.batchSize), model.batchSize is \(config.batchSize); they must agree")
-        }
+        do { try config.validate(batchSize: options.batchSize) } catch { throw fail("training.trainer.batchSize", "\(error)") }
         guard options.haltMaxSteps == config.haltMaxSteps else {
-            throw fail("trainer.haltMaxSteps", "is \(options.haltMaxSteps), model.haltMaxSteps is \(config.haltMaxSteps); they must agree")
+            throw fail("training.trainer.haltMaxSteps", "is \(options.haltMaxSteps), training.model.haltMaxSteps is \(config.haltMaxSteps); they must agree")
         }
-        guard config.seqLen == dataset.seqLen else { throw fail("model.seqLen", "is \(config.seqLen), the dataset's seq_len is \(dataset.seqLen)") }
-        guard config.vocabSize == dataset.vocabSize else { throw fail("model.vocabSize", "is \(config.vocabSize), the dataset's vocab_size is \(dataset.vocabSize)") }
+        guard config.seqLen == dataset.seqLen else { throw fail("training.model.seqLen", "is \(config.seqLen), the dataset's seq_len is \(dataset.seqLen)") }
+        guard config.vocabSize == dataset.vocabSize else { throw fail("training.model.vocabSize", "is \(config.vocabSize), the dataset's vocab_size is \(dataset.vocabSize)") }
         guard config.numPuzzleIdentifiers + 1 == dataset.numPuzzleIdentifiers else {
-            throw fail("model.numPuzzleIdentifiers", "is \(config.numPuzzleIdentifiers) (+ blank), the dataset has \(dataset.numPuzzleIdentifiers) identifiers")
+            throw fail("training.model.numPuzzleIdentifiers", "is \(config.numPuzzleIdentifiers) (+ blank), the dataset has \(dataset.numPuzzleIdentifiers) identifiers")
         }
     }
 }

@@ -140,7 +140,7 @@ final class FuzzTests: XCTestCase {
     }
 
     func testMutatedSafeTensorsReadOrThrow() throws {
-        let config = HRMConfig(hiddenSize: 8, numHeads: 2, expansion: 1, hLayers: 1, lLayers: 1, haltMaxSteps: 2, numPuzzleIdentifiers: 2, seqLen: 4, batchSize: 2)
+        let config = HRMConfig(hiddenSize: 8, numHeads: 2, expansion: 1, hLayers: 1, lLayers: 1, haltMaxSteps: 2, numPuzzleIdentifiers: 2, seqLen: 4)
         let model = HRMModel<Float>(config: config, maxBatch: 1)
         model.parameters.initialize(seed: 1)
         let configText = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)

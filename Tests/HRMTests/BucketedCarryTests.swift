@@ -15,7 +15,7 @@ final class BucketedCarryTests: XCTestCase {
     /// D = 8, 2 heads, 1 + 1 layers, cycles 2/2, a 4x4 canvas (seqLen 16), P = 2 (ndim 12, zero padded).
     static let config = HRMConfig(
         hiddenSize: 8, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 2,
-        puzzleEmbeddingDim: 12, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 16, batchSize: 2)
+        puzzleEmbeddingDim: 12, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 16)
 
     func testValidateSideAndPositions() throws {
         let config = Self.config

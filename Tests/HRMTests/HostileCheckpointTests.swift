@@ -69,7 +69,7 @@ final class HostileCheckpointTests: XCTestCase {
         let cases: [(String, Any)] = [
             ("numHeads", 0), ("numHeads", 3), ("numHeads", -2), ("expansion", 0), ("expansion", -1.5), ("hLayers", 0), ("lLayers", -1),
             ("hCycles", 0), ("haltMaxSteps", 0), ("haltMaxSteps", -4), ("hiddenSize", 0), ("vocabSize", 4_611_686_018_427_387_904),
-            ("seqLen", 0), ("batchSize", 0), ("puzzleEmbeddingDim", -1), ("numPuzzleIdentifiers", -3), ("hiddenSize", 1 << 40),
+            ("seqLen", 0), ("puzzleEmbeddingDim", -1), ("numPuzzleIdentifiers", -3), ("hiddenSize", 1 << 40),
         ]
         for (field, value) in cases {
             let text = try storedConfig(field, value)
@@ -85,8 +85,44 @@ final class HostileCheckpointTests: XCTestCase {
         XCTAssertEqual(try HRMModel<Float>.storedConfig(in: good, source: "m.safetensors")?.seqLen, 4)
     }
 
+    /// Checkpoints of earlier versions stored the trainer's batch size and exploration probability
+    /// in the model config: they still read (the keys are ignored), whatever their values.
+    func testStoredConfigsWithTheEarlierTrainerKeysStillRead() throws {
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try storedConfig("seqLen", 4).utf8)) as? [String: Any])
+        object["batchSize"] = 0
+        object["haltExplorationProbability"] = 7.5
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        let config = try XCTUnwrap(try HRMModel<Float>.storedConfig(in: SafeTensorsFile(tensors: [:], metadata: ["config": text]), source: "m.safetensors"))
+        var expected = HRMConfig.cpu
+        expected.seqLen = 4
+        expected.numPuzzleIdentifiers = 2
+        XCTAssertEqual(config, expected)
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(config), as: UTF8.self).contains("batchSize"), "the model config holds no batch size")
+    }
+
+    /// A batch the model cannot take (out of range, or one activation tensor too large) is refused naming the batch.
+    func testBatchSizesTheModelCannotTakeAreRefused() throws {
+        var config = HRMConfig.cpu
+        config.seqLen = 4
+        XCTAssertNoThrow(try config.validate(batchSize: 1))
+        XCTAssertNoThrow(try config.validate(batchSize: HRMConfig.maximumBatchSize))
+        for batch in [0, -3, HRMConfig.maximumBatchSize + 1] {
+            XCTAssertThrowsError(try config.validate(batchSize: batch)) { XCTAssertTrue("\($0)".contains("batch size is \(batch)"), "\($0)") }
+        }
+        var wide = HRMConfig.cpu
+        wide.hiddenSize = 8192
+        wide.numHeads = 32
+        wide.puzzleEmbeddingDim = 0
+        XCTAssertNoThrow(try wide.validate())
+        XCTAssertNoThrow(try wide.validate(batchSize: 2048))  // 2048 x 900 x 8192 values: just under the cap
+        XCTAssertThrowsError(try wide.validate(batchSize: 4096)) { XCTAssertTrue("\($0)".contains("a batch of 4096"), "\($0)") }
+        var broken = HRMConfig.cpu
+        broken.numHeads = 3
+        XCTAssertThrowsError(try broken.validate(batchSize: 1)) { XCTAssertTrue("\($0)".contains("numHeads"), "\($0)") }
+    }
+
     func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
-        let config = HRMConfig(hiddenSize: 16, numHeads: 2, hLayers: 1, lLayers: 1, puzzleEmbeddingDim: 16, numPuzzleIdentifiers: 2, seqLen: 4, batchSize: 2)
+        let config = HRMConfig(hiddenSize: 16, numHeads: 2, hLayers: 1, lLayers: 1, puzzleEmbeddingDim: 16, numPuzzleIdentifiers: 2, seqLen: 4)
         let model = HRMModel<Float>(config: config, maxBatch: 2)
         model.parameters.initialize(seed: 1)
         let saved = SafeTensorsFile(tensors: model.stateTensors(), metadata: [:])

@@ -18,9 +18,8 @@ final class ModelGoldenTests: XCTestCase {
         return HRMConfig(
             hiddenSize: int("hidden_size"), numHeads: int("num_heads"), expansion: (c["expansion"] as? NSNumber)?.doubleValue ?? 4,
             hLayers: int("H_layers"), lLayers: int("L_layers"), hCycles: int("H_cycles"), lCycles: int("L_cycles"),
-            haltMaxSteps: int("halt_max_steps"), haltExplorationProbability: 0, puzzleEmbeddingDim: int("puzzle_emb_ndim"),
-            numPuzzleIdentifiers: int("num_puzzle_identifiers") - 1, vocabSize: int("vocab_size"), seqLen: int("seq_len"),
-            batchSize: int("batch_size"))
+            haltMaxSteps: int("halt_max_steps"), puzzleEmbeddingDim: int("puzzle_emb_ndim"),
+            numPuzzleIdentifiers: int("num_puzzle_identifiers") - 1, vocabSize: int("vocab_size"), seqLen: int("seq_len"))
     }
 
     func runGolden(_ name: String) throws {
@@ -30,7 +29,7 @@ final class ModelGoldenTests: XCTestCase {
         XCTAssertEqual(config.intermediateSize, (c["intermediate_size"] as? NSNumber)?.intValue)
         XCTAssertEqual(config.puzzleTokens, (c["puzzle_emb_len"] as? NSNumber)?.intValue)
         XCTAssertEqual(config.totalLength, (c["total_len"] as? NSNumber)?.intValue)
-        let batch = config.batchSize
+        let batch = try XCTUnwrap((c["batch_size"] as? NSNumber)?.intValue, "the fixture names its batch size")
         // A size-bucketed fixture names its crop side; its tokens sit at canvas positions.
         let side = (c["side"] as? NSNumber)?.intValue
         try HRMCarry<Float>.validateSide(side, config: config)

@@ -13,7 +13,7 @@ final class ModelGradientTests: XCTestCase {
 
     static let tinyConfig = HRMConfig(
         hiddenSize: 8, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 2,
-        puzzleEmbeddingDim: 12, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 9, batchSize: 2)
+        puzzleEmbeddingDim: 12, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 9)
 
     func makeTinyModel() -> (HRMModel<Double>, [Int32], [Int32], [Int32]) {
         let config = Self.tinyConfig

@@ -58,7 +58,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testModelSaveLoadRoundTripKeepsLogits() throws {
-        let config = HRMConfig(hiddenSize: 16, numHeads: 2, hLayers: 1, lLayers: 2, puzzleEmbeddingDim: 16, numPuzzleIdentifiers: 4, seqLen: 9, batchSize: 2)
+        let config = HRMConfig(hiddenSize: 16, numHeads: 2, hLayers: 1, lLayers: 2, puzzleEmbeddingDim: 16, numPuzzleIdentifiers: 4, seqLen: 9)
         let model = HRMModel<Float>(config: config, maxBatch: 2)
         model.parameters.initialize(seed: 5)
         for i in 0..<model.parameters.puzzleEmbedding.count { model.parameters.puzzleEmbedding[i] = Float(i % 7) * 0.1 }
@@ -92,7 +92,7 @@ final class SafeTensorsTests: XCTestCase {
         // The reference's weights file (model_a) loads by name; the Swift model's own save of them
         // reloads bit-identically, and both give the reference's logits (checked in ModelGoldenTests).
         let fixture = try Fixtures.load("model_a.safetensors")
-        let config = HRMConfig(hiddenSize: 32, numHeads: 2, hLayers: 1, lLayers: 1, haltMaxSteps: 2, puzzleEmbeddingDim: 32, numPuzzleIdentifiers: 4, seqLen: 16, batchSize: 3)
+        let config = HRMConfig(hiddenSize: 32, numHeads: 2, hLayers: 1, lLayers: 1, haltMaxSteps: 2, puzzleEmbeddingDim: 32, numPuzzleIdentifiers: 4, seqLen: 16)
         let model = HRMModel<Float>(config: config, maxBatch: 3)
         try model.load(from: fixture, source: "model_a")
         let url = temporaryURL("model_a_resaved.safetensors")
@@ -118,7 +118,7 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(layout["model.inner.H_level.layers.3.mlp.gate_up_proj.weight"].shape, [3072, 512])
         XCTAssertEqual(layout["model.inner.L_level.layers.0.mlp.down_proj.weight"].shape, [512, 1536])
         XCTAssertFalse(layout["model.inner.H_init"].trainable)
-        XCTAssertEqual(try HRMConfig.preset(named: "cpu-bench").batchSize, 8)
+        XCTAssertEqual(try HRMConfig.preset(named: "cpu-bench").hiddenSize, 128)
         XCTAssertThrowsError(try HRMConfig.preset(named: "huge")) { XCTAssertTrue("\($0)".contains("huge")) }
         var bad = HRMConfig.cpu
         bad.numHeads = 3

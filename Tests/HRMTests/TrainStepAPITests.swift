@@ -14,8 +14,8 @@ final class TrainStepAPITests: XCTestCase {
         KernelThreads.configure(threads: 2)
         let weights = try Fixtures.load("model_a.safetensors")
         let fixture = try Fixtures.load("train_step.safetensors")
-        let config = HRMConfig(hiddenSize: 32, numHeads: 2, hLayers: 1, lLayers: 1, haltMaxSteps: 2, haltExplorationProbability: 0,
-                               puzzleEmbeddingDim: 32, numPuzzleIdentifiers: 4, seqLen: 16, batchSize: 3)
+        let config = HRMConfig(hiddenSize: 32, numHeads: 2, hLayers: 1, lLayers: 1, haltMaxSteps: 2,
+                               puzzleEmbeddingDim: 32, numPuzzleIdentifiers: 4, seqLen: 16)
         let batch = 3, seqLen = 16, vocab = 12, globalBatch = 3.0
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: weights, source: "model_a.safetensors")

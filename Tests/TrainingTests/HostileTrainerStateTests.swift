@@ -23,9 +23,7 @@ final class HostileTrainerStateTests: XCTestCase {
     }
 
     private func model(batch: Int) -> HRMModel<Float> {
-        var config = ResumeTests.tinyConfig()
-        config.batchSize = batch
-        let m = HRMModel<Float>(config: config, maxBatch: batch)
+        let m = HRMModel<Float>(config: ResumeTests.tinyConfig(), maxBatch: batch)
         m.parameters.initialize(seed: 3)
         return m
     }

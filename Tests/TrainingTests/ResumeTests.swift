@@ -9,7 +9,7 @@ import XCTest
 
 final class ResumeTests: XCTestCase {
     static func tinyConfig() -> HRMConfig {
-        var c = HRMConfig(hiddenSize: 16, numHeads: 2, expansion: 2, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 1, haltMaxSteps: 3, batchSize: 4)
+        var c = HRMConfig(hiddenSize: 16, numHeads: 2, expansion: 2, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 1, haltMaxSteps: 3)
         c.seqLen = 9
         c.numPuzzleIdentifiers = 6
         return c

@@ -19,11 +19,10 @@ final class TrainStepGoldenTests: XCTestCase {
         }
         var config = HRMConfig(hiddenSize: try int("hidden_size"), numHeads: try int("num_heads"), expansion: 4,
                                hLayers: try int("H_layers"), lLayers: try int("L_layers"), hCycles: try int("H_cycles"), lCycles: try int("L_cycles"),
-                               haltMaxSteps: haltMaxSteps, batchSize: batch)
+                               haltMaxSteps: haltMaxSteps)
         config.seqLen = try int("seq_len")
         config.puzzleEmbeddingDim = try int("puzzle_emb_ndim")
         config.numPuzzleIdentifiers = try int("num_puzzle_identifiers") - 1
-        config.haltExplorationProbability = 0
         let m = HRMModel<Float>(config: config, maxBatch: batch)
         try m.load(from: weights, source: "fixture")
         return m

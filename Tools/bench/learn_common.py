@@ -1,8 +1,9 @@
 """Shared pieces of the learning benchmark (Tools/bench/learn and Tools/bench/official_learn.py).
 
 Python standard library only (the project side runs on a fresh machine without numpy or torch):
-development sets, budget parsing, an independent scorer over the ARC task files, the metrics
-window summary (loss curve, final accuracies), the result table and atomic JSON output.
+development sets, budget parsing, an independent scorer over the ARC task files, the settings of
+an arc-pipeline run (its config.json), the metrics window summary (loss curve, final accuracies),
+the result table and atomic JSON output.
 """
 import json
 import os
@@ -129,6 +130,41 @@ def cell_accuracy(attempt, expected):
         total += len(want_row)
         right += sum(1 for a, b in zip(got_row, want_row) if a == b)
     return right / max(total, 1)
+
+
+RUN_FORMAT = "arc-pipeline-run-2"
+
+
+def run_settings(path):
+    """The settings of an arc-pipeline run, flat, from its config.json (Sources/Training/RunConfiguration.swift).
+
+    The current layout has "format" and one "training" object holding "model" (HRMConfig),
+    "trainer" (TrainerOptions) and the run's epochs; the earlier layout has "model" and "trainer"
+    at the top beside flat copies. Both give the same names (the official config's where it has one).
+    """
+    with open(path) as f:
+        config = json.load(f)
+    try:
+        if "format" in config:
+            if config["format"] != RUN_FORMAT:
+                fail(f"{path}: format {config['format']!r}; this script reads {RUN_FORMAT!r} and the earlier layout without \"format\"")
+            training = config["training"]
+        else:
+            training = config  # the earlier layout: "model", "trainer" and "epochs" at the top
+        model, trainer = training["model"], training["trainer"]
+        return dict(
+            preset=config.get("preset"), overrides=config.get("overrides"), parameters=config.get("parameters"),
+            hidden_size=model["hiddenSize"], num_heads=model["numHeads"], expansion=float(model["expansion"]),
+            H_layers=model["hLayers"], L_layers=model["lLayers"], H_cycles=model["hCycles"], L_cycles=model["lCycles"],
+            halt_max_steps=model["haltMaxSteps"], puzzle_emb_ndim=model["puzzleEmbeddingDim"], seq_len=model["seqLen"],
+            rms_norm_eps=model["rmsNormEpsilon"], rope_theta=float(model["ropeTheta"]),
+            batch_size=trainer["batchSize"], lr=trainer["learningRate"], puzzle_emb_lr=trainer["puzzleEmbeddingLearningRate"],
+            weight_decay=trainer["weightDecay"], puzzle_emb_weight_decay=trainer["puzzleEmbeddingWeightDecay"],
+            warmup_steps=trainer["warmupSteps"], lr_min_ratio=trainer["lrMinRatio"], beta1=trainer["beta1"], beta2=trainer["beta2"],
+            halt_exploration_prob=trainer["explorationProbability"], seed=trainer["seed"], epochs=training["epochs"],
+        )
+    except (KeyError, TypeError) as e:
+        fail(f"{path}: not an arc-pipeline run config (missing or malformed {e})")
 
 
 def read_metrics(path):

@@ -93,19 +93,10 @@ MADE_HERE = {"dataset", "metrics.jsonl", common.RESULT_FILE, "logs"}
 
 def settings_from_project_config(path):
     """The official config's values from an arc-pipeline run's config.json (the resolved settings)."""
-    with open(path) as f:
-        c = json.load(f)
-    model, trainer = c.get("model", {}), c.get("trainer", {})
-    return dict(
-        hidden_size=c["hidden_size"], num_heads=c["num_heads"], expansion=float(model.get("expansion", 4)),
-        H_layers=c["H_layers"], L_layers=c["L_layers"], H_cycles=c["H_cycles"], L_cycles=c["L_cycles"],
-        halt_max_steps=c["halt_max_steps"], halt_exploration_prob=model.get("haltExplorationProbability", 0.1),
-        puzzle_emb_ndim=c["puzzle_emb_ndim"], rms_norm_eps=model.get("rmsNormEpsilon", 1e-5),
-        rope_theta=float(model.get("ropeTheta", 10000.0)), global_batch_size=c["batch_size"], lr=c["lr"],
-        lr_warmup_steps=c["warmup_steps"], lr_min_ratio=trainer.get("lrMinRatio", 1.0), weight_decay=c["weight_decay"],
-        beta1=trainer.get("beta1", 0.9), beta2=trainer.get("beta2", 0.95), puzzle_emb_lr=c["puzzle_emb_lr"],
-        puzzle_emb_weight_decay=trainer.get("puzzleEmbeddingWeightDecay", 0.1), epochs=c.get("epochs", 100000),
-    ), c
+    run = common.run_settings(path)
+    official = dict(batch_size="global_batch_size", warmup_steps="lr_warmup_steps")
+    named = {official.get(name, name): value for name, value in run.items()}
+    return {key: named[key] for key in MODEL_KEYS + TRAINER_KEYS}, run
 
 
 def settings_lines(settings, project_settings):

@@ -56,6 +56,8 @@ import time
 import types
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import learn_common as common  # noqa: E402  (standard library only: reads the run's config.json)
 
 # cpu-bench: HRMConfig.cpuBench (Sources/HRM/HRMConfig.swift) and the cpu-bench trainer preset
 # (Sources/Training/TrainerPresets.swift).
@@ -310,9 +312,7 @@ def run_arc_pipeline(args, work):
     # elapsed_seconds is taken when a step's line is written, so the difference spans the measured steps.
     seconds = records[total]["elapsed_seconds"] - records[args.warmup]["elapsed_seconds"] if args.warmup else \
         records[total]["elapsed_seconds"]
-    with open(os.path.join(out, "config.json")) as f:
-        config = json.load(f)
-    seq_len = config["seq_len"]
+    seq_len = common.run_settings(os.path.join(out, "config.json"))["seq_len"]
     per_step = [args.batch * seq_len / records[s]["tokens_per_second"] for s in range(args.warmup + 1, total + 1)]
     return dict(tokens_per_second=args.steps * args.batch * seq_len / seconds, seconds_per_step=seconds / args.steps,
                 step_seconds=per_step, seq_len=seq_len, lm_loss=records[total]["lm_loss"],

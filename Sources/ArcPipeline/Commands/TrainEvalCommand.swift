@@ -63,24 +63,24 @@ struct TrainEvalCommand: ParsableCommand {
 
         // 1. Dataset (reused when its build_info.json records the same inputs).
         let stageStart = Date()
-        if try datasetIsCurrent(datasetURL, preset: preset) {
+        var buildOptions = DatasetBuildOptions()
+        buildOptions.numAug = numAug
+        buildOptions.seed = datasetSeed
+        canvas.apply(to: &buildOptions)
+        buildOptions.threads = runOptions.threads
+        buildOptions.maxTasksPerSet = maxTasks
+        if Self.datasetIsCurrent(datasetURL, inputs: BuildInfo.Inputs(options: buildOptions, training: preset.training, evaluation: preset.evaluation)) {
             print("[1/3] dataset: reusing \(datasetURL.path)")
         } else {
             let inputs = try DatasetInputs.load(labels: preset.training, role: .training, dataDirectory: dataDir)
                 + DatasetInputs.load(labels: preset.evaluation, role: .evaluation, dataDirectory: dataDir)
-            var options = DatasetBuildOptions()
-            options.numAug = numAug
-            options.seed = datasetSeed
-            canvas.apply(to: &options)
-            options.threads = runOptions.threads
-            options.maxTasksPerSet = maxTasks
             // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous dataset as it was.
             let interruption = Interruption()
             interruption.install(notice: "stopping; the partial dataset is removed")
             defer { interruption.uninstall() }
             let summary: DatasetBuildSummary
             do {
-                summary = try DatasetBuilder.build(inputs: inputs, options: options, output: datasetURL, interruption: interruption) { _ in }
+                summary = try DatasetBuilder.build(inputs: inputs, options: buildOptions, output: datasetURL, interruption: interruption) { _ in }
             } catch let stopped as Interrupted {
                 print("\(stopped): the partial dataset was removed")
                 throw ExitCode(130)
@@ -90,10 +90,11 @@ struct TrainEvalCommand: ParsableCommand {
                 + (summary.leftOut.isEmpty ? "" : ", \(summary.leftOut.count) tasks left out (they get the fallback)"))
         }
 
-        // 2. Training (a finished run with the same resolved configuration is reused; the key is
-        // the digest of every field of TrainingConfiguration, with the default time budget applied).
-        // --time-budget is the whole job's: the reuse key holds it as given (or the default), and
-        // training gets what is left after the dataset and the evaluation time reserved below.
+        // 2. Training (a finished run with the same resolved configuration is reused: the run
+        // folder is named by the digest of every field of TrainingConfiguration, with the default
+        // time budget applied, and its config.json must hold that configuration).
+        // --time-budget is the whole job's: the configuration holds it as given (or the default),
+        // and training gets what is left after the dataset and the evaluation time reserved below.
         var budgeted = runOptions
         if budgeted.timeBudget == nil && trainer.maxSteps == nil { budgeted.timeBudget = Self.defaultTimeBudget }
         let trainMetadata = datasetURL.appendingPathComponent("train/dataset.json")
@@ -103,13 +104,15 @@ struct TrainEvalCommand: ParsableCommand {
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
             .appendingPathComponent("\(datasetName)-\(model.preset)-\(try configuration.digest().prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
-        if !retrain, fm.fileExists(atPath: finished.path), CheckpointStore(runDirectory: runURL).latest() != nil {
+        let hasCheckpoint = CheckpointStore(runDirectory: runURL).latest() != nil
+        let sameRun = try Self.holdsRun(runURL, of: configuration)
+        if !retrain, sameRun, fm.fileExists(atPath: finished.path), hasCheckpoint {
             print("[2/3] train: reusing the finished run \(runURL.path)")
         } else {
             // An interrupted run with the same inputs is resumed; --retrain starts over.
-            let resume = !retrain && CheckpointStore(runDirectory: runURL).latest() != nil
+            let resume = !retrain && sameRun && hasCheckpoint
             if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
-            var training = budgeted
+            var trainingSeconds: TimeInterval? = nil
             if let total = budgeted.timeBudgetSeconds {
                 let reserve = try Self.evaluationReserve(configuration.model, dataset: datasetURL, batchSize: evalBatchSize, threads: runOptions.threads)
                 let used = Date().timeIntervalSince(start)
@@ -119,14 +122,15 @@ struct TrainEvalCommand: ParsableCommand {
                         + "after the dataset (\(Int(used.rounded())) s) and the evaluation (about \(Int(reserve.rounded())) s); "
                         + "give at least \(Int((used + reserve + Self.minimumTrainingSeconds).rounded(.up))) s, or --max-steps without a budget")
                 }
-                training.timeBudget = "\(Int(left))s"
+                trainingSeconds = left
                 print("[2/3] train: \(Int(left)) s of the \(Int(total)) s budget (dataset and timing \(Int(used.rounded())) s, evaluation reserved \(Int(reserve.rounded())) s)")
             }
             let stop = StopRequest()
             stop.installSignalHandlers()
             // A fresh run replaces the earlier one (when this program made it; the train stage checks).
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
-                                                          run: training, resume: resume, startOver: !resume), stop: stop)
+                                                          run: budgeted, resume: resume, startOver: !resume,
+                                                          trainingTimeBudget: trainingSeconds), stop: stop)
             var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
             if let m = summary.lastMetrics {
                 line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
@@ -162,21 +166,19 @@ struct TrainEvalCommand: ParsableCommand {
         return try PredictionEstimate.seconds(config: config, split: split, batchSize: batchSize, threads: threads) * 1.15 + 10
     }
 
-    /// True when `build_info.json` exists and records this command's dataset inputs.
-    func datasetIsCurrent(_ url: URL, preset: DatasetPreset) throws -> Bool {
-        guard let data = try? Data(contentsOf: url.appendingPathComponent("build_info.json")),
-              let info = try? JSONParser.parse(data),
+    /// True when `build_info.json` can be read and records these inputs (every field of
+    /// BuildInfo.Inputs), and the test split exists.
+    static func datasetIsCurrent(_ url: URL, inputs: BuildInfo.Inputs) -> Bool {
+        guard let info = try? BuildInfo.read(datasetDirectory: url),
               FileManager.default.fileExists(atPath: url.appendingPathComponent("test/dataset.json").path) else { return false }
-        let labels: (String) -> [String] = { key in
-            if case let .array(items)? = info[key] { return items.compactMap { if case let .string(s) = $0 { return s } else { return nil } } }
-            return []
-        }
-        // The canvas and, in bucket mode, the bucket list (absent for a single canvas).
-        let recorded = canvas.recorded
-        let buckets: JSONValue = recorded.buckets.map { .array($0.map { .int($0) }) } ?? .null
-        return info["num_aug"] == .int(numAug) && info["seed"] == .int(Int(datasetSeed)) && info["canvas"] == .int(recorded.canvas)
-            && (info["canvas_buckets"] ?? .null) == buckets
-            && info["max_tasks_per_set"] == (maxTasks.map { .int($0) } ?? .null)
-            && labels("training") == preset.training && labels("evaluation") == preset.evaluation
+        return info.inputs == inputs
+    }
+
+    /// True when the run folder's config.json holds `configuration` (a missing or unreadable file:
+    /// false, and the folder is trained afresh). The folder name holds only the digest's first digits.
+    static func holdsRun(_ runURL: URL, of configuration: TrainingConfiguration) throws -> Bool {
+        guard FileManager.default.fileExists(atPath: RunConfiguration.url(in: runURL).path),
+              let stored = try? RunConfiguration.read(runDirectory: runURL) else { return false }
+        return try configuration.isSameRun(as: stored.training)
     }
 }

@@ -78,14 +78,6 @@ enum CanvasChoice: Equatable, Sendable, ExpressibleByArgument, CustomStringConve
         }
     }
 
-    /// The values build_info.json records for this choice: canvas, and canvas_buckets (nil when absent).
-    var recorded: (canvas: Int, buckets: [Int]?) {
-        switch self {
-        case let .single(side): return (side, nil)
-        case let .buckets(sides, _): return (CanvasBuckets.board, sides)
-        }
-    }
-
     /// The help text both commands show.
     static let help = ArgumentHelp(
         "Canvas: 30 (the reference), a side N 1...30 (tasks that do not fit are left out), or bucket mode: auto "

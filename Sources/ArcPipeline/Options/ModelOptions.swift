@@ -88,8 +88,8 @@ struct TrainerArguments: ParsableArguments {
     @Option(help: "ACT exploration probability (0.1; 0...1).") var exploration: Double?
     @Option(help: "Epochs over the groups (sets the schedule's total steps; in (0, 10000000]).") var epochs: Double = 100
     @Option(help: "Stop after this many steps (default: the epochs' total).") var maxSteps: Int?
-    @Option(help: "Steps between metrics lines.") var logInterval: Int = 10
-    @Option(help: "Steps between checkpoints.") var checkpointInterval: Int = 100
+    @Option(help: "Steps between metrics lines.") var logInterval: Int = TrainingConfiguration.defaultLogInterval
+    @Option(help: "Steps between checkpoints.") var checkpointInterval: Int = TrainingConfiguration.defaultCheckpointInterval
 
     func validate() throws {
         try OptionRanges.check("--batch-size", batchSize, in: OptionRanges.batchSize)

@@ -132,12 +132,12 @@ enum EvaluateStage {
         // One set for the reference layout, one per canvas bucket otherwise (each decoded on its side).
         let subsets = split.orderedSubsets
         let exampleCount = subsets.reduce(0) { $0 + $1.exampleCount }
-        let infoURL = request.dataset.appendingPathComponent("build_info.json")
-        let info = try BuiltDataset.readJSON(infoURL)
-        guard case let .int(canvas)? = info["canvas"], case let .array(evalLabels)? = info["evaluation"], evalLabels.count == 1,
-              case let .string(label) = evalLabels[0] else {
-            throw ARCDataError(file: infoURL.path, field: "evaluation", message: "evaluate needs a dataset built with exactly one evaluation-role source")
+        let info = try BuildInfo.read(datasetDirectory: request.dataset)
+        guard info.inputs.evaluation.count == 1, let label = info.inputs.evaluation.first else {
+            throw ARCDataError(file: BuildInfo.url(in: request.dataset).path, field: "evaluation",
+                               message: "evaluate needs a dataset built with exactly one evaluation-role source")
         }
+        let canvas = info.inputs.canvas
         let source = try challengeSource(label: label, dataDirectory: request.dataDirectory)
         try OutputFolder.checkApart(request.output, from: [ProtectedInput(source.path, "the challenges' folder of \(label)")])
 
@@ -154,6 +154,8 @@ enum EvaluateStage {
             throw ARCDataError(file: request.model.path, message: "model vocab_size \(config.vocabSize) does not match the dataset's \(split.metadata.vocabSize)")
         }
         let batch = max(1, min(request.batchSize, exampleCount))
+        // The batch is the evaluation's (the model config holds none): it must fit in memory.
+        do { try config.validate(batchSize: batch) } catch { throw ARCDataError(file: checkpointFile.path, message: "with --batch-size \(batch): \(error)") }
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
 

@@ -1,9 +1,9 @@
-// The train stage: a built dataset's train split -> a run folder (config.json, metrics.jsonl,
-// checkpoints/). The run folder is checked before any work (OutputFolder: missing, empty or a run
-// folder of this program) and locked for the whole run (FolderLock: a second process into the
-// same folder is refused with the holder's PID). Fresh runs refuse a folder that already holds
-// checkpoints (use --resume, or startOver for train-eval's --retrain) and clear an earlier run's
-// files before they start.
+// The train stage: a built dataset's train split -> a run folder (config.json: Training's
+// RunConfiguration, metrics.jsonl, checkpoints/). The run folder is checked before any work
+// (OutputFolder: missing, empty or a run folder of this program) and locked for the whole run
+// (FolderLock: a second process into the same folder is refused with the holder's PID). Fresh
+// runs refuse a folder that already holds checkpoints (use --resume, or startOver for
+// train-eval's --retrain) and clear an earlier run's files before they start.
 import ARCAugment
 import ARCCore
 import ARCFetch
@@ -26,6 +26,11 @@ struct TrainRequest {
     var quiet = false
     /// A fresh run replaces an earlier run of this program in the folder, even one with checkpoints.
     var startOver = false
+    /// Training's own time limit when it is not `run.timeBudget` (train-eval: what is left of the
+    /// job's budget; the run's configuration keeps the job's budget, its reuse key).
+    var trainingTimeBudget: TimeInterval? = nil
+
+    var timeLimit: TimeInterval? { trainingTimeBudget ?? run.timeBudgetSeconds }
 }
 
 enum TrainStage {
@@ -40,29 +45,6 @@ enum TrainStage {
             }
         }
         return hasher.finalizeHex()
-    }
-
-    static func jsonValue<T: Encodable>(_ value: T) throws -> JSONValue {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return try JSONParser.parse(try encoder.encode(value))
-    }
-
-    static func readConfig(_ runDirectory: URL) throws -> (HRMConfig, TrainerOptions, JSONValue) {
-        let url = runDirectory.appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: url) else { throw ARCDataError(file: url.path, message: "missing: not a run folder") }
-        let json: JSONValue
-        do { json = try JSONParser.parse(data) } catch { throw ARCDataError(file: url.path, message: "\(error)") }
-        guard let model = json["model"], let trainer = json["trainer"] else {
-            throw ARCDataError(file: url.path, field: "model/trainer", message: "missing")
-        }
-        let decoder = JSONDecoder()
-        do {
-            return (try decoder.decode(HRMConfig.self, from: Data(JSONWriter.text(model).utf8)),
-                    try decoder.decode(TrainerOptions.self, from: Data(JSONWriter.text(trainer).utf8)), json)
-        } catch {
-            throw ARCDataError(file: url.path, field: "model/trainer", message: "cannot be read: \(DecodingProblem.describe(error))")
-        }
     }
 
     /// `--resume` continues a run as it was configured: a model or trainer option given with a value
@@ -124,26 +106,23 @@ enum TrainStage {
         try OutputFolder.checkApart(request.runDirectory, from: [ProtectedInput(request.dataset, "the --dataset")])
         try OutputFolder.check(request.runDirectory, kind: .run, replacesWhole: false)
 
-        var config: HRMConfig
-        var options: TrainerOptions
+        let configFile = RunConfiguration.url(in: request.runDirectory).path
+        let configuration: TrainingConfiguration
         if request.resume {
-            let (savedConfig, savedOptions, json) = try readConfig(request.runDirectory)
-            if case let .string(savedDigest)? = json["dataset_digest"], savedDigest != digest {
-                throw ARCDataError(file: request.runDirectory.appendingPathComponent("config.json").path, field: "dataset_digest",
+            let saved = try RunConfiguration.read(runDirectory: request.runDirectory).training
+            if saved.datasetDigest != digest {
+                throw ARCDataError(file: configFile, field: "training.datasetDigest",
                                    message: "the run was trained on another dataset than \(request.dataset.path); resume with the same dataset")
             }
-            try TrainingSession.checkResume(config: savedConfig, options: savedOptions, dataset: meta, requestedBatchSize: request.trainer.batchSize,
-                                            configFile: request.runDirectory.appendingPathComponent("config.json").path)
-            try checkResumeOverrides(request, savedConfig, savedOptions,
-                                     configFile: request.runDirectory.appendingPathComponent("config.json").path)
-            config = savedConfig
-            options = savedOptions
+            try TrainingSession.checkResume(config: saved.model, options: saved.trainer, dataset: meta, requestedBatchSize: request.trainer.batchSize,
+                                            configFile: configFile)
+            try checkResumeOverrides(request, saved.model, saved.trainer, configFile: configFile)
+            configuration = saved
         } else {
-            let resolved = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
-                                                             metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
-            config = resolved.model
-            options = resolved.trainer
+            configuration = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
+                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
         }
+        let config = configuration.model, options = configuration.trainer
         guard exampleCount >= options.batchSize else {
             throw ARCDataError(file: request.dataset.path, message: "the train split has \(exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
         }
@@ -165,35 +144,18 @@ enum TrainStage {
         }
         try fm.createDirectory(at: request.runDirectory, withIntermediateDirectories: true)
         if !request.resume {
-            let flat: [(String, JSONValue)] = [
-                ("code_version", .string(CodeVersion.string)),
-                ("preset", .string(request.model.preset.rawValue)),
-                // What was run: the options given over the preset's values (the values below are the ones used).
-                ("overrides", .string(overridesText(request))),
-                ("dataset", .string(request.dataset.path)), ("dataset_digest", .string(digest)),
-                ("seed", .int(Int(request.run.seed))), ("threads", .int(request.run.threads)),
-                ("hidden_size", .int(config.hiddenSize)), ("num_heads", .int(config.numHeads)),
-                ("H_layers", .int(config.hLayers)), ("L_layers", .int(config.lLayers)),
-                ("H_cycles", .int(config.hCycles)), ("L_cycles", .int(config.lCycles)),
-                ("halt_max_steps", .int(config.haltMaxSteps)), ("puzzle_emb_ndim", .int(config.puzzleEmbeddingDim)),
-                ("num_puzzle_identifiers", .int(config.numPuzzleIdentifiers + 1)), ("seq_len", .int(config.seqLen)),
-                ("batch_size", .int(options.batchSize)), ("lr", .double(options.learningRate)),
-                ("puzzle_emb_lr", .double(options.puzzleEmbeddingLearningRate)), ("weight_decay", .double(options.weightDecay)),
-                ("warmup_steps", .int(options.warmupSteps)), ("total_steps", .int(options.totalSteps)),
-                ("max_steps", .int(maxSteps)), ("epochs", .double(request.trainer.epochs)),
-                ("time_budget_seconds", request.run.timeBudgetSeconds.map { .double($0) } ?? .null),
-                ("parameters", .int(ParameterLayout(config: config).parameterCount)),
-                ("model", try jsonValue(config)), ("trainer", try jsonValue(options)),
-                ("created_at", .string(ISO8601DateFormatter().string(from: Date()))),
-            ]
-            try AtomicFile.write(JSONWriter.text(.object(flat)) + "\n", to: request.runDirectory.appendingPathComponent("config.json"))
+            try RunConfiguration(training: configuration, codeVersion: CodeVersion.string, preset: request.model.preset.rawValue,
+                                 overrides: overridesText(request), dataset: request.dataset.path, threads: request.run.threads,
+                                 parameters: ParameterLayout(config: config).parameterCount, trainingTimeBudgetSeconds: request.timeLimit,
+                                 createdAt: ISO8601DateFormatter().string(from: Date()))
+                .write(runDirectory: request.runDirectory)
             started = true
         }
 
         let sources = subsets.map { BuiltExampleSource(subset: $0, ignoreLabelId: meta.ignoreLabelId) }
         let session = try TrainingSession(runDirectory: request.runDirectory, model: model, buckets: sources, options: options,
                                           resume: request.resume, metadata: ["dataset_digest": digest, "code_version": CodeVersion.string])
-        var plan = TrainingPlan(maxSteps: maxSteps, timeBudget: request.run.timeBudgetSeconds)
+        var plan = TrainingPlan(maxSteps: maxSteps, timeBudget: request.timeLimit)
         plan.logInterval = request.trainer.logInterval
         plan.checkpointInterval = request.trainer.checkpointInterval
         plan.quiet = request.quiet
@@ -204,7 +166,7 @@ enum TrainStage {
                    ? " in canvas buckets " + subsets.map { "\($0.side.map { "\($0)x\($0)" } ?? $0.name) (\($0.exampleCount))" }.joined(separator: ", ") : "")
                 + ", batch \(options.batchSize), "
                 + "\(request.resume ? "resuming at step \(session.trainer.step)" : "from scratch") to step \(maxSteps)"
-                + (request.run.timeBudgetSeconds.map { " or \(Int($0)) s" } ?? "") + "\n").utf8))
+                + (request.timeLimit.map { " or \(Int($0)) s" } ?? "") + "\n").utf8))
         }
         let summary = try session.run(plan, stop: stop)
         var record: [(String, JSONValue)] = [

@@ -1,34 +1,25 @@
-// The resolved configuration of a fresh training run: the model (preset + overrides, sized for
-// the dataset), the trainer's hyperparameters (seed, exploration, and the schedule's total steps
-// from --epochs), the stopping rule, the logging intervals and the dataset digest. TrainStage
-// trains with these values, and train-eval reuses a finished run only when the SHA-256 of this
-// struct's canonical JSON (sorted keys) is the same, so every field, including any added later to
-// HRMConfig or TrainerOptions, is part of the reuse key. Threads are left out on purpose: they
-// change the speed, not what is trained.
+// The training configuration of a fresh run from the command line (Training's
+// TrainingConfiguration: model, trainer, stopping rule, intervals, dataset digest): the preset
+// with the options given over it, sized for the dataset, and the schedule's total steps from
+// --epochs. TrainStage trains with it and writes it into config.json; train-eval names and reuses
+// a run by its digest (the SHA-256 of its canonical JSON), so every field is part of the key.
 import ARCAugment
 import ARCCore
 import ARCFetch
+import ArgumentParser
 import Foundation
 import HRM
 import Training
 
-struct TrainingConfiguration: Codable, Equatable {
-    var model: HRMConfig
-    var trainer: TrainerOptions
-    var epochs: Double
-    var maxSteps: Int
-    var timeBudgetSeconds: Double?
-    var logInterval: Int
-    var checkpointInterval: Int
-    var datasetDigest: String
-
+extension TrainingConfiguration {
     /// `metadata` is the train split's dataset.json (at `metadataFile`, named in errors).
     static func resolve(model: ModelOptions, trainer: TrainerArguments, run: RunArguments, metadata: BuiltDatasetMetadata,
                         metadataFile: URL, datasetDigest: String) throws -> TrainingConfiguration {
-        var config = try model.config(seqLen: metadata.seqLen, numPuzzleIdentifiers: metadata.numPuzzleIdentifiers - 1, vocabSize: metadata.vocabSize)
+        let config = try model.config(seqLen: metadata.seqLen, numPuzzleIdentifiers: metadata.numPuzzleIdentifiers - 1, vocabSize: metadata.vocabSize)
         var options = trainer.options(preset: model.preset, haltMaxSteps: config.haltMaxSteps, seed: run.seed)
-        config.batchSize = options.batchSize
-        config.haltExplorationProbability = options.explorationProbability
+        do { try config.validate(batchSize: options.batchSize) } catch {
+            throw ValidationError("--batch-size \(options.batchSize) with this model: \(error)")
+        }
         // The schedule's length: epochs x (groups x mean examples per puzzle) / batch.
         let perEpoch = Double(metadata.totalGroups) * metadata.meanPuzzleExamples / Double(options.batchSize)
         let total = (trainer.epochs * perEpoch).rounded(.down)
@@ -41,13 +32,6 @@ struct TrainingConfiguration: Codable, Equatable {
         return TrainingConfiguration(model: config, trainer: options, epochs: trainer.epochs, maxSteps: trainer.maxSteps ?? options.totalSteps,
                                      timeBudgetSeconds: run.timeBudgetSeconds, logInterval: trainer.logInterval,
                                      checkpointInterval: trainer.checkpointInterval, datasetDigest: datasetDigest)
-    }
-
-    /// UTF-8 JSON with sorted keys: the same configuration always gives the same bytes.
-    func canonicalJSON() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return try encoder.encode(self)
     }
 
     /// SHA-256 (hex) of the canonical JSON.
