@@ -18,21 +18,6 @@ enum DataFilesFixture {
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    /// Tasks whose output recolours the input (1 -> 2), on grids up to 3x3.
-    static func writeTasks(_ dir: URL, prefix: String, count: Int) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for t in 0..<count {
-            func pair(_ k: Int) -> String {
-                let rows = 1 + (t + k) % 3, cols = 1 + (t * 2 + k) % 3
-                let input = (0..<rows).map { r in (0..<cols).map { c in (r + c + k) % 2 } }
-                let output = input.map { $0.map { $0 == 1 ? 2 : $0 } }
-                return "{\"input\": \(input), \"output\": \(output)}"
-            }
-            try Data("{\"train\": [\(pair(0)), \(pair(1))], \"test\": [\(pair(9))]}".utf8)
-                .write(to: dir.appendingPathComponent("\(prefix)\(t).json"))
-        }
-    }
-
     static func run(_ arguments: [String], in dir: URL) throws {
         let result = try PipelineExecutable.run(arguments, in: dir)
         guard result.status == 0 else {
@@ -49,8 +34,8 @@ enum DataFilesFixture {
         if let cached { return cached }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("arc-hostile-data-template-\(getpid())-\(UUID().uuidString.prefix(6))")
         try? FileManager.default.removeItem(at: root)
-        try writeTasks(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 6)
-        try writeTasks(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 3)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 6)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 3)
         try run(["build-dataset", "--train", "tasks/train", "--eval", "tasks/eval", "--canvas", "4", "--num-aug", "2", "--out", "built", "--quiet"], in: root)
         try run(["train", "--dataset", "built", "--out", "run", "--max-steps", "2", "--batch-size", "4"] + model, in: root)
         try run(["train", "--dataset", "built", "--out", "run-b2", "--max-steps", "2", "--batch-size", "2"] + model, in: root)

@@ -13,21 +13,6 @@ final class HostileOutputsTests: XCTestCase {
 
     // MARK: fixtures
 
-    /// Tasks whose output recolours the input (1 -> 2), on grids up to 3x3.
-    static func writeTasks(_ dir: URL, prefix: String, count: Int, withTestOutputs: Bool) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for t in 0..<count {
-            func pair(_ k: Int, output: Bool = true) -> String {
-                let rows = 1 + (t + k) % 3, cols = 1 + (t * 2 + k) % 3
-                let input = (0..<rows).map { r in (0..<cols).map { c in (r + c + k) % 2 } }
-                let result = input.map { $0.map { $0 == 1 ? 2 : $0 } }
-                return "{\"input\": \(input)" + (output ? ", \"output\": \(result)" : "") + "}"
-            }
-            try Data("{\"train\": [\(pair(0)), \(pair(1))], \"test\": [\(pair(9, output: withTestOutputs))]}".utf8)
-                .write(to: dir.appendingPathComponent("\(prefix)\(t).json"))
-        }
-    }
-
     nonisolated(unsafe) static var cachedFixture: URL?
     static let fixtureLock = NSLock()
 
@@ -38,8 +23,8 @@ final class HostileOutputsTests: XCTestCase {
         if let cachedFixture { return cachedFixture }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("arc-hostile-outputs-fixture-\(getpid())")
         try? FileManager.default.removeItem(at: root)
-        try writeTasks(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 4, withTestOutputs: true)
-        try writeTasks(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 2, withTestOutputs: true)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/train"), prefix: "tr", count: 4, withTestOutputs: true)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 2, withTestOutputs: true)
         try mustRun(buildArguments + ["--out", "built"], in: root)
         try mustRun(["train", "--dataset", "built", "--out", "run", "--max-steps", "2", "--quiet"] + tinyModel, in: root)
         try mustRun(["evaluate", "--dataset", "built", "--model", "run", "--out", "sub", "--threads", "1", "--quiet"], in: root)
@@ -219,7 +204,7 @@ final class HostileOutputsTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub/score.json").path), "the first run knows the solutions")
         // The same challenges without their test outputs: the second run cannot score.
         try FileManager.default.removeItem(at: root.appendingPathComponent("tasks/eval"))
-        try Self.writeTasks(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 2, withTestOutputs: false)
+        try TinyTaskFiles.write(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 2, withTestOutputs: false)
         let out = try Self.mustRun(evaluate, in: root)
         XCTAssertTrue(out.contains("score: no solutions known"), out)
         let names = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("sub").path).sorted()
@@ -316,8 +301,8 @@ final class HostileOutputsTests: XCTestCase {
             HostileCase(name: "train-eval --retrain over a run folder holding a user's file", arguments: arguments + ["--retrain"],
                         errorMentions: ["runs/", "notes.txt"],
                         prepare: { root in
-                            try Self.writeTasks(root.appendingPathComponent("data/arc-agi-2/training"), prefix: "tr", count: 4, withTestOutputs: true)
-                            try Self.writeTasks(root.appendingPathComponent("data/arc-agi-2/evaluation"), prefix: "ev", count: 2, withTestOutputs: true)
+                            try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/training"), prefix: "tr", count: 4, withTestOutputs: true)
+                            try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/evaluation"), prefix: "ev", count: 2, withTestOutputs: true)
                             try Self.mustRun(arguments, in: root)
                             let runs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("runs").path)
                             guard runs.count == 1 else { throw RunFailure(description: "expected one run folder, found \(runs)") }
