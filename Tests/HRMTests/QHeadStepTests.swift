@@ -13,6 +13,9 @@ final class QHeadStepTests: XCTestCase {
         let model = HRMModel<Float>(config: config, maxBatch: 3)
         model.parameters.initialize(seed: 9)
         var rng = SplitMix64(seed: 4)
+        // The spec's init sets q_head to weight 0, bias -5 (every Q logit -5): give it weights.
+        let qWeight = model.parameters.pointer(ParameterLayout.prefix + "q_head.weight")
+        for k in 0..<(2 * 16) { qWeight[k] = Float(rng.nextUnit() - 0.5) }
         let inputs = (0..<(3 * 16)).map { _ in Int32(rng.next() % 12) }
         let identifiers: [Int32] = [1, 4, 2]
         for side in [nil, 3] as [Int?] {
