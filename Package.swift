@@ -60,7 +60,9 @@ let package = Package(
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch", "TestHelpers"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "HRM", "TestHelpers"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "TestHelpers"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore", "TestHelpers"]),
+        // Test only: counts heap allocations (the C allocation functions, forwarded to glibc) for StepAllocationTests.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore", "TestHelpers", "AllocationCounter"]),
         .testTarget(name: "VotingTests", dependencies: ["Voting", "ARCAugment", "ARCCore", "TestHelpers"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Voting", "ARCCore", "TestHelpers"]),
         // The executable under hostile inputs: bad files, options, archives and outputs.

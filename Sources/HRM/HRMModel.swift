@@ -20,8 +20,13 @@
 //     model.qLogits [b, 2] (column 0 = q_halt, 1 = q_continue); the carry is updated in place.
 //     Outputs are overwritten by the next innerStep; the activations saved by a withGradient step
 //     stay valid for backward across later no-gradient steps (e.g. the ACT target step).
-//   Losses (Kernels): sequenceStablemaxLoss(dlogits, logits, labels, batch:, tokens:, vocab:, ignoreLabel: 0,
-//     gradientScale: 1/globalBatch) and binaryCrossEntropyWithLogits(dq (+1 for continue), qLogits (+1), stride: 2, ...).
+//   model.qHeadStep(carry:, inputs:, puzzleIdentifiers:, batch:, qLogits: ptr [b*2]): one more no-gradient
+//     inner step that runs only the Q head into the caller's buffer (the ACT Q-continue target): model.logits,
+//     model.qLogits and the saved activations keep the previous step's values.
+//   Losses (Kernels), read from and written to the model's own buffers in place:
+//     sequenceStablemaxLoss(model.logitGradients, model.logits, labels, batch:, tokens:, vocab:, ignoreLabel:,
+//     gradientScale: 1/globalBatch, counts:) and binaryCrossEntropyWithLogits(model.qLogitGradients (+1 for continue),
+//     model.qLogits (+1), stride: 2, ...).
 //   model.zeroGradients(); model.backward(dlogits: ptr [b*tokensPerExample*vocab], dq: ptr [b*2], batch: b)
 //     (the geometry of the recorded step: tokensPerExample of the carry it ran on)
 //     -> model.gradients: trainable part of the arena (offsets = model.parameters.layout entries),
@@ -165,6 +170,10 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     /// Outputs of the last inner step: logits [maxBatch, seqLen, vocab], q logits [maxBatch, 2].
     public let logits: Tensor<T>
     public let qLogits: Tensor<T>
+    /// d loss / d logits and d loss / d q logits, the same shapes: where a trainer's loss writes the
+    /// gradients `backward` starts from. Allocated on first use, like `gradients`.
+    public private(set) lazy var logitGradients: Tensor<T> = Tensor(shape: [maxBatch, config.seqLen, vocab])
+    public private(set) lazy var qLogitGradients: Tensor<T> = Tensor(shape: [maxBatch, 2])
     public let maxBatch: Int
     public var profiler: KernelProfiler?
 
@@ -189,11 +198,15 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     // Saved for backward (allocated on first use with gradient)
     var hActivations: [BlockActivations<T>] = []
     var lActivations: [BlockActivations<T>] = []
+    // Inputs [maxBatch * seqLen] and puzzle identifiers [maxBatch] of the recorded step, its first
+    // savedBatch slots valid (allocated on the first step with gradient, then overwritten in place).
     var savedInputs: [Int32] = []
-    public private(set) var lastPuzzleIdentifiers: [Int32] = []
+    var savedPuzzleIdentifiers: [Int32] = []
     var savedBatch = 0
     var savedGeometry: StepGeometry<T>?
     var hasSavedActivations = false
+    /// The puzzle identifiers of the recorded step (a new array: for tests and diagnostics).
+    public var lastPuzzleIdentifiers: [Int32] { Array(savedPuzzleIdentifiers.prefix(savedBatch)) }
     // Backward scratch (allocated on first backward)
     lazy var backwardScratch = BackwardScratch<T>(rows: maxRows, batch: maxBatch, dim: dim, inter: inter)
 
@@ -366,8 +379,11 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
 
     /// The differentiated step from the current carry (inputEmbedding must be set by embed):
     /// zL = L(zL, zH + x); zH = H(zH, zL); then the heads. Saves activations when withGradient.
+    /// With `qLogitsOnly` (no gradient) only the Q head runs, into that buffer.
     @_specialize(where T == Float)
-    func gradientStep(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>, withGradient: Bool) {
+    func gradientStep(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>, withGradient: Bool,
+                      qLogitsOnly: UnsafeMutablePointer<T>? = nil) {
+        precondition(!(withGradient && qLogitsOnly != nil), "gradientStep: a Q-head-only step records no gradient")
         if withGradient && hActivations.isEmpty {
             let rows = maxRows
             hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
@@ -377,7 +393,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
         moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: withGradient ? lActivations : nil)
         moduleForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: withGradient ? hActivations : nil)
-        heads(zH: zH, batch: batch, geometry: g)
+        heads(zH: zH, batch: batch, geometry: g, tokenLogits: qLogitsOnly == nil, qLogits: qLogitsOnly ?? qLogits.pointer)
         if withGradient {
             savedFirstTokens.pointer.update(from: firstTokens.pointer, count: batch * dim)
             hasSavedActivations = true
@@ -386,17 +402,20 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         }
     }
 
-    /// logits = lm_head(zH)[P:] as [batch, g.tokens, vocab] from the buffer start, q = q_head(zH[:, 0]).
+    /// With tokenLogits, logits = lm_head(zH)[P:] as [batch, g.tokens, vocab] from the buffer start; always
+    /// q = q_head(zH[:, 0]) into `destination` [batch, 2].
     @_specialize(where T == Float)
-    func heads(zH: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>) {
+    func heads(zH: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>, tokenLogits: Bool, qLogits destination: UnsafeMutablePointer<T>) {
         let w = parameters.values.pointer
         timed("lm_head") {
-            for b in 0..<batch {
-                linearForward(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
-                              rows: g.tokens, inFeatures: dim, outFeatures: vocab)
+            if tokenLogits {
+                for b in 0..<batch {
+                    linearForward(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
+                                  rows: g.tokens, inFeatures: dim, outFeatures: vocab)
+                }
             }
             for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * g.seq * dim, count: dim) }
-            linearForward(qLogits.pointer, firstTokens.pointer, w + offsets.qWeight, w + offsets.qBias, rows: batch, inFeatures: dim, outFeatures: 2)
+            linearForward(destination, firstTokens.pointer, w + offsets.qWeight, w + offsets.qBias, rows: batch, inFeatures: dim, outFeatures: 2)
         }
     }
 
@@ -411,11 +430,34 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
         if withGradient {
             // Outputs (logits, qLogits) are overwritten by the next innerStep; the saved activations stay
             // valid for `backward` across later no-gradient steps (e.g. the ACT target step).
-            savedInputs = Array(UnsafeBufferPointer(start: inputs, count: batch * g.tokens))
-            lastPuzzleIdentifiers = Array(UnsafeBufferPointer(start: puzzleIdentifiers, count: batch))
+            saveStepInputs(inputs, puzzleIdentifiers, count: batch * g.tokens, batch: batch)
         }
         runNoGradientCycles(carry: carry, batch: batch, geometry: g)
         gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
+    }
+
+    /// Keeps the recorded step's inputs and identifiers for `backward`, in buffers made once.
+    func saveStepInputs(_ inputs: UnsafePointer<Int32>, _ puzzleIdentifiers: UnsafePointer<Int32>, count: Int, batch: Int) {
+        if savedInputs.isEmpty {
+            savedInputs = [Int32](repeating: 0, count: maxBatch * config.seqLen)
+            savedPuzzleIdentifiers = [Int32](repeating: 0, count: maxBatch)
+        }
+        savedInputs.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: inputs, count: count) }
+        savedPuzzleIdentifiers.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: puzzleIdentifiers, count: batch) }
+    }
+
+    /// One more no-gradient inner step on `carry` (updated in place) that runs only the Q head: writes
+    /// (q_halt, q_continue) per slot to `destination` [batch, 2] and skips the lm head. The model's
+    /// `logits` and `qLogits` keep the previous step's outputs and the saved activations stay valid for
+    /// `backward`: the ACT trainer's Q-continue target step (docs/SPEC.md §5).
+    @_specialize(where T == Float)
+    public func qHeadStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int,
+                          qLogits destination: UnsafeMutablePointer<T>) {
+        precondition(batch <= maxBatch && batch <= carry.batch, "qHeadStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
+        let g = geometry(for: carry)
+        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
+        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
+        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: false, qLogitsOnly: destination)
     }
 
     /// Array convenience for innerStep.
@@ -441,8 +483,11 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
             }
         }
         if withGradient {
-            savedInputs = inputs
-            lastPuzzleIdentifiers = puzzleIdentifiers
+            inputs.withUnsafeBufferPointer { ip in
+                puzzleIdentifiers.withUnsafeBufferPointer { pp in
+                    saveStepInputs(ip.baseAddress!, pp.baseAddress!, count: inputs.count, batch: batch)
+                }
+            }
         }
         gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
     }
@@ -531,7 +576,7 @@ public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
     func puzzleTableGradient(batch: Int) -> Tensor<T> {
         let table = Tensor<T>(shape: [config.numPuzzleIdentifiers + 1, ndim])
         for b in 0..<batch {
-            let row = Int(lastPuzzleIdentifiers[b])
+            let row = Int(savedPuzzleIdentifiers[b])
             for j in 0..<ndim { table[row * ndim + j] += puzzleGradients[b * ndim + j] }
         }
         return table

@@ -55,37 +55,67 @@ public func stablemaxCrossEntropyBackward<T: KernelScalar>(
 }
 
 /// The reference's lm_loss over [batch, tokens] positions: sum over slots of (sum of token losses /
-/// max(1, count of non-ignored tokens)). When dlogits is given, writes gradientScale * d lm_loss / d logits.
-/// Returns (loss, per-slot counts of non-ignored tokens).
+/// max(1, count of non-ignored tokens)). When dlogits is given, writes gradientScale * d lm_loss / d logits
+/// (dlogits may be a buffer of its own only: it is written row by row while logits are read).
+/// Writes the per-slot counts of non-ignored tokens to `counts` [batch] and returns the loss. Allocates nothing:
+/// each row's stablemax sum is computed once and serves the loss and the gradient, with the arithmetic of
+/// stablemaxCrossEntropyForward / stablemaxCrossEntropyBackward (the same values, bit for bit).
+@inlinable
+public func sequenceStablemaxLoss<T: KernelScalar>(
+    _ dlogits: UnsafeMutablePointer<T>?,
+    _ logits: UnsafePointer<T>, _ labels: UnsafePointer<Int32>,
+    batch: Int, tokens: Int, vocab: Int, ignoreLabel: Int32, gradientScale: Double = 1,
+    counts: UnsafeMutablePointer<Int>
+) -> Double {
+    var total = 0.0
+    for b in 0..<batch {
+        var count = 0
+        for t in 0..<tokens where labels[b * tokens + t] != ignoreLabel { count += 1 }
+        counts[b] = count
+        let divisor = Double(max(1, count))
+        let weight = gradientScale / divisor
+        var sum = 0.0
+        for t in 0..<tokens {
+            let row = b * tokens + t
+            let label = labels[row]
+            if label == ignoreLabel {
+                if let dlogits { for j in 0..<vocab { dlogits[row * vocab + j] = 0 } }
+                continue
+            }
+            precondition(label >= 0 && Int(label) < vocab, "label \(label) outside 0..<\(vocab)")
+            let line = logits + row * vocab
+            var rowSum = 0.0
+            for j in 0..<vocab { rowSum += stablemaxS(Double(line[j])) }
+            sum += -doubleLog(stablemaxS(Double(line[Int(label)])) / rowSum)
+            if let dlogits {
+                let out = dlogits + row * vocab
+                for j in 0..<vocab {
+                    let x = Double(line[j])
+                    let derivative = x >= 0 ? 1 : 1 / ((1 - x) * (1 - x))
+                    var gradient = derivative / rowSum
+                    if j == Int(label) { gradient -= derivative / stablemaxS(x) }
+                    out[j] = T(weight * gradient)
+                }
+            }
+        }
+        total += sum / divisor
+    }
+    return total
+}
+
+/// sequenceStablemaxLoss returning the per-slot counts as an array (tests, benchmarks).
 @inlinable
 public func sequenceStablemaxLoss<T: KernelScalar>(
     _ dlogits: UnsafeMutablePointer<T>?,
     _ logits: UnsafePointer<T>, _ labels: UnsafePointer<Int32>,
     batch: Int, tokens: Int, vocab: Int, ignoreLabel: Int32, gradientScale: Double = 1
 ) -> (loss: Double, counts: [Int]) {
-    let rows = batch * tokens
-    let losses = UnsafeMutablePointer<Double>.allocate(capacity: rows)
-    let weights = UnsafeMutablePointer<Double>.allocate(capacity: rows)
-    defer { losses.deallocate(); weights.deallocate() }
-    stablemaxCrossEntropyForward(losses, logits, labels, rows: rows, vocab: vocab, ignoreLabel: ignoreLabel)
-    var total = 0.0
     var counts = [Int](repeating: 0, count: batch)
-    for b in 0..<batch {
-        var count = 0
-        var sum = 0.0
-        for t in 0..<tokens where labels[b * tokens + t] != ignoreLabel {
-            count += 1
-            sum += losses[b * tokens + t]
-        }
-        counts[b] = count
-        let divisor = Double(max(1, count))
-        total += sum / divisor
-        for t in 0..<tokens { weights[b * tokens + t] = gradientScale / divisor }
+    let loss = counts.withUnsafeMutableBufferPointer {
+        sequenceStablemaxLoss(dlogits, logits, labels, batch: batch, tokens: tokens, vocab: vocab, ignoreLabel: ignoreLabel,
+                              gradientScale: gradientScale, counts: $0.baseAddress!)
     }
-    if let dlogits {
-        stablemaxCrossEntropyBackward(dlogits, logits, labels, weights, rows: rows, vocab: vocab, ignoreLabel: ignoreLabel)
-    }
-    return (total, counts)
+    return (loss, counts)
 }
 
 /// Sum over i of BCE-with-logits(logits[i * stride], targets[i]); when dlogits is given writes

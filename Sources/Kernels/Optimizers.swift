@@ -35,31 +35,47 @@ public func adamATan2Step<T: KernelScalar>(
 }
 
 /// Sparse sign-SGD on a table [rows, ndim] from per-slot gradients [slots, ndim] of `identifiers`.
+/// `rowSums` is scratch for ndim Doubles: each identifier's slot gradients are summed there in slot
+/// order, then its row is updated (identifiers in first-seen order). Allocates nothing.
+@inlinable
+public func sparseSignSGDStep<T: KernelScalar>(
+    _ table: UnsafeMutablePointer<T>, tableRows: Int, ndim: Int,
+    _ identifiers: UnsafePointer<Int32>, _ slotGradients: UnsafePointer<T>, slots: Int,
+    learningRate: Double, weightDecay: Double, rowSums: UnsafeMutablePointer<Double>
+) {
+    for slot in 0..<slots {
+        let identifier = Int(identifiers[slot])
+        precondition(identifier >= 0 && identifier < tableRows, "puzzle identifier \(identifier) outside 0..<\(tableRows)")
+    }
+    let decay = 1 - learningRate * weightDecay
+    for first in 0..<slots {
+        let identifier = identifiers[first]
+        var seenBefore = false
+        for earlier in 0..<first where identifiers[earlier] == identifier { seenBefore = true; break }
+        if seenBefore { continue }
+        for j in 0..<ndim { rowSums[j] = 0 }
+        for slot in first..<slots where identifiers[slot] == identifier {
+            let gradient = slotGradients + slot * ndim
+            for j in 0..<ndim { rowSums[j] += Double(gradient[j]) }
+        }
+        let row = table + Int(identifier) * ndim
+        for j in 0..<ndim {
+            let sign: Double = rowSums[j] > 0 ? 1 : (rowSums[j] < 0 ? -1 : 0)
+            row[j] = T(Double(row[j]) * decay - learningRate * sign)
+        }
+    }
+}
+
+/// sparseSignSGDStep with its own scratch (tests).
 @inlinable
 public func sparseSignSGDStep<T: KernelScalar>(
     _ table: UnsafeMutablePointer<T>, tableRows: Int, ndim: Int,
     _ identifiers: UnsafePointer<Int32>, _ slotGradients: UnsafePointer<T>, slots: Int,
     learningRate: Double, weightDecay: Double
 ) {
-    var order: [Int] = []  // distinct identifiers in first-seen order
-    var sums: [Int: [Double]] = [:]
-    for slot in 0..<slots {
-        let identifier = Int(identifiers[slot])
-        precondition(identifier >= 0 && identifier < tableRows, "puzzle identifier \(identifier) outside 0..<\(tableRows)")
-        if sums[identifier] == nil {
-            sums[identifier] = [Double](repeating: 0, count: ndim)
-            order.append(identifier)
-        }
-        let row = slotGradients + slot * ndim
-        for j in 0..<ndim { sums[identifier]![j] += Double(row[j]) }
-    }
-    let decay = 1 - learningRate * weightDecay
-    for identifier in order {
-        let sum = sums[identifier]!
-        let row = table + identifier * ndim
-        for j in 0..<ndim {
-            let sign: Double = sum[j] > 0 ? 1 : (sum[j] < 0 ? -1 : 0)
-            row[j] = T(Double(row[j]) * decay - learningRate * sign)
-        }
+    var rowSums = [Double](repeating: 0, count: max(1, ndim))
+    rowSums.withUnsafeMutableBufferPointer {
+        sparseSignSGDStep(table, tableRows: tableRows, ndim: ndim, identifiers, slotGradients, slots: slots,
+                          learningRate: learningRate, weightDecay: weightDecay, rowSums: $0.baseAddress!)
     }
 }

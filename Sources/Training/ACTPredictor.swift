@@ -1,7 +1,10 @@
 // Inference with ACT (docs/SPEC.md §5 "Evaluation always runs halt_max_steps steps for every
 // slot"): a fresh carry per batch, halt_max_steps inner steps, then the argmax tokens and
 // q_halt of the last step for every example. Examples of a canvas bucket run on a carry of
-// that bucket's side (one carry per side, made on first use).
+// that bucket's side (one carry per side, made on first use). It reads the model's logits and
+// qLogits in place; a batch allocates nothing (Tests/TrainingTests/StepAllocationTests.swift).
+import HRM
+import Kernels
 
 public struct ExamplePrediction: Sendable, Equatable {
     public var example: Int
@@ -10,22 +13,24 @@ public struct ExamplePrediction: Sendable, Equatable {
     public var qHalt: Float
 }
 
-public final class ACTPredictor<Model: ACTInnerModel> {
-    public let model: Model
+public final class ACTPredictor {
+    public let model: HRMModel<Float>
     public let batchSize: Int
     public let haltMaxSteps: Int
-    var carries: [Int: Model.Carry] = [:]
-    var inputs: [Int32], identifiers: [Int32], logits: [Float], qHalt: [Float], qContinue: [Float]
+    /// One carry per canvas side (key 0: the full sequence), made on first use.
+    var carries: [Int: HRMCarry<Float>] = [:]
+    /// The batch's inputs [batchSize, tokens] and identifiers [batchSize]; the labels copyExample
+    /// writes (one example's, unused); the argmax token per slot and position of the last batch.
+    var inputs: [Int32], identifiers: [Int32], unusedLabels: [Int32], tokens: [UInt8]
 
-    public init(model: Model, batchSize: Int, haltMaxSteps: Int) {
+    public init(model: HRMModel<Float>, batchSize: Int, haltMaxSteps: Int) {
         self.model = model
         self.batchSize = batchSize
         self.haltMaxSteps = haltMaxSteps
         inputs = [Int32](repeating: 0, count: batchSize * model.sequenceLength)
         identifiers = [Int32](repeating: 0, count: batchSize)
-        logits = [Float](repeating: 0, count: batchSize * model.sequenceLength * model.vocabularySize)
-        qHalt = [Float](repeating: 0, count: batchSize)
-        qContinue = qHalt
+        unusedLabels = [Int32](repeating: 0, count: model.sequenceLength)
+        tokens = [UInt8](repeating: 0, count: batchSize * model.sequenceLength)
     }
 
     /// Predicts examples `examples` (indices into `data`), in batches; unused slots of the last
@@ -33,56 +38,69 @@ public final class ACTPredictor<Model: ACTInnerModel> {
     /// model cannot take the source's canvas side.
     public func predict(_ examples: [Int], from data: ExampleSource, identifierOf: (Int) -> Int32,
                         progress: ((Int) -> Void)? = nil) throws -> [ExamplePrediction] {
-        let carry: Model.Carry
+        let carry = try self.carry(for: data)
+        let seqLen = carry.tokensPerExample
+        var results = [ExamplePrediction]()
+        results.reserveCapacity(examples.count)
+        var start = 0
+        while start < examples.count {
+            let chunk = examples[start..<min(examples.count, start + batchSize)]
+            predictBatch(chunk, from: data, carry: carry, identifierOf: identifierOf)
+            for (slot, example) in chunk.enumerated() {
+                results.append(ExamplePrediction(example: example, tokens: Array(tokens[(slot * seqLen)..<((slot + 1) * seqLen)]),
+                                                 qHalt: model.qLogits[2 * slot]))
+            }
+            start += chunk.count
+            progress?(start)
+        }
+        return results
+    }
+
+    /// The carry for the source's canvas side (checked against the model; made on first use).
+    func carry(for data: ExampleSource) throws -> HRMCarry<Float> {
+        let carry: HRMCarry<Float>
         if let existing = carries[data.canvasSide ?? 0] {
             carry = existing
         } else {
             carry = try model.makeCarry(batchSize: batchSize, side: data.canvasSide)
             carries[data.canvasSide ?? 0] = carry
         }
-        let seqLen = model.tokensPerExample(of: carry), vocab = model.vocabularySize
-        precondition(seqLen == data.sequenceLength && seqLen <= model.sequenceLength,
-                     "predict: the source has \(data.sequenceLength) tokens per example, the carry \(seqLen)")
-        var results = [ExamplePrediction]()
-        results.reserveCapacity(examples.count)
-        var labels = [Int32](repeating: 0, count: seqLen)
-        var start = 0
-        while start < examples.count {
-            let chunk = Array(examples[start..<min(examples.count, start + batchSize)])
-            for slot in 0..<batchSize {
-                if slot < chunk.count {
-                    inputs.withUnsafeMutableBufferPointer { i in
-                        labels.withUnsafeMutableBufferPointer { l in
-                            data.copyExample(chunk[slot], inputs: i.baseAddress! + slot * seqLen, labels: l.baseAddress!,
-                                             ignoreLabel: ACTTrainer<Model>.ignoreLabel)
-                        }
-                    }
-                    identifiers[slot] = identifierOf(chunk[slot])
-                } else {
-                    for t in 0..<seqLen { inputs[slot * seqLen + t] = 0 }
-                    identifiers[slot] = 0
-                }
-            }
-            model.resetCarry(carry, slots: Array(0..<batchSize))
-            for _ in 0..<haltMaxSteps {
-                inputs.withUnsafeBufferPointer { i in
-                    identifiers.withUnsafeBufferPointer { ids in
-                        model.innerStep(carry: carry, inputs: i.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batchSize,
-                                        logits: &logits, qHalt: &qHalt, qContinue: &qContinue, recordForBackward: false)
+        precondition(carry.tokensPerExample == data.sequenceLength && carry.tokensPerExample <= model.sequenceLength,
+                     "predict: the source has \(data.sequenceLength) tokens per example, the carry \(carry.tokensPerExample)")
+        return carry
+    }
+
+    /// One batch (at most batchSize examples; the other slots hold blank examples): a fresh carry,
+    /// haltMaxSteps inner steps, then the argmax token of every example's positions into `tokens`;
+    /// q_halt of the last step stays in the model's qLogits. Allocates nothing.
+    func predictBatch(_ chunk: ArraySlice<Int>, from data: ExampleSource, carry: HRMCarry<Float>, identifierOf: (Int) -> Int32) {
+        let seqLen = carry.tokensPerExample, vocab = model.vocabularySize
+        for slot in 0..<batchSize {
+            if slot < chunk.count {
+                let example = chunk[chunk.startIndex + slot]
+                inputs.withUnsafeMutableBufferPointer { i in
+                    unusedLabels.withUnsafeMutableBufferPointer { l in
+                        data.copyExample(example, inputs: i.baseAddress! + slot * seqLen, labels: l.baseAddress!, ignoreLabel: ACTTrainer.ignoreLabel)
                     }
                 }
+                identifiers[slot] = identifierOf(example)
+            } else {
+                for t in 0..<seqLen { inputs[slot * seqLen + t] = 0 }
+                identifiers[slot] = 0
             }
-            for (slot, example) in chunk.enumerated() {
-                var tokens = [UInt8](repeating: 0, count: seqLen)
-                logits.withUnsafeBufferPointer { l in
-                    for t in 0..<seqLen { tokens[t] = UInt8(argmax(l.baseAddress! + (slot * seqLen + t) * vocab, count: vocab)) }
-                }
-                results.append(ExamplePrediction(example: example, tokens: tokens, qHalt: qHalt[slot]))
-            }
-            start += chunk.count
-            progress?(start)
         }
-        return results
+        carry.resetAll(model: model)
+        inputs.withUnsafeBufferPointer { i in
+            identifiers.withUnsafeBufferPointer { ids in
+                for _ in 0..<haltMaxSteps {
+                    model.innerStep(carry: carry, inputs: i.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batch: batchSize, withGradient: false)
+                }
+            }
+        }
+        let logits = model.logits.pointer
+        for slot in 0..<chunk.count {
+            for t in 0..<seqLen { tokens[slot * seqLen + t] = UInt8(argmax(logits + (slot * seqLen + t) * vocab, count: vocab)) }
+        }
     }
 }
 

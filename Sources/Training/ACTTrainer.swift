@@ -6,7 +6,12 @@
 // dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch.
 // A size-bucketed dataset trains each bucket with its own sampler and carry (TrainingBucket.swift);
 // the optimizers, schedule, step count and exploration stream are shared.
+// No adapter between trainer and model: the step reads the model's outputs (logits, qLogits) and
+// writes the loss gradients into its logitGradients / qLogitGradients in place, and every other
+// per-step buffer is made once (ACTStepScratch): after warm-up a step allocates nothing
+// (Tests/TrainingTests/StepAllocationTests.swift counts it).
 import Foundation
+import HRM
 import Kernels
 
 public struct TrainerOptions: Sendable, Equatable, Codable {
@@ -62,10 +67,61 @@ public enum TrainingError: Error, CustomStringConvertible {
     }
 }
 
-public final class ACTTrainer<Model: ACTInnerModel> {
+/// The trainer's per-step buffers, made once for the batch size and the longest bucket (like the
+/// model's BackwardScratch): a training step writes into these and the model's own buffers and
+/// allocates nothing. A class so that its buffers are freed once, on deinit.
+final class ACTStepScratch {
+    /// The sampled batch (example and puzzle indices), refilled in place by the sampler.
+    var sampled: GroupSampler.Batch
+    /// The sampled batch's tokens [batch, tokens per example] and identifiers [batch]: a halted slot
+    /// takes its slot's example from here.
+    let inputs: UnsafeMutableBufferPointer<Int32>
+    let labels: UnsafeMutableBufferPointer<Int32>
+    let identifiers: UnsafeMutableBufferPointer<Int32>
+    /// Per slot: this step is the slot's last allowed one (halt_max_steps).
+    let isLastStep: UnsafeMutableBufferPointer<Bool>
+    /// The Q head of the Q-continue target step [batch, 2] (q_halt, q_continue) and the targets [batch].
+    let targetQLogits: UnsafeMutableBufferPointer<Float>
+    let targetQContinue: UnsafeMutableBufferPointer<Double>
+    /// Per slot: labelled tokens, tokens whose argmax is the label, and 1 when all are (the q_halt target).
+    let labelledTokens: UnsafeMutableBufferPointer<Int>
+    let correctTokens: UnsafeMutableBufferPointer<Int>
+    let sequenceCorrect: UnsafeMutableBufferPointer<Double>
+    /// Sparse sign-SGD's per-identifier gradient sums [puzzle-embedding width].
+    let puzzleRowSums: UnsafeMutableBufferPointer<Double>
+
+    init(batch: Int, maxTokensPerExample: Int, puzzleEmbeddingWidth: Int, ignoreLabel: Int32) {
+        func buffer<Element>(_ count: Int, _ value: Element) -> UnsafeMutableBufferPointer<Element> {
+            let made = UnsafeMutableBufferPointer<Element>.allocate(capacity: max(1, count))
+            made.initialize(repeating: value)
+            return made
+        }
+        sampled = GroupSampler.Batch(examples: [], puzzles: [], epoch: 0)
+        sampled.examples.reserveCapacity(batch)
+        sampled.puzzles.reserveCapacity(batch)
+        inputs = buffer(batch * maxTokensPerExample, 0)
+        labels = buffer(batch * maxTokensPerExample, ignoreLabel)
+        identifiers = buffer(batch, 0)
+        isLastStep = buffer(batch, false)
+        targetQLogits = buffer(batch * 2, 0)
+        targetQContinue = buffer(batch, 0)
+        labelledTokens = buffer(batch, 0)
+        correctTokens = buffer(batch, 0)
+        sequenceCorrect = buffer(batch, 0)
+        puzzleRowSums = buffer(puzzleEmbeddingWidth, 0)
+    }
+
+    deinit {
+        inputs.deallocate(); labels.deallocate(); identifiers.deallocate(); isLastStep.deallocate()
+        targetQLogits.deallocate(); targetQContinue.deallocate()
+        labelledTokens.deallocate(); correctTokens.deallocate(); sequenceCorrect.deallocate(); puzzleRowSums.deallocate()
+    }
+}
+
+public final class ACTTrainer {
     public static var ignoreLabel: Int32 { -100 }
 
-    public let model: Model
+    public let model: HRMModel<Float>
     public let options: TrainerOptions
     public private(set) var adam: AdamATan2
     public let signSGD: SparseSignSGD
@@ -74,29 +130,21 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     /// Exploration draws (halting) use their own stream, saved with the state.
     public private(set) var rng: SplitMix64
 
-    /// The canvas buckets (one for a dataset without buckets), each with its sampler and carry.
-    let buckets: [TrainingBucket<Model>]
+    /// The canvas buckets (one for a dataset without buckets), each with its sampler and carries.
+    let buckets: [TrainingBucket]
     let batch: Int, vocab: Int
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
-    // Scratch (no allocation per step), sized for the longest bucket.
-    var batchInputs: [Int32]
-    var batchLabels: [Int32]
-    var batchIdentifiers: [Int32]
-    var logits: [Float]
-    var dLogits: [Float]
-    var probeLogits: [Float]
-    var qHalt: [Float], qContinue: [Float], probeQHalt: [Float], probeQContinue: [Float]
-    var dQHalt: [Float], dQContinue: [Float]
+    let scratch: ACTStepScratch
 
     /// A trainer on one example source (a dataset without canvas buckets).
-    public convenience init(model: Model, data: ExampleSource, options: TrainerOptions) throws {
+    public convenience init(model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions) throws {
         try self.init(model: model, buckets: [data], options: options)
     }
 
     /// A trainer on one example source per canvas bucket; every batch comes from one bucket.
     /// Bucket 0 samples with `options.seed`, so one bucket trains exactly as a single source.
-    public init(model: Model, buckets sources: [ExampleSource], options: TrainerOptions) throws {
+    public init(model: HRMModel<Float>, buckets sources: [ExampleSource], options: TrainerOptions) throws {
         precondition(!sources.isEmpty, "ACTTrainer needs at least one example source")
         self.model = model
         self.options = options
@@ -111,42 +159,19 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         signSGD = SparseSignSGD(weightDecay: Float(options.puzzleEmbeddingWeightDecay))
         schedule = LearningRateSchedule(warmupSteps: options.warmupSteps, totalSteps: options.totalSteps, minRatio: options.lrMinRatio)
         rng = SplitMix64(seed: options.seed ^ 0xAC7_5EED)
-        batchInputs = [Int32](repeating: 0, count: batch * maxSeqLen)
-        batchLabels = [Int32](repeating: ACTTrainer.ignoreLabel, count: batch * maxSeqLen)
-        batchIdentifiers = [Int32](repeating: 0, count: batch)
-        logits = [Float](repeating: 0, count: batch * maxSeqLen * vocab)
-        dLogits = logits
-        probeLogits = logits
-        qHalt = [Float](repeating: 0, count: batch)
-        qContinue = qHalt; probeQHalt = qHalt; probeQContinue = qHalt; dQHalt = qHalt; dQContinue = qHalt
+        scratch = ACTStepScratch(batch: batch, maxTokensPerExample: maxSeqLen, puzzleEmbeddingWidth: model.puzzleEmbeddingWidth,
+                                 ignoreLabel: ACTTrainer.ignoreLabel)
     }
 
     /// Number of canvas buckets.
     public var bucketCount: Int { buckets.count }
-
-    /// Loads the next batch of bucket `b`'s sampler into the batch buffers.
-    func loadBatch(_ b: TrainingBucket<Model>) -> Int {
-        let next = b.sampler.next()
-        b.draws += 1
-        let seqLen = b.seqLen
-        batchInputs.withUnsafeMutableBufferPointer { inputs in
-            batchLabels.withUnsafeMutableBufferPointer { labels in
-                for (slot, example) in next.examples.enumerated() {
-                    b.data.copyExample(example, inputs: inputs.baseAddress! + slot * seqLen, labels: labels.baseAddress! + slot * seqLen,
-                                       ignoreLabel: ACTTrainer.ignoreLabel)
-                }
-            }
-        }
-        for (slot, puzzle) in next.puzzles.enumerated() { batchIdentifiers[slot] = b.data.identifier(ofPuzzle: puzzle) }
-        return next.epoch
-    }
 
     /// One training step on the next batch (of the bucket furthest behind). Throws when the loss
     /// or a gradient is not finite (no parameter is updated then).
     @discardableResult
     public func trainStep() throws -> StepMetrics {
         let b = buckets[TrainingBucket.next(buckets)]
-        return try runStep(b, epoch: loadBatch(b))
+        return try runStep(b, epoch: sampleBatch(b))
     }
 
     /// One training step on an explicit batch of the first bucket (labels already use
@@ -155,141 +180,178 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     public func trainStep(inputs: [Int32], labels: [Int32], identifiers: [Int32]) throws -> StepMetrics {
         let b = buckets[0]
         precondition(inputs.count == batch * b.seqLen && labels.count == batch * b.seqLen && identifiers.count == batch)
-        for k in 0..<inputs.count { batchInputs[k] = inputs[k]; batchLabels[k] = labels[k] }
-        for k in 0..<batch { batchIdentifiers[k] = identifiers[k] }
+        for k in 0..<inputs.count { scratch.inputs[k] = inputs[k]; scratch.labels[k] = labels[k] }
+        for k in 0..<batch { scratch.identifiers[k] = identifiers[k] }
         return try runStep(b, epoch: 0)
     }
 
-    func runStep(_ b: TrainingBucket<Model>, epoch: Int) throws -> StepMetrics {
+    /// Draws bucket `b`'s next batch into the scratch batch; returns its epoch.
+    func sampleBatch(_ b: TrainingBucket) -> Int {
+        b.sampler.next(into: &scratch.sampled)
+        b.draws += 1
         let seqLen = b.seqLen
-        // Reset halted slots and give them the new batch's example in their slot.
-        let resetSlots = (0..<batch).filter { b.halted[$0] }
-        model.resetCarry(b.carry, slots: resetSlots)
-        for slot in resetSlots {
-            b.slotSteps[slot] = 0
-            for t in 0..<seqLen {
-                b.currentInputs[slot * seqLen + t] = batchInputs[slot * seqLen + t]
-                b.currentLabels[slot * seqLen + t] = batchLabels[slot * seqLen + t]
-            }
-            b.currentIdentifiers[slot] = batchIdentifiers[slot]
-        }
-
-        // The inner step with the 1-step gradient recorded.
-        b.currentInputs.withUnsafeBufferPointer { inputs in
-            b.currentIdentifiers.withUnsafeBufferPointer { ids in
-                model.innerStep(carry: b.carry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
-                                logits: &logits, qHalt: &qHalt, qContinue: &qContinue, recordForBackward: true)
-            }
-        }
-
-        // Halting (training): max steps, q_halt > q_continue, exploration's minimum.
-        let maxSteps = Int32(options.haltMaxSteps)
-        var isLast = [Bool](repeating: false, count: batch)
         for slot in 0..<batch {
-            b.slotSteps[slot] += 1
-            isLast[slot] = b.slotSteps[slot] >= maxSteps
-            var h = isLast[slot]
-            if options.haltMaxSteps > 1 {
-                h = h || qHalt[slot] > qContinue[slot]
-                let explore = rng.nextUnit() < options.explorationProbability
-                let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, options.haltMaxSteps - 1))))
-                if explore && b.slotSteps[slot] < minHalt { h = false }
-            }
-            b.halted[slot] = h
+            b.data.copyExample(scratch.sampled.examples[slot], inputs: scratch.inputs.baseAddress! + slot * seqLen,
+                               labels: scratch.labels.baseAddress! + slot * seqLen, ignoreLabel: ACTTrainer.ignoreLabel)
+            scratch.identifiers[slot] = b.data.identifier(ofPuzzle: scratch.sampled.puzzles[slot])
         }
+        return scratch.sampled.epoch
+    }
 
-        // Q-continue target from one more inner step on the new carry, without gradient.
-        var targetQContinue = [Double](repeating: 0, count: batch)
-        if options.haltMaxSteps > 1 {
-            model.copyCarry(b.carry, to: b.probeCarry)
-            b.currentInputs.withUnsafeBufferPointer { inputs in
-                b.currentIdentifiers.withUnsafeBufferPointer { ids in
-                    model.innerStep(carry: b.probeCarry, inputs: inputs.baseAddress!, puzzleIdentifiers: ids.baseAddress!, batchSize: batch,
-                                    logits: &probeLogits, qHalt: &probeQHalt, qContinue: &probeQContinue, recordForBackward: false)
-                }
-            }
-            for slot in 0..<batch {
-                let x = Double(isLast[slot] ? probeQHalt[slot] : max(probeQHalt[slot], probeQContinue[slot]))
-                targetQContinue[slot] = 1 / (1 + exp(-x))
-            }
+    /// One ACT training step on bucket `b` with the sampled batch in the scratch (docs/SPEC.md §5-6).
+    func runStep(_ b: TrainingBucket, epoch: Int) throws -> StepMetrics {
+        startHaltedSlots(b)
+        withCurrentExamples(b) { inputs, identifiers in
+            model.innerStep(carry: b.carry, inputs: inputs, puzzleIdentifiers: identifiers, batch: batch, withGradient: true)
         }
-
-        // Losses and their gradients, divided by the global batch size.
-        let scale = 1.0 / Double(batch)
+        decideHalting(b)
+        if options.haltMaxSteps > 1 { computeQContinueTargets(b) }
         var metrics = StepMetrics()
         metrics.step = step + 1
         metrics.epoch = epoch
         metrics.batchSize = batch
-        metrics.tokens = batch * seqLen
-        let (lmLoss, counts) = dLogits.withUnsafeMutableBufferPointer { d in
-            logits.withUnsafeBufferPointer { l in
-                b.currentLabels.withUnsafeBufferPointer { labels in
-                    sequenceStablemaxLoss(d.baseAddress!, l.baseAddress!, labels.baseAddress!, batch: batch, tokens: seqLen, vocab: vocab,
-                                          ignoreLabel: ACTTrainer.ignoreLabel, gradientScale: scale)
-                }
+        metrics.tokens = batch * b.seqLen
+        try computeLosses(b, into: &metrics)
+        addHaltedSlotMetrics(b, to: &metrics)
+        try computeGradients()
+        applyOptimizers(b, metrics: &metrics)
+        return metrics
+    }
+
+    /// Halted slots restart: their carry is reset to H_init / L_init and they take the sampled
+    /// batch's example in their slot.
+    func startHaltedSlots(_ b: TrainingBucket) {
+        let seqLen = b.seqLen
+        for slot in 0..<batch where b.halted[slot] {
+            b.carry.reset(slot: slot, model: model)
+            b.slotSteps[slot] = 0
+            b.currentInputs.withUnsafeMutableBufferPointer {
+                ($0.baseAddress! + slot * seqLen).update(from: scratch.inputs.baseAddress! + slot * seqLen, count: seqLen)
             }
+            b.currentLabels.withUnsafeMutableBufferPointer {
+                ($0.baseAddress! + slot * seqLen).update(from: scratch.labels.baseAddress! + slot * seqLen, count: seqLen)
+            }
+            b.currentIdentifiers[slot] = scratch.identifiers[slot]
         }
-        // Exactly-correct sequences (argmax over the vocabulary equals every labelled token).
-        var seqCorrect = [Double](repeating: 0, count: batch)
-        var tokenCorrect = [Int](repeating: 0, count: batch)
+    }
+
+    /// Runs `body` with the bucket's current inputs [batch, seqLen] and identifiers [batch].
+    func withCurrentExamples(_ b: TrainingBucket, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>) -> Void) {
+        b.currentInputs.withUnsafeBufferPointer { inputs in
+            b.currentIdentifiers.withUnsafeBufferPointer { identifiers in body(inputs.baseAddress!, identifiers.baseAddress!) }
+        }
+    }
+
+    /// Halting (training): max steps, q_halt > q_continue (the model's qLogits), exploration's minimum.
+    func decideHalting(_ b: TrainingBucket) {
+        let q = model.qLogits.pointer
+        let maxSteps = Int32(options.haltMaxSteps)
         for slot in 0..<batch {
-            var correct = 0
-            for t in 0..<seqLen {
-                let label = b.currentLabels[slot * seqLen + t]
-                if label == ACTTrainer.ignoreLabel { continue }
-                let best = logits.withUnsafeBufferPointer { argmax($0.baseAddress! + (slot * seqLen + t) * vocab, count: vocab) }
-                if best == Int(label) { correct += 1 }
+            b.slotSteps[slot] += 1
+            let isLast = b.slotSteps[slot] >= maxSteps
+            scratch.isLastStep[slot] = isLast
+            var halt = isLast
+            if options.haltMaxSteps > 1 {
+                halt = halt || q[2 * slot] > q[2 * slot + 1]
+                let explore = rng.nextUnit() < options.explorationProbability
+                let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, options.haltMaxSteps - 1))))
+                if explore && b.slotSteps[slot] < minHalt { halt = false }
             }
-            tokenCorrect[slot] = correct
-            seqCorrect[slot] = correct == counts[slot] ? 1 : 0
+            b.halted[slot] = halt
         }
-        let qHaltLoss = qHalt.withUnsafeBufferPointer { q in
-            dQHalt.withUnsafeMutableBufferPointer { d in
-                binaryCrossEntropyWithLogits(d.baseAddress!, q.baseAddress!, stride: 1, seqCorrect, count: batch, gradientScale: 0.5 * scale)
-            }
+    }
+
+    /// The Q-continue target: sigmoid of the Q head after one more no-gradient inner step on a copy of
+    /// the new carry (q_halt on a slot's last step, else max(q_halt, q_continue)).
+    func computeQContinueTargets(_ b: TrainingBucket) {
+        b.probeCarry.copy(from: b.carry)
+        withCurrentExamples(b) { inputs, identifiers in
+            model.qHeadStep(carry: b.probeCarry, inputs: inputs, puzzleIdentifiers: identifiers, batch: batch,
+                            qLogits: scratch.targetQLogits.baseAddress!)
         }
-        var qContinueLoss = 0.0
+        let q = scratch.targetQLogits
+        for slot in 0..<batch {
+            let x = Double(scratch.isLastStep[slot] ? q[2 * slot] : max(q[2 * slot], q[2 * slot + 1]))
+            scratch.targetQContinue[slot] = 1 / (1 + exp(-x))
+        }
+    }
+
+    /// lm (stablemax) and q_halt / q_continue (BCE) losses of the model's outputs; their gradients,
+    /// divided by the global batch size, go to the model's logitGradients and qLogitGradients.
+    func computeLosses(_ b: TrainingBucket, into metrics: inout StepMetrics) throws {
+        let seqLen = b.seqLen
+        let scale = 1.0 / Double(batch)
+        let q = model.qLogits.pointer, dQ = model.qLogitGradients.pointer
+        metrics.lmLoss = b.currentLabels.withUnsafeBufferPointer { labels in
+            sequenceStablemaxLoss(model.logitGradients.pointer, model.logits.pointer, labels.baseAddress!, batch: batch, tokens: seqLen,
+                                  vocab: vocab, ignoreLabel: ACTTrainer.ignoreLabel, gradientScale: scale, counts: scratch.labelledTokens.baseAddress!)
+        }
+        countCorrectTokens(b)
+        metrics.qHaltLoss = binaryCrossEntropyWithLogits(dQ, q, stride: 2, scratch.sequenceCorrect.baseAddress!, count: batch,
+                                                         gradientScale: 0.5 * scale)
         if options.haltMaxSteps > 1 {
-            qContinueLoss = qContinue.withUnsafeBufferPointer { q in
-                dQContinue.withUnsafeMutableBufferPointer { d in
-                    binaryCrossEntropyWithLogits(d.baseAddress!, q.baseAddress!, stride: 1, targetQContinue, count: batch, gradientScale: 0.5 * scale)
-                }
-            }
+            metrics.qContinueLoss = binaryCrossEntropyWithLogits(dQ + 1, q + 1, stride: 2, scratch.targetQContinue.baseAddress!, count: batch,
+                                                                 gradientScale: 0.5 * scale)
         } else {
-            for slot in 0..<batch { dQContinue[slot] = 0 }
+            for slot in 0..<batch { dQ[2 * slot + 1] = 0 }
         }
-        metrics.lmLoss = lmLoss
-        metrics.qHaltLoss = qHaltLoss
-        metrics.qContinueLoss = qContinueLoss
         guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
-        for slot in 0..<batch where b.halted[slot] && counts[slot] > 0 {
+    }
+
+    /// Per slot, the labelled tokens whose argmax over the vocabulary is the label, and whether all are.
+    func countCorrectTokens(_ b: TrainingBucket) {
+        let seqLen = b.seqLen
+        let logits = model.logits.pointer
+        b.currentLabels.withUnsafeBufferPointer { labels in
+            for slot in 0..<batch {
+                var correct = 0
+                for t in 0..<seqLen {
+                    let label = labels[slot * seqLen + t]
+                    if label == ACTTrainer.ignoreLabel { continue }
+                    if argmax(logits + (slot * seqLen + t) * vocab, count: vocab) == Int(label) { correct += 1 }
+                }
+                scratch.correctTokens[slot] = correct
+                scratch.sequenceCorrect[slot] = correct == scratch.labelledTokens[slot] ? 1 : 0
+            }
+        }
+    }
+
+    /// The reference's metrics: sums over the halted slots that have a labelled token.
+    func addHaltedSlotMetrics(_ b: TrainingBucket, to metrics: inout StepMetrics) {
+        let q = model.qLogits.pointer
+        for slot in 0..<batch where b.halted[slot] && scratch.labelledTokens[slot] > 0 {
             metrics.count += 1
-            metrics.accuracySum += Double(tokenCorrect[slot]) / Double(counts[slot])
-            metrics.exactSum += Int(seqCorrect[slot])
-            metrics.qHaltCorrectSum += ((qHalt[slot] >= 0) == (seqCorrect[slot] == 1)) ? 1 : 0
+            metrics.accuracySum += Double(scratch.correctTokens[slot]) / Double(scratch.labelledTokens[slot])
+            metrics.exactSum += Int(scratch.sequenceCorrect[slot])
+            metrics.qHaltCorrectSum += ((q[2 * slot] >= 0) == (scratch.sequenceCorrect[slot] == 1)) ? 1 : 0
             metrics.stepsSum += Int(b.slotSteps[slot])
         }
+    }
 
-        // Backward and the optimizers.
-        dLogits.withUnsafeBufferPointer { d in
-            dQHalt.withUnsafeBufferPointer { qh in
-                dQContinue.withUnsafeBufferPointer { qc in
-                    model.backward(dLogits: d.baseAddress!, dQHalt: qh.baseAddress!, dQContinue: qc.baseAddress!)
-                }
-            }
-        }
-        let dense = model.denseGradients
+    /// The 1-step gradient of the recorded step from the loss gradients: overwrites the model's dense
+    /// `gradients` and per-slot `puzzleGradients`. Throws when a dense gradient is not finite.
+    func computeGradients() throws {
+        model.zeroGradients()
+        model.backward(dlogits: model.logitGradients.pointer, dq: model.qLogitGradients.pointer, batch: batch)
+        // The step's gradients are complete here: model.gradients (dense) and model.puzzleGradients.
+        let dense = model.gradients.pointer
         for i in 0..<model.denseParameterCount where !dense[i].isFinite {
             throw TrainingError.nonFinite(step: step + 1, what: "a parameter gradient (index \(i))")
         }
+    }
+
+    /// AdamATan2 on the dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch,
+    /// at the schedule's rates for the new step.
+    func applyOptimizers(_ b: TrainingBucket, metrics: inout StepMetrics) {
         step += 1
         let lr = schedule.rate(base: options.learningRate, step: step)
         let puzzleLR = schedule.rate(base: options.puzzleEmbeddingLearningRate, step: step)
         metrics.learningRate = lr
-        adam.update(parameters: model.denseParameters, gradients: model.denseGradients, count: model.denseParameterCount, learningRate: Float(lr))
-        signSGD.update(table: model.puzzleEmbeddingTable, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
-                       identifiers: b.currentIdentifiers, rowGradients: model.puzzleEmbeddingRowGradients, learningRate: Float(puzzleLR))
-        return metrics
+        adam.update(parameters: model.parameters.values.pointer, gradients: model.gradients.pointer, count: model.denseParameterCount,
+                    learningRate: Float(lr))
+        signSGD.update(table: model.parameters.puzzleEmbedding.pointer, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
+                       identifiers: b.currentIdentifiers, rowGradients: model.puzzleGradients.pointer, learningRate: Float(puzzleLR),
+                       rowSums: scratch.puzzleRowSums.baseAddress!)
     }
 }
 
@@ -323,7 +385,7 @@ extension ACTTrainer {
                         buckets: buckets.map { b in
                             BucketSnapshot(sampler: b.sampler.state, draws: b.draws, slotSteps: b.slotSteps, halted: b.halted,
                                            currentInputs: b.currentInputs, currentLabels: b.currentLabels,
-                                           currentIdentifiers: b.currentIdentifiers, carry: model.exportCarry(b.carry))
+                                           currentIdentifiers: b.currentIdentifiers, carry: b.carry.values)
                         })
     }
 
@@ -343,7 +405,7 @@ extension ACTTrainer {
             b.currentInputs = saved.currentInputs
             b.currentLabels = saved.currentLabels
             b.currentIdentifiers = saved.currentIdentifiers
-            model.importCarry(saved.carry, into: b.carry)
+            b.carry.setValues(saved.carry)
         }
     }
 }

@@ -5,6 +5,7 @@
 // when one epoch can always fill a batch, else the fewest that can (the reference concatenates
 // `epochs_per_iter` permutations the same way), so a small dataset still gives full batches.
 // Its whole state (first epoch of the pass, position, group order, RNG) is saved for exact resume.
+// `next(into:)` reuses the caller's batch and the sampler's buffers: a training step allocates nothing.
 import Kernels
 
 public struct GroupSampler: Sendable {
@@ -35,6 +36,8 @@ public struct GroupSampler: Sendable {
     /// Epochs per pass: the fewest whose group visits always fill at least one batch.
     public let epochsPerPass: Int
     public private(set) var state: State
+    /// Scratch for the shuffled example order of one puzzle (capacity: the largest puzzle).
+    private var exampleOrder: [Int] = []
 
     /// - puzzleIndices: prefix offsets of each puzzle's examples (count = puzzles + 1, non-decreasing).
     /// - groupIndices: prefix offsets of each group's puzzles (count = groups + 1, non-decreasing).
@@ -46,6 +49,10 @@ public struct GroupSampler: Sendable {
         self.seed = seed
         epochsPerPass = Self.epochsPerPass(puzzleIndices: puzzleIndices, groupIndices: groupIndices, batchSize: batchSize)
         state = State(epoch: 0, position: 0, groupOrder: [], rngState: seed)
+        state.groupOrder.reserveCapacity((groupIndices.count - 1) * epochsPerPass)
+        var largestPuzzle = 0
+        for puzzle in 0..<(puzzleIndices.count - 1) { largestPuzzle = max(largestPuzzle, puzzleIndices[puzzle + 1] - puzzleIndices[puzzle]) }
+        exampleOrder.reserveCapacity(largestPuzzle)
         startPass(epoch: 0)
     }
 
@@ -67,26 +74,43 @@ public struct GroupSampler: Sendable {
 
     public var groupCount: Int { groupIndices.count - 1 }
 
+    /// Starts the pass from `epoch`: its group order is rewritten in place (the same values as
+    /// concatenating `epochsPerPass` shuffled permutations).
     private mutating func startPass(epoch: Int) {
         var rng = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
-        var order = [Int32]()
-        order.reserveCapacity(groupCount * epochsPerPass)
+        let groups = groupCount
+        state.groupOrder.removeAll(keepingCapacity: true)
         for _ in 0..<epochsPerPass {
-            var permutation = (0..<Int32(groupCount)).map { $0 }
-            permutation.shuffle(using: &rng)
-            order += permutation
+            let start = state.groupOrder.count
+            state.groupOrder.append(contentsOf: 0..<Int32(groups))
+            state.groupOrder.withUnsafeMutableBufferPointer { order in
+                var permutation = UnsafeMutableBufferPointer(rebasing: order[start...])
+                permutation.shuffle(using: &rng)
+            }
         }
-        state = State(epoch: epoch, position: 0, groupOrder: order, rngState: rng.state)
+        state.epoch = epoch
+        state.position = 0
+        state.rngState = rng.state
     }
 
     /// The next full batch; starts the next pass when this one cannot fill a batch.
     public mutating func next() -> Batch {
+        var batch = Batch(examples: [], puzzles: [], epoch: 0)
+        next(into: &batch)
+        return batch
+    }
+
+    /// The next full batch, written into `batch` (its arrays are reused: no allocation once they hold
+    /// batchSize entries).
+    public mutating func next(into batch: inout Batch) {
         while true {
-            var examples = [Int](), puzzles = [Int]()
-            examples.reserveCapacity(batchSize)
+            batch.examples.removeAll(keepingCapacity: true)
+            batch.puzzles.removeAll(keepingCapacity: true)
+            batch.examples.reserveCapacity(batchSize)
+            batch.puzzles.reserveCapacity(batchSize)
             var position = state.position
             var rng = SplitMix64(seed: state.rngState)
-            while position < state.groupOrder.count && examples.count < batchSize {
+            while position < state.groupOrder.count && batch.examples.count < batchSize {
                 let group = Int(state.groupOrder[position])
                 position += 1
                 let puzzleCount = groupIndices[group + 1] - groupIndices[group]
@@ -94,19 +118,20 @@ public struct GroupSampler: Sendable {
                 let puzzle = groupIndices[group] + Int(rng.next() % UInt64(puzzleCount))
                 let start = puzzleIndices[puzzle], size = puzzleIndices[puzzle + 1] - start
                 guard size > 0 else { continue }
-                let take = min(size, batchSize - examples.count)
-                var chosen = Array(0..<size)
-                chosen.shuffle(using: &rng)
-                for k in chosen.prefix(take) {
-                    examples.append(start + k)
-                    puzzles.append(puzzle)
+                let take = min(size, batchSize - batch.examples.count)
+                exampleOrder.removeAll(keepingCapacity: true)
+                exampleOrder.append(contentsOf: 0..<size)
+                exampleOrder.shuffle(using: &rng)
+                for k in exampleOrder.prefix(take) {
+                    batch.examples.append(start + k)
+                    batch.puzzles.append(puzzle)
                 }
             }
-            if examples.count == batchSize {
-                let epoch = state.epoch + (groupCount > 0 ? state.position / groupCount : 0)
+            if batch.examples.count == batchSize {
+                batch.epoch = state.epoch + (groupCount > 0 ? state.position / groupCount : 0)
                 state.position = position
                 state.rngState = rng.state
-                return Batch(examples: examples, puzzles: puzzles, epoch: epoch)
+                return
             }
             // Drop the last incomplete batch, start the next pass.
             startPass(epoch: state.epoch + epochsPerPass)

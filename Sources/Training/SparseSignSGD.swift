@@ -10,11 +10,18 @@ public struct SparseSignSGD: Sendable {
     /// - table: the embedding table, `rows x width`, row-major.
     /// - identifiers: the batch's identifier per example (duplicates allowed).
     /// - rowGradients: one gradient row per example, `identifiers.count x width`.
+    /// - rowSums: scratch for `width` Doubles (the trainer's, so a step allocates nothing); nil: one is made.
     public func update(table: UnsafeMutablePointer<Float>, rows: Int, width: Int,
-                       identifiers: [Int32], rowGradients: UnsafePointer<Float>, learningRate lr: Float) {
+                       identifiers: [Int32], rowGradients: UnsafePointer<Float>, learningRate lr: Float,
+                       rowSums: UnsafeMutablePointer<Double>? = nil) {
         identifiers.withUnsafeBufferPointer { ids in
-            sparseSignSGDStep(table, tableRows: rows, ndim: width, ids.baseAddress!, rowGradients, slots: identifiers.count,
-                              learningRate: Double(lr), weightDecay: Double(weightDecay))
+            if let rowSums {
+                sparseSignSGDStep(table, tableRows: rows, ndim: width, ids.baseAddress!, rowGradients, slots: identifiers.count,
+                                  learningRate: Double(lr), weightDecay: Double(weightDecay), rowSums: rowSums)
+            } else {
+                sparseSignSGDStep(table, tableRows: rows, ndim: width, ids.baseAddress!, rowGradients, slots: identifiers.count,
+                                  learningRate: Double(lr), weightDecay: Double(weightDecay))
+            }
         }
     }
 }

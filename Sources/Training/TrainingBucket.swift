@@ -7,14 +7,17 @@
 // Steps go to the bucket that is furthest behind in epochs: bucket b's progress after d batches
 // is d / batchesPerEpoch(b), so over a run every bucket's examples are drawn about as often as
 // in a single pass over the whole dataset, and the choice depends only on the saved draw counts.
+import HRM
 
-final class TrainingBucket<Model: ACTInnerModel> {
+final class TrainingBucket {
     let data: ExampleSource
     /// Tokens per example (the bucket's side squared, or the full sequence).
     let seqLen: Int
     var sampler: GroupSampler
-    let carry: Model.Carry
-    let probeCarry: Model.Carry
+    /// The ACT carry of the bucket's slots (side x side tokens per slot, or the full sequence), and a
+    /// second one the Q-continue target step runs on.
+    let carry: HRMCarry<Float>
+    let probeCarry: HRMCarry<Float>
     /// Batches drawn from this bucket so far.
     var draws = 0
     /// Expected full batches in one epoch of this bucket (sum over groups of the mean puzzle size,
@@ -27,7 +30,7 @@ final class TrainingBucket<Model: ACTInnerModel> {
     var currentLabels: [Int32]
     var currentIdentifiers: [Int32]
 
-    init(model: Model, data: ExampleSource, batch: Int, seed: UInt64, ignoreLabel: Int32) throws {
+    init(model: HRMModel<Float>, data: ExampleSource, batch: Int, seed: UInt64, ignoreLabel: Int32) throws {
         self.data = data
         seqLen = data.sequenceLength
         sampler = GroupSampler(puzzleIndices: data.puzzleOffsets, groupIndices: data.groupOffsets, batchSize: batch, seed: seed)

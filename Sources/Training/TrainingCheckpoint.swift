@@ -46,7 +46,7 @@ public struct CheckpointStore {
 
     /// Writes model and trainer state as one checkpoint and points `latest` at it.
     @discardableResult
-    public func save(trainer: ACTTrainer<HRMModel<Float>>, metadata: [String: String] = [:]) throws -> URL {
+    public func save(trainer: ACTTrainer, metadata: [String: String] = [:]) throws -> URL {
         let model = trainer.model
         let fm = FileManager.default
         try fm.createDirectory(at: checkpoints, withIntermediateDirectories: true)
@@ -168,7 +168,7 @@ public struct CheckpointStore {
 extension CheckpointStore {
     /// Checks that a saved state fits `trainer` (its batch size, model, dataset and vocabulary) before
     /// it is restored: every count, index and token in range, every value finite.
-    public static func check(_ s: TrainerSnapshot, against trainer: ACTTrainer<HRMModel<Float>>, source: String) throws {
+    public static func check(_ s: TrainerSnapshot, against trainer: ACTTrainer, source: String) throws {
         func fail(_ message: String) -> CheckpointError { .invalid("\(source): \(message)") }
         let batch = trainer.batch, vocab = trainer.vocab
         let model = trainer.model
@@ -199,7 +199,7 @@ extension CheckpointStore {
             if let k = saved.currentInputs.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
                 throw fail("\(p)act.current_inputs[\(k)] is \(saved.currentInputs[k]), outside the vocabulary 0..<\(vocab)")
             }
-            let ignore = ACTTrainer<HRMModel<Float>>.ignoreLabel
+            let ignore = ACTTrainer.ignoreLabel
             if let k = saved.currentLabels.firstIndex(where: { $0 != ignore && ($0 < 0 || Int($0) >= vocab) }) {
                 throw fail("\(p)act.current_labels[\(k)] is \(saved.currentLabels[k]), outside the vocabulary 0..<\(vocab) (and not the ignore label \(ignore))")
             }

@@ -57,7 +57,7 @@ struct MetricsWindow {
 
 public final class TrainingSession {
     public let runDirectory: URL
-    public let trainer: ACTTrainer<HRMModel<Float>>
+    public let trainer: ACTTrainer
     public let store: CheckpointStore
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     let metadata: [String: String]
