@@ -7,7 +7,7 @@ import XCTest
 
 final class QHeadStepTests: XCTestCase {
     func testQHeadStepMatchesInnerStepAndKeepsTheOutputs() throws {
-        var config = HRMConfig(hiddenSize: 16, numHeads: 2, expansion: 2, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 3, batchSize: 3)
+        var config = HRMConfig(hiddenSize: 16, numHeads: 2, expansion: 2, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 3)
         config.seqLen = 16
         config.numPuzzleIdentifiers = 4
         let model = HRMModel<Float>(config: config, maxBatch: 3)
