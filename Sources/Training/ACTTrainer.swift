@@ -6,6 +6,7 @@
 // dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch.
 // A size-bucketed dataset trains each bucket with its own sampler and carry (TrainingBucket.swift);
 // the optimizers, schedule, step count and exploration stream are shared.
+import Distributed
 import Foundation
 import Kernels
 
@@ -72,10 +73,14 @@ public final class ACTTrainer<Model: ACTInnerModel> {
     public let schedule: LearningRateSchedule
     public private(set) var step = 0
     /// Exploration draws (halting) use their own stream, saved with the state.
-    public private(set) var rng: SplitMix64
+    public internal(set) var rng: SplitMix64
+    /// Data parallelism (DataParallel.swift): the ranks, and this rank's slots of the global batch.
+    public let group: ProcessGroup
+    public let share: SlotShare
 
     /// The canvas buckets (one for a dataset without buckets), each with its sampler and carry.
     let buckets: [TrainingBucket<Model>]
+    /// This rank's slots (the whole batch in one process).
     let batch: Int, vocab: Int
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
@@ -96,14 +101,17 @@ public final class ACTTrainer<Model: ACTInnerModel> {
 
     /// A trainer on one example source per canvas bucket; every batch comes from one bucket.
     /// Bucket 0 samples with `options.seed`, so one bucket trains exactly as a single source.
-    public init(model: Model, buckets sources: [ExampleSource], options: TrainerOptions) throws {
+    public init(model: Model, buckets sources: [ExampleSource], options: TrainerOptions, group: ProcessGroup = .single) throws {
         precondition(!sources.isEmpty, "ACTTrainer needs at least one example source")
         self.model = model
         self.options = options
-        batch = options.batchSize
+        self.group = group
+        let share = try Self.share(of: group, batch: options.batchSize)
+        self.share = share
+        batch = share.count
         vocab = model.vocabularySize
         buckets = try sources.enumerated().map { index, data in
-            try TrainingBucket(model: model, data: data, batch: options.batchSize,
+            try TrainingBucket(model: model, data: data, batch: options.batchSize, slots: share.count,
                                seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15, ignoreLabel: ACTTrainer.ignoreLabel)
         }
         maxSeqLen = buckets.map(\.seqLen).max() ?? 0
@@ -131,13 +139,13 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         let seqLen = b.seqLen
         batchInputs.withUnsafeMutableBufferPointer { inputs in
             batchLabels.withUnsafeMutableBufferPointer { labels in
-                for (slot, example) in next.examples.enumerated() {
+                for (slot, example) in next.examples[share.range].enumerated() {
                     b.data.copyExample(example, inputs: inputs.baseAddress! + slot * seqLen, labels: labels.baseAddress! + slot * seqLen,
                                        ignoreLabel: ACTTrainer.ignoreLabel)
                 }
             }
         }
-        for (slot, puzzle) in next.puzzles.enumerated() { batchIdentifiers[slot] = b.data.identifier(ofPuzzle: puzzle) }
+        for (slot, puzzle) in next.puzzles[share.range].enumerated() { batchIdentifiers[slot] = b.data.identifier(ofPuzzle: puzzle) }
         return next.epoch
     }
 
@@ -185,6 +193,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         // Halting (training): max steps, q_halt > q_continue, exploration's minimum.
         let maxSteps = Int32(options.haltMaxSteps)
         var isLast = [Bool](repeating: false, count: batch)
+        skipExplorationDraws(share.lower)  // other ranks' slots (DataParallel.swift)
         for slot in 0..<batch {
             b.slotSteps[slot] += 1
             isLast[slot] = b.slotSteps[slot] >= maxSteps
@@ -197,6 +206,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
             }
             b.halted[slot] = h
         }
+        skipExplorationDraws(share.global - share.upper)
 
         // Q-continue target from one more inner step on the new carry, without gradient.
         var targetQContinue = [Double](repeating: 0, count: batch)
@@ -215,7 +225,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         }
 
         // Losses and their gradients, divided by the global batch size.
-        let scale = 1.0 / Double(batch)
+        let scale = 1.0 / Double(share.global)
         var metrics = StepMetrics()
         metrics.step = step + 1
         metrics.epoch = epoch
@@ -261,7 +271,6 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         metrics.lmLoss = lmLoss
         metrics.qHaltLoss = qHaltLoss
         metrics.qContinueLoss = qContinueLoss
-        guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
         for slot in 0..<batch where b.halted[slot] && counts[slot] > 0 {
             metrics.count += 1
             metrics.accuracySum += Double(tokenCorrect[slot]) / Double(counts[slot])
@@ -269,6 +278,8 @@ public final class ACTTrainer<Model: ACTInnerModel> {
             metrics.qHaltCorrectSum += ((qHalt[slot] >= 0) == (seqCorrect[slot] == 1)) ? 1 : 0
             metrics.stepsSum += Int(b.slotSteps[slot])
         }
+        try reduceOverRanks(&metrics)  // global sums (DataParallel.swift)
+        guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
 
         // Backward and the optimizers.
         dLogits.withUnsafeBufferPointer { d in
@@ -278,6 +289,7 @@ public final class ACTTrainer<Model: ACTInnerModel> {
                 }
             }
         }
+        try reduceDenseGradients()  // summed over the ranks (DataParallel.swift)
         let dense = model.denseGradients
         for i in 0..<model.denseParameterCount where !dense[i].isFinite {
             throw TrainingError.nonFinite(step: step + 1, what: "a parameter gradient (index \(i))")
@@ -287,8 +299,10 @@ public final class ACTTrainer<Model: ACTInnerModel> {
         let puzzleLR = schedule.rate(base: options.puzzleEmbeddingLearningRate, step: step)
         metrics.learningRate = lr
         adam.update(parameters: model.denseParameters, gradients: model.denseGradients, count: model.denseParameterCount, learningRate: Float(lr))
-        signSGD.update(table: model.puzzleEmbeddingTable, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
-                       identifiers: b.currentIdentifiers, rowGradients: model.puzzleEmbeddingRowGradients, learningRate: Float(puzzleLR))
+        try withGlobalPuzzleRows(b.currentIdentifiers) { identifiers, rowGradients in  // every rank's rows (DataParallel.swift)
+            signSGD.update(table: model.puzzleEmbeddingTable, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
+                           identifiers: identifiers, rowGradients: rowGradients, learningRate: Float(puzzleLR))
+        }
         return metrics
     }
 }
