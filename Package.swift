@@ -36,8 +36,12 @@ let package = Package(
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The HRM model: config and presets, parameter arena, inner step with the 1-step gradient, checkpoints.
         .target(name: "HRM", dependencies: ["Kernels", "ARCCore"]),
+        // Open MPI 4 (libmpi.so.40) loaded at run time with dlopen: the binary never links MPI.
+        .target(name: "CMPI", path: "Sources/CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        // Ranks of a data-parallel run (mpirun/mpiexec) and their collectives; one process without MPI.
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         // Training: ACT loop, losses' bookkeeping, optimizers, schedule, sampler, checkpoints.
-        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore"]),
+        .target(name: "Training", dependencies: ["HRM", "Kernels", "ARCAugment", "ARCCore", "Distributed"]),
         // Undo augmentation, vote, assemble and score submissions.
         .target(name: "Voting", dependencies: ["ARCCore", "ARCAugment"]),
         // The self-contained HTML report (`arc-pipeline report`): grids, votes, scores, training curves.
@@ -46,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "ArcPipeline",
             dependencies: [
-                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report",
+                "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

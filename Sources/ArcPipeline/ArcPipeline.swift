@@ -1,5 +1,6 @@
 // The `arc-pipeline` root command: one subcommand per stage (see Commands/).
 import ArgumentParser
+import Distributed
 import Foundation
 import Kernels
 
@@ -15,10 +16,13 @@ struct ArcPipeline: ParsableCommand {
     static func main() {
         BLASBackend.ensureBestKernels()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        let group = DistributedLaunch.start(arguments: arguments)  // MPI only under a multi-rank launcher
         if let verb = arguments.first, ["train", "evaluate", "train-eval"].contains(verb),
            !arguments.contains("--help"), !arguments.contains("-h") {
             print(BLASBackend.summary)
+            if group.isDistributed { print("data parallel: \(group.size) MPI ranks (\(group.libraryVersion))") }
         }
+        if group.isDistributed { DistributedLaunch.run(group, arguments: arguments) }
         Self.main(nil)
     }
 }

@@ -10,6 +10,7 @@
 // writes the loss gradients into its logitGradients / qLogitGradients in place, and every other
 // per-step buffer is made once (ACTStepScratch): after warm-up a step allocates nothing
 // (Tests/TrainingTests/StepAllocationTests.swift counts it).
+import Distributed
 import Foundation
 import HRM
 import Kernels
@@ -90,15 +91,16 @@ final class ACTStepScratch {
     /// Sparse sign-SGD's per-identifier gradient sums [puzzle-embedding width].
     let puzzleRowSums: UnsafeMutableBufferPointer<Double>
 
-    init(batch: Int, maxTokensPerExample: Int, puzzleEmbeddingWidth: Int, ignoreLabel: Int32) {
+    /// `batch` slots of this process, of `globalBatch` the sampler draws (data parallelism).
+    init(batch: Int, globalBatch: Int, maxTokensPerExample: Int, puzzleEmbeddingWidth: Int, ignoreLabel: Int32) {
         func buffer<Element>(_ count: Int, _ value: Element) -> UnsafeMutableBufferPointer<Element> {
             let made = UnsafeMutableBufferPointer<Element>.allocate(capacity: max(1, count))
             made.initialize(repeating: value)
             return made
         }
         sampled = GroupSampler.Batch(examples: [], puzzles: [], epoch: 0)
-        sampled.examples.reserveCapacity(batch)
-        sampled.puzzles.reserveCapacity(batch)
+        sampled.examples.reserveCapacity(globalBatch)
+        sampled.puzzles.reserveCapacity(globalBatch)
         inputs = buffer(batch * maxTokensPerExample, 0)
         labels = buffer(batch * maxTokensPerExample, ignoreLabel)
         identifiers = buffer(batch, 0)
@@ -128,10 +130,14 @@ public final class ACTTrainer {
     public let schedule: LearningRateSchedule
     public private(set) var step = 0
     /// Exploration draws (halting) use their own stream, saved with the state.
-    public private(set) var rng: SplitMix64
+    public internal(set) var rng: SplitMix64
+    /// Data parallelism (DataParallel.swift): the ranks, and this rank's slots of the global batch.
+    public let group: ProcessGroup
+    public let share: SlotShare
 
     /// The canvas buckets (one for a dataset without buckets), each with its sampler and carries.
     let buckets: [TrainingBucket]
+    /// This rank's slots (the whole batch in one process).
     let batch: Int, vocab: Int
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
@@ -144,14 +150,17 @@ public final class ACTTrainer {
 
     /// A trainer on one example source per canvas bucket; every batch comes from one bucket.
     /// Bucket 0 samples with `options.seed`, so one bucket trains exactly as a single source.
-    public init(model: HRMModel<Float>, buckets sources: [ExampleSource], options: TrainerOptions) throws {
+    public init(model: HRMModel<Float>, buckets sources: [ExampleSource], options: TrainerOptions, group: ProcessGroup = .single) throws {
         precondition(!sources.isEmpty, "ACTTrainer needs at least one example source")
         self.model = model
         self.options = options
-        batch = options.batchSize
+        self.group = group
+        let share = try Self.share(of: group, batch: options.batchSize)
+        self.share = share
+        batch = share.count
         vocab = model.vocabularySize
         buckets = try sources.enumerated().map { index, data in
-            try TrainingBucket(model: model, data: data, batch: options.batchSize,
+            try TrainingBucket(model: model, data: data, batch: options.batchSize, slots: share.count,
                                seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15, ignoreLabel: ACTTrainer.ignoreLabel)
         }
         maxSeqLen = buckets.map(\.seqLen).max() ?? 0
@@ -159,7 +168,7 @@ public final class ACTTrainer {
         signSGD = SparseSignSGD(weightDecay: Float(options.puzzleEmbeddingWeightDecay))
         schedule = LearningRateSchedule(warmupSteps: options.warmupSteps, totalSteps: options.totalSteps, minRatio: options.lrMinRatio)
         rng = SplitMix64(seed: options.seed ^ 0xAC7_5EED)
-        scratch = ACTStepScratch(batch: batch, maxTokensPerExample: maxSeqLen, puzzleEmbeddingWidth: model.puzzleEmbeddingWidth,
+        scratch = ACTStepScratch(batch: batch, globalBatch: share.global, maxTokensPerExample: maxSeqLen, puzzleEmbeddingWidth: model.puzzleEmbeddingWidth,
                                  ignoreLabel: ACTTrainer.ignoreLabel)
     }
 
@@ -190,10 +199,11 @@ public final class ACTTrainer {
         b.sampler.next(into: &scratch.sampled)
         b.draws += 1
         let seqLen = b.seqLen
-        for slot in 0..<batch {
-            b.data.copyExample(scratch.sampled.examples[slot], inputs: scratch.inputs.baseAddress! + slot * seqLen,
+        for slot in 0..<batch {  // this rank's share of the global batch (all of it in one process)
+            let drawn = share.lower + slot
+            b.data.copyExample(scratch.sampled.examples[drawn], inputs: scratch.inputs.baseAddress! + slot * seqLen,
                                labels: scratch.labels.baseAddress! + slot * seqLen, ignoreLabel: ACTTrainer.ignoreLabel)
-            scratch.identifiers[slot] = b.data.identifier(ofPuzzle: scratch.sampled.puzzles[slot])
+            scratch.identifiers[slot] = b.data.identifier(ofPuzzle: scratch.sampled.puzzles[drawn])
         }
         return scratch.sampled.epoch
     }
@@ -211,10 +221,12 @@ public final class ACTTrainer {
         metrics.epoch = epoch
         metrics.batchSize = batch
         metrics.tokens = batch * b.seqLen
-        try computeLosses(b, into: &metrics)
+        computeLosses(b, into: &metrics)
         addHaltedSlotMetrics(b, to: &metrics)
+        try reduceOverRanks(&metrics)  // global sums (DataParallel.swift)
+        guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
         try computeGradients()
-        applyOptimizers(b, metrics: &metrics)
+        try applyOptimizers(b, metrics: &metrics)
         return metrics
     }
 
@@ -246,6 +258,7 @@ public final class ACTTrainer {
     func decideHalting(_ b: TrainingBucket) {
         let q = model.qLogits.pointer
         let maxSteps = Int32(options.haltMaxSteps)
+        skipExplorationDraws(share.lower)  // other ranks' slots come first (DataParallel.swift)
         for slot in 0..<batch {
             b.slotSteps[slot] += 1
             let isLast = b.slotSteps[slot] >= maxSteps
@@ -259,6 +272,7 @@ public final class ACTTrainer {
             }
             b.halted[slot] = halt
         }
+        skipExplorationDraws(share.global - share.upper)
     }
 
     /// The Q-continue target: sigmoid of the Q head after one more no-gradient inner step on a copy of
@@ -278,9 +292,10 @@ public final class ACTTrainer {
 
     /// lm (stablemax) and q_halt / q_continue (BCE) losses of the model's outputs; their gradients,
     /// divided by the global batch size, go to the model's logitGradients and qLogitGradients.
-    func computeLosses(_ b: TrainingBucket, into metrics: inout StepMetrics) throws {
+    /// Under data parallelism these are this rank's parts; runStep sums them and checks they are finite.
+    func computeLosses(_ b: TrainingBucket, into metrics: inout StepMetrics) {
         let seqLen = b.seqLen
-        let scale = 1.0 / Double(batch)
+        let scale = 1.0 / Double(share.global)
         let q = model.qLogits.pointer, dQ = model.qLogitGradients.pointer
         metrics.lmLoss = b.currentLabels.withUnsafeBufferPointer { labels in
             sequenceStablemaxLoss(model.logitGradients.pointer, model.logits.pointer, labels.baseAddress!, batch: batch, tokens: seqLen,
@@ -295,7 +310,6 @@ public final class ACTTrainer {
         } else {
             for slot in 0..<batch { dQ[2 * slot + 1] = 0 }
         }
-        guard metrics.totalLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
     }
 
     /// Per slot, the labelled tokens whose argmax over the vocabulary is the label, and whether all are.
@@ -333,6 +347,7 @@ public final class ACTTrainer {
     func computeGradients() throws {
         model.zeroGradients()
         model.backward(dlogits: model.logitGradients.pointer, dq: model.qLogitGradients.pointer, batch: batch)
+        try reduceDenseGradients()  // summed over the ranks (DataParallel.swift)
         // The step's gradients are complete here: model.gradients (dense) and model.puzzleGradients.
         let dense = model.gradients.pointer
         for i in 0..<model.denseParameterCount where !dense[i].isFinite {
@@ -342,16 +357,18 @@ public final class ACTTrainer {
 
     /// AdamATan2 on the dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch,
     /// at the schedule's rates for the new step.
-    func applyOptimizers(_ b: TrainingBucket, metrics: inout StepMetrics) {
+    func applyOptimizers(_ b: TrainingBucket, metrics: inout StepMetrics) throws {
         step += 1
         let lr = schedule.rate(base: options.learningRate, step: step)
         let puzzleLR = schedule.rate(base: options.puzzleEmbeddingLearningRate, step: step)
         metrics.learningRate = lr
         adam.update(parameters: model.parameters.values.pointer, gradients: model.gradients.pointer, count: model.denseParameterCount,
                     learningRate: Float(lr))
-        signSGD.update(table: model.parameters.puzzleEmbedding.pointer, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
-                       identifiers: b.currentIdentifiers, rowGradients: model.puzzleGradients.pointer, learningRate: Float(puzzleLR),
-                       rowSums: scratch.puzzleRowSums.baseAddress!)
+        try withGlobalPuzzleRows(b.currentIdentifiers) { identifiers, rowGradients in  // every rank's rows (DataParallel.swift)
+            signSGD.update(table: model.parameters.puzzleEmbedding.pointer, rows: model.puzzleIdentifierCount, width: model.puzzleEmbeddingWidth,
+                           identifiers: identifiers, rowGradients: rowGradients, learningRate: Float(puzzleLR),
+                           rowSums: scratch.puzzleRowSums.baseAddress!)
+        }
     }
 }
 

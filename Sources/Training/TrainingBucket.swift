@@ -30,12 +30,15 @@ final class TrainingBucket {
     var currentLabels: [Int32]
     var currentIdentifiers: [Int32]
 
-    init(model: HRMModel<Float>, data: ExampleSource, batch: Int, seed: UInt64, ignoreLabel: Int32) throws {
+    /// `batch` is the global batch the sampler draws; `slots` (default: all) the slots this
+    /// process holds of it (data parallelism, DataParallel.swift).
+    init(model: HRMModel<Float>, data: ExampleSource, batch: Int, slots: Int? = nil, seed: UInt64, ignoreLabel: Int32) throws {
         self.data = data
         seqLen = data.sequenceLength
         sampler = GroupSampler(puzzleIndices: data.puzzleOffsets, groupIndices: data.groupOffsets, batchSize: batch, seed: seed)
-        carry = try model.makeCarry(batchSize: batch, side: data.canvasSide)
-        probeCarry = try model.makeCarry(batchSize: batch, side: data.canvasSide)
+        let slotCount = slots ?? batch
+        carry = try model.makeCarry(batchSize: slotCount, side: data.canvasSide)
+        probeCarry = try model.makeCarry(batchSize: slotCount, side: data.canvasSide)
         var expected = 0.0
         let groups = data.groupOffsets, puzzles = data.puzzleOffsets
         for group in 0..<max(0, groups.count - 1) where groups[group + 1] > groups[group] {
@@ -43,11 +46,11 @@ final class TrainingBucket {
             expected += Double(puzzles[last] - puzzles[first]) / Double(last - first)
         }
         batchesPerEpoch = max(expected / Double(batch), 1e-9)
-        slotSteps = [Int32](repeating: 0, count: batch)
-        halted = [Bool](repeating: true, count: batch)  // every slot takes data on the first step
-        currentInputs = [Int32](repeating: 0, count: batch * seqLen)
-        currentLabels = [Int32](repeating: ignoreLabel, count: batch * seqLen)
-        currentIdentifiers = [Int32](repeating: 0, count: batch)
+        slotSteps = [Int32](repeating: 0, count: slotCount)
+        halted = [Bool](repeating: true, count: slotCount)  // every slot takes data on the first step
+        currentInputs = [Int32](repeating: 0, count: slotCount * seqLen)
+        currentLabels = [Int32](repeating: ignoreLabel, count: slotCount * seqLen)
+        currentIdentifiers = [Int32](repeating: 0, count: slotCount)
     }
 
     /// Progress in epochs if one more batch were drawn.

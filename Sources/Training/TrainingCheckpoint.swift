@@ -45,12 +45,13 @@ public struct CheckpointStore {
     public func modelFile(_ folder: URL) -> URL { folder.appendingPathComponent("model.safetensors") }
 
     /// Writes model and trainer state as one checkpoint and points `latest` at it.
+    /// `snapshot` (default: the trainer's) is the whole global batch's under data parallelism.
     @discardableResult
-    public func save(trainer: ACTTrainer, metadata: [String: String] = [:]) throws -> URL {
+    public func save(trainer: ACTTrainer, snapshot given: TrainerSnapshot? = nil, metadata: [String: String] = [:]) throws -> URL {
         let model = trainer.model
         let fm = FileManager.default
         try fm.createDirectory(at: checkpoints, withIntermediateDirectories: true)
-        let snapshot = trainer.snapshot()
+        let snapshot = given ?? trainer.snapshot()
         let name = Self.folderName(step: snapshot.step)
         let temporary = checkpoints.appendingPathComponent(".\(name).tmp-\(getpid())")
         try? fm.removeItem(at: temporary)
@@ -115,7 +116,12 @@ public struct CheckpointStore {
     }
 
     public static func readState(_ url: URL) throws -> TrainerSnapshot {
-        let file = try SafeTensorsFile.read(url)
+        try readState(try SafeTensorsFile.read(url), source: url.path)
+    }
+
+    /// The state in a parsed file (`source` names it in errors).
+    public static func readState(_ file: SafeTensorsFile, source: String) throws -> TrainerSnapshot {
+        let url = URL(fileURLWithPath: source)
         func floats(_ n: String) throws -> [Float] {
             guard let v = file[n]?.floats else { throw CheckpointError.invalid("\(url.path): tensor \(n) missing") }
             return v
@@ -170,7 +176,8 @@ extension CheckpointStore {
     /// it is restored: every count, index and token in range, every value finite.
     public static func check(_ s: TrainerSnapshot, against trainer: ACTTrainer, source: String) throws {
         func fail(_ message: String) -> CheckpointError { .invalid("\(source): \(message)") }
-        let batch = trainer.batch, vocab = trainer.vocab
+        // The global batch: a data-parallel rank holds trainer.batch of its share.global slots.
+        let batch = trainer.share.global, vocab = trainer.vocab
         let model = trainer.model
         guard s.buckets.count == trainer.buckets.count else {
             throw fail("saved with \(s.buckets.count) canvas bucket(s), this dataset has \(trainer.buckets.count) (a state from another dataset?)")
@@ -206,7 +213,7 @@ extension CheckpointStore {
             if let k = saved.currentIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= model.puzzleIdentifierCount }) {
                 throw fail("\(p)act.current_identifiers[\(k)] is \(saved.currentIdentifiers[k]), outside the model's puzzle identifiers 0..<\(model.puzzleIdentifierCount)")
             }
-            let carryCount = bucket.carry.zH.count + bucket.carry.zL.count
+            let carryCount = (bucket.carry.zH.count + bucket.carry.zL.count) / trainer.batch * batch
             guard saved.carry.count == carryCount else { throw fail("\(p)act.carry has \(saved.carry.count) values, this model and batch need \(carryCount)") }
             if let k = saved.carry.firstIndex(where: { !$0.isFinite }) { throw fail("\(p)act.carry[\(k)] is \(saved.carry[k]), expected a finite value") }
             let groups = bucket.sampler.groupCount

@@ -5,6 +5,7 @@
 // the step and the last good checkpoint (or saying that none was saved yet).
 import ARCAugment
 import ARCCore
+import Distributed
 import Foundation
 import HRM
 import Kernels
@@ -70,8 +71,10 @@ public final class TrainingSession {
     }
 
     /// Makes the trainer on one example source per canvas bucket (docs/DESIGN.md "Formats").
+    /// Under data parallelism (`group` of several ranks, DataParallel.swift) every rank makes its
+    /// session; rank 0 alone writes metrics and checkpoints.
     public init(runDirectory: URL, model: HRMModel<Float>, buckets: [ExampleSource], options: TrainerOptions,
-                resume: Bool, metadata: [String: String] = [:]) throws {
+                resume: Bool, metadata: [String: String] = [:], group: ProcessGroup = .single) throws {
         self.runDirectory = runDirectory
         self.metadata = metadata
         store = CheckpointStore(runDirectory: runDirectory)
@@ -89,23 +92,15 @@ public final class TrainingSession {
                 }
             }
         }
-        trainer = try ACTTrainer(model: model, buckets: buckets, options: options)
-        if resume {
-            guard let folder = store.latest() else {
-                throw CheckpointError.missing("\(runDirectory.path) has no complete checkpoint to resume (checkpoints/latest)")
-            }
-            let stateURL = folder.appendingPathComponent("state.safetensors")
-            let snapshot = try CheckpointStore.readState(stateURL)
-            try CheckpointStore.check(snapshot, against: trainer, source: stateURL.path)
-            try model.load(from: store.modelFile(folder))
-            trainer.restore(snapshot)
-        }
+        trainer = try ACTTrainer(model: model, buckets: buckets, options: options, group: group)
+        if resume { try resumeFromLatest(model: model) }
+        try synchronizeParameters()
     }
 
     public func run(_ plan: TrainingPlan, stop: StopRequest) throws -> TrainingSummary {
         let startStep = trainer.step
-        let metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
-                                        truncateAfterStep: startStep > 0 ? startStep : nil)
+        let metricsLog = trainer.group.isRoot ? try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                                               truncateAfterStep: startStep > 0 ? startStep : nil) : nil
         let start = Date()
         var window = MetricsWindow()
         var last: MetricsRecord? = nil
@@ -115,8 +110,7 @@ public final class TrainingSession {
         var reason = "reached \(plan.maxSteps) steps"
         func elapsed() -> Double { Date().timeIntervalSince(start) }
         while trainer.step < plan.maxSteps {
-            if let r = stop.reason { reason = r; break }
-            if let budget = plan.timeBudget, elapsed() >= budget { reason = "time budget of \(Int(budget)) s used"; break }
+            if let r = try agreedStop(plan, stop: stop, elapsed: elapsed()) { reason = r; break }
             let m: StepMetrics
             do { m = try trainer.trainStep() } catch let TrainingError.nonFinite(step, what) {
                 throw TrainingError.diverged(step: step, what: what, lastCheckpoint: store.latest()?.lastPathComponent)
@@ -125,24 +119,24 @@ public final class TrainingSession {
             lastEpoch = m.epoch
             if trainer.step % plan.logInterval == 0 || trainer.step == plan.maxSteps {
                 let record = window.record(step: trainer.step, epoch: m.epoch, lr: m.learningRate, elapsed: elapsed())
-                try metricsLog.append(record)
+                try metricsLog?.append(record)
                 last = record
                 window = MetricsWindow()
                 if !plan.quiet { report(record, plan: plan, start: startStep, terminal: terminal) }
             }
             if trainer.step % plan.checkpointInterval == 0 {
-                checkpoint = try store.save(trainer: trainer, metadata: metadata)
+                checkpoint = try saveCheckpoint()
             }
         }
         if window.steps > 0 {
             let record = window.record(step: trainer.step, epoch: lastEpoch, lr: trainer.schedule.rate(base: trainer.options.learningRate, step: trainer.step), elapsed: elapsed())
-            try metricsLog.append(record)
+            try metricsLog?.append(record)
             // The summary names the last full interval: a few trailing steps may hold no halted slot.
             if last == nil { last = record }
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        if trainer.step > startStep || store.latest() == nil {
-            checkpoint = try store.save(trainer: trainer, metadata: metadata)
+        if try rootDecides(trainer.step > startStep || store.latest() == nil) {
+            checkpoint = try saveCheckpoint()
         }
         return TrainingSummary(startStep: startStep, endStep: trainer.step, seconds: elapsed(), stopReason: reason,
                                lastMetrics: last, checkpoint: checkpoint ?? store.latest())

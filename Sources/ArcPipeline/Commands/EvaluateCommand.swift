@@ -1,6 +1,7 @@
 // `arc-pipeline evaluate`: predict, vote and write the Kaggle submission (+ score and report).
 import ARCCore
 import ArgumentParser
+import Distributed
 import Foundation
 
 struct EvaluateCommand: ParsableCommand {
@@ -31,10 +32,12 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset).standardizedFileURL
-        let outcome = try EvaluateStage.run(EvaluateRequest(
+        let request = EvaluateRequest(
             dataset: datasetURL, model: URL(fileURLWithPath: model).standardizedFileURL,
             output: URL(fileURLWithPath: out ?? "submissions/\(datasetURL.lastPathComponent)").standardizedFileURL,
-            dataDirectory: data.dataDirectory, batchSize: batchSize, threads: threads, haltMaxSteps: haltMaxSteps, quiet: quiet))
+            dataDirectory: data.dataDirectory, batchSize: batchSize, threads: threads, haltMaxSteps: haltMaxSteps, quiet: quiet)
+        guard ProcessGroup.world.isRoot else { return try EvaluateStage.runOnWorker(request) }  // MPI ranks 1...
+        let outcome = try EvaluateStage.run(request)
         EvaluateCommand.printOutcome(outcome)
     }
 

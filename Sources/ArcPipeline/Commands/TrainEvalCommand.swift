@@ -4,6 +4,7 @@ import ARCAugment
 import ARCCore
 import ARCFetch
 import ArgumentParser
+import Distributed
 import Foundation
 import HRM
 import Training
@@ -61,7 +62,10 @@ struct TrainEvalCommand: ParsableCommand {
             + [ProtectedInput(datasetURL, "the dataset folder"), ProtectedInput(runsFolder, "the runs folder", outputMayBeInside: true)])
         try OutputFolder.check(output, kind: .evaluation, replacesWhole: true)
 
-        // 1. Dataset (reused when its build_info.json records the same inputs).
+        // 1. Dataset (reused when its build_info.json records the same inputs). Under MPI, rank 0
+        // builds it first; the other ranks then reuse it (a shared folder) or build the same bytes.
+        let group = ProcessGroup.world
+        if !group.isRoot { try group.barrier() }
         let stageStart = Date()
         var buildOptions = DatasetBuildOptions()
         buildOptions.numAug = numAug
@@ -89,6 +93,7 @@ struct TrainEvalCommand: ParsableCommand {
                 + summary.splits.map { "\($0.name) \($0.examples) examples" }.joined(separator: ", ")
                 + (summary.leftOut.isEmpty ? "" : ", \(summary.leftOut.count) tasks left out (they get the fallback)"))
         }
+        if group.isRoot { try group.barrier() }
 
         // 2. Training (a finished run with the same resolved configuration is reused: the run
         // folder is named by the digest of every field of TrainingConfiguration, with the default
@@ -104,18 +109,21 @@ struct TrainEvalCommand: ParsableCommand {
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
             .appendingPathComponent("\(datasetName)-\(model.preset)-\(try configuration.digest().prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
+        // Rank 0 holds the run folder; its answers count on every MPI rank.
         let hasCheckpoint = CheckpointStore(runDirectory: runURL).latest() != nil
-        let sameRun = try Self.holdsRun(runURL, of: configuration)
-        if !retrain, sameRun, fm.fileExists(atPath: finished.path), hasCheckpoint {
+        let sameRun = group.isRoot ? try Self.holdsRun(runURL, of: configuration) : false
+        if try group.rootDecides(!retrain && sameRun && fm.fileExists(atPath: finished.path) && hasCheckpoint) {
             print("[2/3] train: reusing the finished run \(runURL.path)")
         } else {
             // An interrupted run with the same inputs is resumed; --retrain starts over.
-            let resume = !retrain && sameRun && hasCheckpoint
+            let resume = try group.rootDecides(!retrain && sameRun && hasCheckpoint)
             if resume { print("[2/3] train: resuming the interrupted run \(runURL.path)") }
             var trainingSeconds: TimeInterval? = nil
             if let total = budgeted.timeBudgetSeconds {
-                let reserve = try Self.evaluationReserve(configuration.model, dataset: datasetURL, batchSize: evalBatchSize, threads: runOptions.threads)
-                let used = Date().timeIntervalSince(start)
+                // The evaluation's batches are shared out over the MPI ranks; rank 0's figures count.
+                let reserve = try group.rootValue(try Self.evaluationReserve(configuration.model, dataset: datasetURL, batchSize: evalBatchSize,
+                                                                               threads: runOptions.threads) / Double(group.size))
+                let used = try group.rootValue(Date().timeIntervalSince(start))
                 let left = (total - used - reserve).rounded(.down)
                 guard left >= Self.minimumTrainingSeconds else {
                     throw ValidationError("--time-budget \(budgeted.timeBudget ?? "") (\(Int(total)) s for the whole job) leaves \(Int(max(0, left))) s for training "
@@ -144,8 +152,10 @@ struct TrainEvalCommand: ParsableCommand {
         }
 
         // 3. Evaluate, vote, submission, score, report.
-        let outcome = try EvaluateStage.run(EvaluateRequest(dataset: datasetURL, model: runURL, output: output, dataDirectory: dataDir,
-                                                            batchSize: evalBatchSize, threads: runOptions.threads, haltMaxSteps: nil))
+        let evaluation = EvaluateRequest(dataset: datasetURL, model: runURL, output: output, dataDirectory: dataDir,
+                                         batchSize: evalBatchSize, threads: runOptions.threads, haltMaxSteps: nil)
+        guard group.isRoot else { return try EvaluateStage.runOnWorker(evaluation) }  // MPI ranks 1...
+        let outcome = try EvaluateStage.run(evaluation)
         print("[3/3] evaluate:")
         EvaluateCommand.printOutcome(outcome)
         print("run folder: \(runURL.path)")

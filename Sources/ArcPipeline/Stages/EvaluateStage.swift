@@ -158,6 +158,7 @@ enum EvaluateStage {
         do { try config.validate(batchSize: batch) } catch { throw ARCDataError(file: checkpointFile.path, message: "with --batch-size \(batch): \(error)") }
         let model = HRMModel<Float>(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
+        try sendCheckpoint(tensors, file: checkpointFile, dataset: request.dataset)  // to the other MPI ranks, if any
 
         // The challenges' tasks this dataset holds: scores and the report lead with them.
         let challengeIds = Set(source.tasks.tasks.map(\.id))
@@ -172,26 +173,18 @@ enum EvaluateStage {
         let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)
         let progress = ProgressReporter(label: "evaluate", unit: .items("examples"), quiet: request.quiet)
         var accumulator = VoteAccumulator(challenges: source.tasks)
-        let chunk = 256
-        var finished = 0  // examples of the sets already predicted
-        for subset in subsets {
-            let data = BuiltExampleSource(subset: subset, ignoreLabelId: split.metadata.ignoreLabelId)
+        // Every set's predictions in order; the batches are shared out over MPI ranks, if any
+        // (EvaluateStage+Distributed.swift).
+        let predicted = try predictSharded(subsets, ignoreLabelId: split.metadata.ignoreLabelId, predictor: predictor,
+                                           chunk: predictionChunk, progress: progress)
+        for (subset, results) in zip(subsets, predicted) {
             let side = subset.side ?? canvas
-            var done = 0
-            while done < subset.exampleCount {
-                let examples = Array(done..<min(subset.exampleCount, done + chunk))
-                let base = finished + done
-                let results = try predictor.predict(examples, from: data, identifierOf: { subset.puzzleIdentifiers[subset.puzzle(ofExample: $0)] },
-                                                    progress: { progress.update(done: Int64(base + $0), total: Int64(exampleCount)) })
-                for r in results {
-                    let puzzle = subset.puzzle(ofExample: r.example)
-                    let name = dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))
-                    let grid = SequenceCodec.decode(tokens: r.tokens, canvas: side)
-                    accumulator.add(Prediction(puzzleName: name, testIndex: r.example - Int(subset.puzzleIndices[puzzle]), grid: grid, qHalt: r.qHalt))
-                }
-                done += examples.count
+            for r in results {
+                let puzzle = subset.puzzle(ofExample: r.example)
+                let name = dataset.puzzleName(identifier: subset.identifier(ofPuzzle: puzzle))
+                let grid = SequenceCodec.decode(tokens: r.tokens, canvas: side)
+                accumulator.add(Prediction(puzzleName: name, testIndex: r.example - Int(subset.puzzleIndices[puzzle]), grid: grid, qHalt: r.qHalt))
             }
-            finished += subset.exampleCount
         }
         progress.finish()
 

@@ -7,6 +7,7 @@
 import ARCAugment
 import ARCCore
 import ARCFetch
+import Distributed
 import Foundation
 import HRM
 import Kernels
@@ -93,6 +94,7 @@ enum TrainStage {
     }
 
     static func run(_ request: TrainRequest, stop: StopRequest) throws -> TrainingSummary {
+        if !ProcessGroup.world.isRoot { return try runOnWorker(request, stop: stop) }  // MPI ranks 1...: TrainStage+Distributed.swift
         KernelThreads.configure(threads: request.run.threads)
         let dataset = try BuiltDataset(directory: request.dataset)
         let split = try dataset.split("train")
@@ -152,9 +154,11 @@ enum TrainStage {
             started = true
         }
 
+        try sendConfiguration(config, options, datasetDigest: digest)  // to the other MPI ranks, if any
         let sources = subsets.map { BuiltExampleSource(subset: $0, ignoreLabelId: meta.ignoreLabelId) }
         let session = try TrainingSession(runDirectory: request.runDirectory, model: model, buckets: sources, options: options,
-                                          resume: request.resume, metadata: ["dataset_digest": digest, "code_version": CodeVersion.string])
+                                          resume: request.resume, metadata: ["dataset_digest": digest, "code_version": CodeVersion.string],
+                                          group: .world)
         var plan = TrainingPlan(maxSteps: maxSteps, timeBudget: request.timeLimit)
         plan.logInterval = request.trainer.logInterval
         plan.checkpointInterval = request.trainer.checkpointInterval
