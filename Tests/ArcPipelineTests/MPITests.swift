@@ -70,8 +70,9 @@ final class MPITests: XCTestCase {
         return (result.status, result.stdout, result.stderr)
     }
 
-    /// A sandbox with a tiny built dataset `built` (recolouring tasks up to 3x3 on a 4x4 canvas).
-    func makeSandbox() throws -> URL {
+    /// A sandbox with a tiny built dataset `built` (recolouring tasks up to 3x3 on a 4x4 canvas, or
+    /// on `canvas` buckets such as "2,4": then the tasks that fit 2x2 train and predict on a 2x2 canvas).
+    func makeSandbox(canvas: String = "4") throws -> URL {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("arc-mpi-\(UUID().uuidString.prefix(8))")
         for (folder, prefix, count) in [("tasks/train", "tr", 6), ("tasks/eval", "ev", 3)] {
             let dir = root.appendingPathComponent(folder)
@@ -86,7 +87,7 @@ final class MPITests: XCTestCase {
             }
         }
         try runOne(["build-dataset", "--train", root.appendingPathComponent("tasks/train").path, "--eval", root.appendingPathComponent("tasks/eval").path,
-                    "--canvas", "4", "--num-aug", "2", "--out", "built", "--quiet"], in: root)
+                    "--canvas", canvas, "--num-aug", "2", "--out", "built", "--quiet"], in: root)
         return root
     }
 
@@ -127,7 +128,15 @@ final class MPITests: XCTestCase {
     // MARK: - Training
 
     func testTwoRanksTrainTheSameParametersAsOneProcess() throws {
-        let root = try makeSandbox()
+        try checkTwoRanksTrainLikeOneProcess(canvas: "4")
+    }
+
+    func testTwoRanksTrainTheSameParametersAsOneProcessOnCanvasBuckets() throws {
+        try checkTwoRanksTrainLikeOneProcess(canvas: "2,4")
+    }
+
+    func checkTwoRanksTrainLikeOneProcess(canvas: String) throws {
+        let root = try makeSandbox(canvas: canvas)
         defer { try? FileManager.default.removeItem(at: root) }
         let train = ["train", "--dataset", "built", "--batch-size", "4", "--lr", "1e-3", "--warmup-steps", "2",
                      "--log-interval", "1", "--checkpoint-interval", "3", "--quiet"] + model
@@ -159,7 +168,7 @@ final class MPITests: XCTestCase {
             let x = try XCTUnwrap(lmLoss(a)), y = try XCTUnwrap(lmLoss(b))
             XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(x)), "lm_loss per step")
         }
-        print("MPITests: 2 ranks vs 1 process after 6 steps: parameters differ by at most \(modelDifference), state by \(stateDifference)")
+        print("MPITests: canvas \(canvas): 2 ranks vs 1 process after 6 steps: parameters differ by at most \(modelDifference), state by \(stateDifference)")
     }
 
     func testCheckpointsMoveBetweenRankCounts() throws {
@@ -184,10 +193,20 @@ final class MPITests: XCTestCase {
     // MARK: - Evaluation
 
     func testTwoRankEvaluationWritesTheSameSubmission() throws {
-        let root = try makeSandbox()
+        try checkTwoRankEvaluationWritesTheSameSubmission(canvas: "4")
+    }
+
+    /// Each canvas set's predictions have that set's side squared tokens (2x2 and 4x4 here).
+    func testTwoRankEvaluationOnCanvasBucketsWritesTheSameSubmission() throws {
+        try checkTwoRankEvaluationWritesTheSameSubmission(canvas: "2,4")
+    }
+
+    func checkTwoRankEvaluationWritesTheSameSubmission(canvas: String) throws {
+        let root = try makeSandbox(canvas: canvas)
         defer { try? FileManager.default.removeItem(at: root) }
         try runOne(["train", "--dataset", "built", "--out", "run", "--batch-size", "4", "--max-steps", "4", "--quiet"] + model, in: root)
-        // Batch 2 over the 9 test examples: 5 batches (the last one padded), 3 on rank 0, 2 on rank 1.
+        // Batch 2 over the 9 test examples (one canvas: 5 batches, the last one padded, 3 on rank 0 and
+        // 2 on rank 1; buckets: each set its own batches), shared out in turn.
         let evaluate = ["evaluate", "--dataset", "built", "--model", "run", "--batch-size", "2", "--threads", "1", "--quiet"]
         try runOne(evaluate + ["--out", "one"], in: root)
         let (_, out, _) = try runRanks(2, evaluate + ["--out", "two"], in: root)

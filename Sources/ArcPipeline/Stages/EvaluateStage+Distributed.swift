@@ -68,7 +68,7 @@ extension EvaluateStage {
         guard let gathered = try group.gatherToRoot(bytes) else { return [] }
         var cursors = [Int](repeating: 0, count: group.size)
         for (k, b) in batches.enumerated() {
-            let rank = k % group.size, seqLen = subsets[b.subset].seqLen
+            let rank = k % group.size, seqLen = sources[b.subset].sequenceLength  // the set's canvas side squared
             for _ in b.examples {
                 let data = gathered[rank], at = cursors[rank]
                 guard at + 8 + seqLen <= data.count else {
