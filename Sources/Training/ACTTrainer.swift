@@ -26,7 +26,6 @@ public struct TrainerOptions: Sendable, Equatable, Codable {
     public var warmupSteps = 2000
     public var lrMinRatio = 1.0
     public var totalSteps = 1
-    public var haltMaxSteps = 16
     public var explorationProbability = 0.1
     public var seed: UInt64 = 0
     public init() {}
@@ -139,6 +138,8 @@ public final class ACTTrainer {
     let buckets: [TrainingBucket]
     /// This rank's slots (the whole batch in one process).
     let batch: Int, vocab: Int
+    /// ACT's maximum steps per example: the model's halt_max_steps (one value, in the model config).
+    let haltMaxSteps: Int
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
     let scratch: ACTStepScratch
@@ -159,6 +160,7 @@ public final class ACTTrainer {
         self.share = share
         batch = share.count
         vocab = model.vocabularySize
+        haltMaxSteps = model.config.haltMaxSteps
         buckets = try sources.enumerated().map { index, data in
             try TrainingBucket(model: model, data: data, batch: options.batchSize, slots: share.count,
                                seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15, ignoreLabel: ACTTrainer.ignoreLabel)
@@ -215,7 +217,7 @@ public final class ACTTrainer {
             model.innerStep(carry: b.carry, inputs: inputs, puzzleIdentifiers: identifiers, batch: batch, withGradient: true)
         }
         decideHalting(b)
-        if options.haltMaxSteps > 1 { computeQContinueTargets(b) }
+        if haltMaxSteps > 1 { computeQContinueTargets(b) }
         var metrics = StepMetrics()
         metrics.step = step + 1
         metrics.epoch = epoch
@@ -257,17 +259,17 @@ public final class ACTTrainer {
     /// Halting (training): max steps, q_halt > q_continue (the model's qLogits), exploration's minimum.
     func decideHalting(_ b: TrainingBucket) {
         let q = model.qLogits.pointer
-        let maxSteps = Int32(options.haltMaxSteps)
+        let maxSteps = Int32(haltMaxSteps)
         skipExplorationDraws(share.lower)  // other ranks' slots come first (DataParallel.swift)
         for slot in 0..<batch {
             b.slotSteps[slot] += 1
             let isLast = b.slotSteps[slot] >= maxSteps
             scratch.isLastStep[slot] = isLast
             var halt = isLast
-            if options.haltMaxSteps > 1 {
+            if haltMaxSteps > 1 {
                 halt = halt || q[2 * slot] > q[2 * slot + 1]
                 let explore = rng.nextUnit() < options.explorationProbability
-                let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, options.haltMaxSteps - 1))))
+                let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, haltMaxSteps - 1))))
                 if explore && b.slotSteps[slot] < minHalt { halt = false }
             }
             b.halted[slot] = halt
@@ -304,7 +306,7 @@ public final class ACTTrainer {
         countCorrectTokens(b)
         metrics.qHaltLoss = binaryCrossEntropyWithLogits(dQ, q, stride: 2, scratch.sequenceCorrect.baseAddress!, count: batch,
                                                          gradientScale: 0.5 * scale)
-        if options.haltMaxSteps > 1 {
+        if haltMaxSteps > 1 {
             metrics.qContinueLoss = binaryCrossEntropyWithLogits(dQ + 1, q + 1, stride: 2, scratch.targetQContinue.baseAddress!, count: batch,
                                                                  gradientScale: 0.5 * scale)
         } else {

@@ -46,7 +46,7 @@ extension ACTTrainer {
 
     /// Advances the exploration stream past `slots` global slots held by other ranks (two draws each).
     func skipExplorationDraws(_ slots: Int) {
-        guard options.haltMaxSteps > 1 else { return }
+        guard haltMaxSteps > 1 else { return }
         for _ in 0..<(2 * slots) { _ = rng.next() }
     }
 

@@ -175,9 +175,6 @@ extension TrainingSession {
                        + "(the optimizer state and the ACT carry are saved per slot): drop --batch-size, or start a new run in another --out")
         }
         do { try config.validate(batchSize: options.batchSize) } catch { throw fail("training.trainer.batchSize", "\(error)") }
-        guard options.haltMaxSteps == config.haltMaxSteps else {
-            throw fail("training.trainer.haltMaxSteps", "is \(options.haltMaxSteps), training.model.haltMaxSteps is \(config.haltMaxSteps); they must agree")
-        }
         guard config.seqLen == dataset.seqLen else { throw fail("training.model.seqLen", "is \(config.seqLen), the dataset's seq_len is \(dataset.seqLen)") }
         guard config.vocabSize == dataset.vocabSize else { throw fail("training.model.vocabSize", "is \(config.vocabSize), the dataset's vocab_size is \(dataset.vocabSize)") }
         guard config.numPuzzleIdentifiers + 1 == dataset.numPuzzleIdentifiers else {

@@ -33,7 +33,6 @@ final class ResumeTests: XCTestCase {
     static func options() -> TrainerOptions {
         var o = TrainerOptions.preset(named: "cpu")!
         o.batchSize = 4
-        o.haltMaxSteps = 3
         o.explorationProbability = 0.5
         o.totalSteps = 100
         o.warmupSteps = 3

@@ -13,7 +13,6 @@ final class RunConfigurationTests: XCTestCase {
     static func configuration() -> TrainingConfiguration {
         var trainer = TrainerOptions.preset(.cpu)
         trainer.batchSize = 4
-        trainer.haltMaxSteps = 3
         trainer.totalSteps = 450
         trainer.seed = 3
         return TrainingConfiguration(model: ResumeTests.tinyConfig(), trainer: trainer, epochs: 100, maxSteps: 6, timeBudgetSeconds: 300,

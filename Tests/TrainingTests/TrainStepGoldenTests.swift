@@ -28,7 +28,7 @@ final class TrainStepGoldenTests: XCTestCase {
         return m
     }
 
-    func options(batch: Int, haltMaxSteps: Int) -> TrainerOptions {
+    func options(batch: Int) -> TrainerOptions {
         var o = TrainerOptions()
         o.batchSize = batch
         o.learningRate = 1e-4
@@ -38,7 +38,6 @@ final class TrainStepGoldenTests: XCTestCase {
         o.warmupSteps = 0
         o.lrMinRatio = 1
         o.totalSteps = 10
-        o.haltMaxSteps = haltMaxSteps
         o.explorationProbability = 0
         return o
     }
@@ -84,7 +83,7 @@ final class TrainStepGoldenTests: XCTestCase {
         let inputs = try step.ints("batch.inputs"), labels = try step.ints("batch.labels"), ids = try step.ints("batch.puzzle_identifiers")
         // The trainer's data source is unused here (explicit batch), but must match the model's shape.
         let source = ArrayExampleSource(sequenceLength: 16, inputs: inputs, labels: labels, puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
-        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
+        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3))
         let metrics = try trainer.trainStep(inputs: inputs, labels: mapIgnored(labels), identifiers: ids)
 
         func scalar(_ k: String) throws -> Double { Double(try step.floats(k)[0]) }
@@ -107,7 +106,7 @@ final class TrainStepGoldenTests: XCTestCase {
         let model = try model(from: weights, batch: 3, haltMaxSteps: 2)
         let source = ArrayExampleSource(sequenceLength: 16, inputs: [Int32](repeating: 0, count: 48), labels: [Int32](repeating: 0, count: 48),
                                         puzzleOffsets: [0, 3], groupOffsets: [0, 1], identifiers: [1])
-        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3, haltMaxSteps: 2))
+        let trainer = try ACTTrainer(model: model, data: source, options: options(batch: 3))
         for call in ["batch1", "batch2"] {
             try trainer.trainStep(inputs: try two.ints("\(call).inputs"), labels: mapIgnored(try two.ints("\(call).labels")),
                                   identifiers: try two.ints("\(call).puzzle_identifiers"))

@@ -106,7 +106,7 @@ struct TrainerArguments: ParsableArguments {
         try OptionRanges.check("--checkpoint-interval", checkpointInterval, in: OptionRanges.steps)
     }
 
-    func options(preset: ModelPreset, haltMaxSteps: Int, seed: UInt64) -> TrainerOptions {
+    func options(preset: ModelPreset, seed: UInt64) -> TrainerOptions {
         var o = TrainerOptions.preset(preset)
         if let batchSize { o.batchSize = batchSize }
         if let lr { o.learningRate = lr }
@@ -116,7 +116,6 @@ struct TrainerArguments: ParsableArguments {
         if let warmupSteps { o.warmupSteps = warmupSteps }
         if let lrMinRatio { o.lrMinRatio = lrMinRatio }
         if let exploration { o.explorationProbability = exploration }
-        o.haltMaxSteps = haltMaxSteps
         o.seed = seed
         return o
     }
