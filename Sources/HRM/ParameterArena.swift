@@ -45,6 +45,12 @@ public struct ParameterLayout: Sendable {
         }
         specs.append(("H_init", [d], false, 1, nil))
         specs.append(("L_init", [d], false, 1, nil))
+        self.init(specs: specs)
+    }
+
+    /// A layout of (name under `prefix`, shape, trainable, init std, constant) in order; trainable
+    /// tensors must come first (the gradient arena is the trainable prefix). Also TRM's (TRM/).
+    init(specs: [(String, [Int], Bool, Double, Double?)]) {
         var entries: [ParameterEntry] = []
         var offset = 0
         var trainable = 0
@@ -88,9 +94,14 @@ public struct ParameterArena<T: KernelScalar>: @unchecked Sendable {
     public var puzzleEmbedding: Tensor<T>
 
     public init(config: HRMConfig) {
-        layout = ParameterLayout(config: config)
+        self.init(layout: ParameterLayout(config: config), puzzleRows: config.numPuzzleIdentifiers + 1, puzzleWidth: config.puzzleEmbeddingDim)
+    }
+
+    /// The arena of any layout (TRM's too) with a puzzle table [puzzleRows, puzzleWidth].
+    init(layout: ParameterLayout, puzzleRows: Int, puzzleWidth: Int) {
+        self.layout = layout
         values = Tensor(shape: [layout.totalCount])
-        puzzleEmbedding = Tensor(shape: [config.numPuzzleIdentifiers + 1, config.puzzleEmbeddingDim])
+        puzzleEmbedding = Tensor(shape: [puzzleRows, puzzleWidth])
     }
 
     /// Initialises every tensor per the spec from a seed (the puzzle table becomes zeros).

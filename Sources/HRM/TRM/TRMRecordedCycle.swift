@@ -1,0 +1,41 @@
+// What TRM's backward needs from the forward (docs/SPEC.md §9): the last H cycle is differentiated
+// in full, so every network application of that cycle keeps its blocks' activations, by role:
+// the L_cycles latent updates zL = net(zL, zH + x), in order, and the one answer update
+// zH = net(zH, zL). The cycles without gradient record nothing.
+//
+// Activation memory, in values (T = Float: 4 bytes each), for R = maxBatch * S rows
+// (S = seqLen + P), D = hiddenSize, I = intermediateSize:
+//   (lCycles + 1) * lLayers * R * (7 D + 3 I + 2)
+// (per block: input, rotated qkv (3 D), attention output, hidden after the first norm, output: 7 D;
+// gate|up (2 I) and the SwiGLU product (I): 3 I; two reciprocal rms values). Example, the paper's ARC
+// model (D 512, I 1536, 2 layers, L_cycles 4, S 916): 10 blocks * 8194 values * 916 rows = 75 M values,
+// 300 MB per example in Float. HRM's one-step gradient keeps (hLayers + lLayers) blocks.
+import Kernels
+
+/// The saved activations of one application of the network: one entry per block, in order.
+struct NetworkActivations<T: KernelScalar> {
+    let blocks: [BlockActivations<T>]
+
+    init(layers: Int, rows: Int, dim: Int, inter: Int) {
+        blocks = (0..<layers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
+    }
+}
+
+/// The recorded last H cycle.
+struct RecordedCycle<T: KernelScalar> {
+    /// zL = net(zL, zH + x), one per L cycle, in the order they ran.
+    let latentUpdates: [NetworkActivations<T>]
+    /// zH = net(zH, zL), after the latent updates.
+    let answerUpdate: NetworkActivations<T>
+
+    init(config: TRMConfig, rows: Int) {
+        let d = config.hiddenSize, inter = config.intermediateSize
+        latentUpdates = (0..<config.lCycles).map { _ in NetworkActivations(layers: config.lLayers, rows: rows, dim: d, inter: inter) }
+        answerUpdate = NetworkActivations(layers: config.lLayers, rows: rows, dim: d, inter: inter)
+    }
+
+    /// Values held (the formula above).
+    static func valueCount(config: TRMConfig, rows: Int) -> Int {
+        (config.lCycles + 1) * config.lLayers * rows * (7 * config.hiddenSize + 3 * config.intermediateSize + 2)
+    }
+}
