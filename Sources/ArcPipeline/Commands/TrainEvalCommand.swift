@@ -26,6 +26,12 @@ struct TrainEvalCommand: ParsableCommand {
 
     @OptionGroup var data: DataOptions
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: DatasetPresetName?
+    @Option(help: """
+        Training-role sets trained on beside the predicted tasks' demonstrations: the dataset preset's (default), \
+        none (test-time training only: the predicted tasks' demonstrations and their augmentations), or a \
+        comma-separated list of \(TrainSets.labels.joined(separator: ", ")).
+        """, transform: { try TrainSets.parse($0) })
+    var trainSets: TrainSets?
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
     @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
@@ -51,8 +57,9 @@ struct TrainEvalCommand: ParsableCommand {
         let dataDir = data.dataDirectory
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)
-        let preset = DatasetPreset.preset(presetName)
-        let datasetName = "\(presetName)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
+        var preset = DatasetPreset.preset(presetName)
+        if let trainSets { preset.training = trainSets.labels }
+        let datasetName = "\(presetName)\(trainSets?.nameSuffix ?? "")-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
         let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
         let runsFolder = URL(fileURLWithPath: "runs").standardizedFileURL
@@ -78,6 +85,7 @@ struct TrainEvalCommand: ParsableCommand {
         } else {
             let inputs = try DatasetInputs.load(labels: preset.training, role: .training, dataDirectory: dataDir)
                 + DatasetInputs.load(labels: preset.evaluation, role: .evaluation, dataDirectory: dataDir)
+            try Self.checkNoPredictedTaskIsTrainedOn(inputs, training: preset.training)
             // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous dataset as it was.
             let interruption = Interruption()
             interruption.install(notice: "stopping; the partial dataset is removed")
@@ -178,6 +186,20 @@ struct TrainEvalCommand: ParsableCommand {
 
     /// True when `build_info.json` can be read and records these inputs (every field of
     /// BuildInfo.Inputs), and the test split exists.
+    /// A training-role set gives every pair, test outputs included, to the train split: one that holds
+    /// a task this run predicts would train on its answers (ARC-AGI-2 training holds 376 ARC-AGI-1
+    /// evaluation tasks, for example). Refused, naming the set and some of the tasks.
+    static func checkNoPredictedTaskIsTrainedOn(_ inputs: [RoledTaskSet], training labels: [String]) throws {
+        let predicted = Set(inputs.filter { $0.role == .evaluation }.flatMap { $0.set.tasks.map(\.id) })
+        for (input, label) in zip(inputs.filter { $0.role == .training }, labels) {
+            let shared = input.set.tasks.map(\.id).filter { predicted.contains($0) }.sorted()
+            guard shared.isEmpty else {
+                throw ValidationError("--train-sets: \(label) holds \(shared.count) of the tasks this run predicts (\(shared.prefix(3).joined(separator: ", "))"
+                                      + "\(shared.count > 3 ? ", ..." : "")): their test outputs would be trained on; choose sets without them")
+            }
+        }
+    }
+
     static func datasetIsCurrent(_ url: URL, inputs: BuildInfo.Inputs) -> Bool {
         guard let info = try? BuildInfo.read(datasetDirectory: url),
               FileManager.default.fileExists(atPath: url.appendingPathComponent("test/dataset.json").path) else { return false }
