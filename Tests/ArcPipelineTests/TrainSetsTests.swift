@@ -1,7 +1,7 @@
-// train-eval --train-sets: test-time training only (`none`: the dataset holds the predicted tasks'
-// demonstrations and nothing else) or chosen training sets; a training set that holds a predicted
-// task is refused before anything is built (its test outputs would be trained on); bad lists are
-// refused naming the option.
+// train-eval --train-sets: test-time training only (`none`, the default: the dataset holds the
+// predicted tasks' demonstrations and nothing else), the preset's training sets, or chosen ones.
+// A training set that holds a predicted task is refused before anything is built (its test outputs
+// would be trained on); bad lists are refused naming the option.
 import Foundation
 import XCTest
 
@@ -15,21 +15,22 @@ final class TrainSetsTests: XCTestCase {
         return names.filter { $0 != "<blank>" }
     }
 
-    func testNoneTrainsOnThePredictedTasksDemonstrationsOnly() throws {
+    func testTheDefaultTrainsOnThePredictedTasksDemonstrationsOnly() throws {
         let root = try TinyTaskFiles.sandbox("train-sets")
         defer { try? FileManager.default.removeItem(at: root) }
         try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/training"), prefix: "tr", count: 2)
         try TinyTaskFiles.write(root.appendingPathComponent("data/arc-agi-2/evaluation"), prefix: "ev", count: 2)
         let base = ["train-eval", "--data-dir", "data", "--dataset", "arc2"] + tiny
 
-        let preset = try TinyTaskFiles.run(base + ["--out", "sub-preset"], in: root).stdout
-        XCTAssertTrue(preset.contains("data/built/arc2-aug1-c4-s42"), preset)
-        let withTraining = try puzzleNames(root.appendingPathComponent("data/built/arc2-aug1-c4-s42"))
+        let preset = try TinyTaskFiles.run(base + ["--train-sets", "preset", "--out", "sub-preset"], in: root).stdout
+        XCTAssertTrue(preset.contains("data/built/arc2-tpreset-aug1-c4-s42"), preset)
+        let withTraining = try puzzleNames(root.appendingPathComponent("data/built/arc2-tpreset-aug1-c4-s42"))
         XCTAssertTrue(withTraining.contains { $0.hasPrefix("tr") } && withTraining.contains { $0.hasPrefix("ev") }, "\(withTraining)")
 
-        let none = try TinyTaskFiles.run(base + ["--train-sets", "none", "--out", "sub-none"], in: root).stdout
-        let dataset = root.appendingPathComponent("data/built/arc2-ttt-aug1-c4-s42")
-        XCTAssertTrue(none.contains("[1/3] dataset: built") && none.contains("arc2-ttt-aug1-c4-s42"), none)
+        // The default and `none` are the same run: test-time training only.
+        let plain = try TinyTaskFiles.run(base + ["--out", "sub-none"], in: root).stdout
+        let dataset = root.appendingPathComponent("data/built/arc2-aug1-c4-s42")
+        XCTAssertTrue(plain.contains("[1/3] dataset: built") && plain.contains("data/built/arc2-aug1-c4-s42"), plain)
         let names = try puzzleNames(dataset)
         XCTAssertFalse(names.isEmpty)
         XCTAssertFalse(names.contains { $0.hasPrefix("tr") }, "no training-set task: \(names)")
@@ -38,8 +39,8 @@ final class TrainSetsTests: XCTestCase {
         XCTAssertEqual(info["training"] as? [String], [])
         XCTAssertEqual(info["evaluation"] as? [String], ["arc-agi-2:evaluation"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub-none/submission.json").path))
-        XCTAssertTrue(try TinyTaskFiles.run(base + ["--train-sets", "none", "--out", "sub-none"], in: root).stdout.contains("[2/3] train: reusing"),
-                      "the same options reuse the run")
+        let none = try TinyTaskFiles.run(base + ["--train-sets", "none", "--out", "sub-none"], in: root).stdout
+        XCTAssertTrue(none.contains("[1/3] dataset: reusing") && none.contains("[2/3] train: reusing"), "none is the default:\n\(none)")
 
         // A list of sets: here the preset's own, named; its dataset has its own folder.
         let listed = try TinyTaskFiles.run(base + ["--train-sets", "arc-agi-2:training", "--out", "sub-listed"], in: root).stdout

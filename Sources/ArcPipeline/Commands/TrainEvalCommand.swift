@@ -14,9 +14,9 @@ struct TrainEvalCommand: ParsableCommand {
         commandName: "train-eval",
         abstract: "The whole pipeline: build the augmented dataset, train HRM, predict, vote, write and score submission.json.",
         discussion: """
-        Data: the Kaggle layout when fetched (train on its training tasks and the test challenges' demonstrations,
-        predict the test challenges), else ARC-AGI-2 (train on training + evaluation demonstrations, predict
-        evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
+        Data: the Kaggle layout when fetched (predict the test challenges), else ARC-AGI-2 (predict its evaluation
+        tasks). Training is test-time training by default: on the predicted tasks' demonstrations and their
+        augmentations only (--train-sets preset adds the preset's training tasks: Kaggle's, or ARC-AGI-2's). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
         (--canvas auto), and 8 minutes for the whole job. --time-budget is the whole job's time here: training
         gets what is left after the dataset and the evaluation, whose time is measured on the model before
         training and reserved, so the submission is written within the budget (--max-steps alone: no budget).
@@ -26,12 +26,8 @@ struct TrainEvalCommand: ParsableCommand {
 
     @OptionGroup var data: DataOptions
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: DatasetPresetName?
-    @Option(help: """
-        Training-role sets trained on beside the predicted tasks' demonstrations: the dataset preset's (default), \
-        none (test-time training only: the predicted tasks' demonstrations and their augmentations), or a \
-        comma-separated list of \(TrainSets.labels.joined(separator: ", ")).
-        """, transform: { try TrainSets.parse($0) })
-    var trainSets: TrainSets?
+    @Option(help: ArgumentHelp(TrainSets.help), transform: { try TrainSets.parse($0) })
+    var trainSets: TrainSets = .none
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
     @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
@@ -58,8 +54,8 @@ struct TrainEvalCommand: ParsableCommand {
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)
         var preset = DatasetPreset.preset(presetName)
-        if let trainSets { preset.training = trainSets.labels }
-        let datasetName = "\(presetName)\(trainSets?.nameSuffix ?? "")-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
+        preset.training = trainSets.labels(preset: preset)
+        let datasetName = "\(presetName)\(trainSets.nameSuffix)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
         let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
         let runsFolder = URL(fileURLWithPath: "runs").standardizedFileURL

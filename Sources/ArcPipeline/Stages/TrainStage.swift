@@ -125,8 +125,10 @@ enum TrainStage {
                                                               metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
         }
         let config = configuration.model, options = configuration.trainer
-        guard exampleCount >= options.batchSize else {
-            throw ARCDataError(file: request.dataset.path, message: "the train split has \(exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
+        // A split (or a canvas bucket) smaller than a batch still gives full batches: the group
+        // sampler joins several epochs' shuffles (GroupSampler.swift), as the reference's epochs_per_iter.
+        guard exampleCount > 0 else {
+            throw ARCDataError(file: request.dataset.path, message: "the train split has no examples: nothing to train on")
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
