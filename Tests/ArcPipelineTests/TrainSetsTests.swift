@@ -39,6 +39,11 @@ final class TrainSetsTests: XCTestCase {
         XCTAssertEqual(info["training"] as? [String], [])
         XCTAssertEqual(info["evaluation"] as? [String], ["arc-agi-2:evaluation"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("sub-none/submission.json").path))
+        // Without --epochs train-eval takes the reference's 100000, so that the budget (here --max-steps) stops training.
+        let runLine = try XCTUnwrap(plain.split(separator: "\n").first { $0.hasPrefix("run folder: ") }, plain)
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: String(runLine.dropFirst("run folder: ".count)))
+            .appendingPathComponent("config.json"))) as? [String: Any])
+        XCTAssertEqual((config["training"] as? [String: Any])?["epochs"] as? Double, 100_000)
         let none = try TinyTaskFiles.run(base + ["--train-sets", "none", "--out", "sub-none"], in: root).stdout
         XCTAssertTrue(none.contains("[1/3] dataset: reusing") && none.contains("[2/3] train: reusing"), "none is the default:\n\(none)")
 

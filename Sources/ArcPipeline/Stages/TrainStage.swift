@@ -30,6 +30,8 @@ struct TrainRequest {
     /// Training's own time limit when it is not `run.timeBudget` (train-eval: what is left of the
     /// job's budget; the run's configuration keeps the job's budget, its reuse key).
     var trainingTimeBudget: TimeInterval? = nil
+    /// Epochs without --epochs (TrainingConfiguration.resolve).
+    var defaultEpochs: Double = 100
 
     var timeLimit: TimeInterval? { trainingTimeBudget ?? run.timeBudgetSeconds }
 }
@@ -122,7 +124,8 @@ enum TrainStage {
             configuration = saved
         } else {
             configuration = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
-                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
+                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest,
+                                                              defaultEpochs: request.defaultEpochs)
         }
         let config = configuration.model, options = configuration.trainer
         // A split (or a canvas bucket) smaller than a batch still gives full batches: the group
