@@ -16,7 +16,8 @@ struct TrainEvalCommand: ParsableCommand {
         discussion: """
         Data: the Kaggle layout when fetched (predict the test challenges), else ARC-AGI-2 (predict its evaluation
         tasks). Training is test-time training by default: on the predicted tasks' demonstrations and their
-        augmentations only (--train-sets preset adds the preset's training tasks: Kaggle's, or ARC-AGI-2's). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
+        augmentations only (--train-sets preset adds the preset's training tasks: Kaggle's, or ARC-AGI-2's).
+        Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
         (--canvas auto), and 8 minutes for the whole job. --time-budget is the whole job's time here: training
         gets what is left after the dataset and the evaluation, whose time is measured on the model before
         training and reserved, so the submission is written within the budget (--max-steps alone: no budget).
@@ -184,8 +185,6 @@ struct TrainEvalCommand: ParsableCommand {
         return try PredictionEstimate.seconds(config: config, split: split, batchSize: batchSize, threads: threads) * 1.15 + 10
     }
 
-    /// True when `build_info.json` can be read and records these inputs (every field of
-    /// BuildInfo.Inputs), and the test split exists.
     /// A training-role set gives every pair, test outputs included, to the train split: one that holds
     /// a task this run predicts would train on its answers (ARC-AGI-2 training holds 376 ARC-AGI-1
     /// evaluation tasks, for example). Refused, naming the set and some of the tasks.
@@ -200,6 +199,8 @@ struct TrainEvalCommand: ParsableCommand {
         }
     }
 
+    /// True when `build_info.json` can be read and records these inputs (every field of
+    /// BuildInfo.Inputs), and the test split exists.
     static func datasetIsCurrent(_ url: URL, inputs: BuildInfo.Inputs) -> Bool {
         guard let info = try? BuildInfo.read(datasetDirectory: url),
               FileManager.default.fileExists(atPath: url.appendingPathComponent("test/dataset.json").path) else { return false }
