@@ -37,6 +37,9 @@ BUNDLE = os.environ.get("ARC_BUNDLE", "")        # bundle folder; empty: search 
 TRAIN_BUDGET = os.environ.get("ARC_TRAIN_BUDGET", "10h")
 DEADLINE = os.environ.get("ARC_DEADLINE", "11h30m")
 NUM_AUG = int(os.environ.get("ARC_NUM_AUG", "4"))                           # augmentations per task
+# What is trained on beside the test tasks' demonstrations: "none" (test-time training only, train-eval's
+# default, chosen on the development set) or "preset" (Kaggle's training tasks too).
+TRAIN_SETS = os.environ.get("ARC_TRAIN_SETS", "none")
 EXTRA_ARGS = os.environ.get("ARC_EXTRA_ARGS", "").split()                   # more train-eval options"""
 
 RUN = r'''# Run the pipeline; whatever happens, leave a valid submission.json.
@@ -164,7 +167,7 @@ try:
     if run([binary, "fetch", "kaggle", "--kaggle-source", COMPETITION, "--data-dir", data_dir], work, env, deadline) != 0:
         raise RuntimeError("fetch failed")
     command = [binary, "train-eval", "--data-dir", data_dir, "--dataset", "kaggle", "--num-aug", str(NUM_AUG),
-               "--time-budget", TRAIN_BUDGET, "--out", out_dir] + EXTRA_ARGS
+               "--train-sets", TRAIN_SETS, "--time-budget", TRAIN_BUDGET, "--out", out_dir] + EXTRA_ARGS
     if run(command, work, env, deadline) != 0:
         raise RuntimeError("train-eval failed")
 

@@ -14,9 +14,10 @@ struct TrainEvalCommand: ParsableCommand {
         commandName: "train-eval",
         abstract: "The whole pipeline: build the augmented dataset, train HRM, predict, vote, write and score submission.json.",
         discussion: """
-        Data: the Kaggle layout when fetched (train on its training tasks and the test challenges' demonstrations,
-        predict the test challenges), else ARC-AGI-2 (train on training + evaluation demonstrations, predict
-        evaluation). Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
+        Data: the Kaggle layout when fetched (predict the test challenges), else ARC-AGI-2 (predict its evaluation
+        tasks). Training is test-time training by default: on the predicted tasks' demonstrations and their
+        augmentations only (--train-sets preset adds the preset's training tasks: Kaggle's, or ARC-AGI-2's).
+        Defaults are sized for a 2-core CPU: the cpu preset, 4 augmentations, size-bucketed canvases
         (--canvas auto), and 8 minutes for the whole job. --time-budget is the whole job's time here: training
         gets what is left after the dataset and the evaluation, whose time is measured on the model before
         training and reserved, so the submission is written within the budget (--max-steps alone: no budget).
@@ -26,6 +27,8 @@ struct TrainEvalCommand: ParsableCommand {
 
     @OptionGroup var data: DataOptions
     @Option(help: "Dataset preset: kaggle, arc2 or arc1 (default: kaggle when fetched, else arc2).") var dataset: DatasetPresetName?
+    @Option(help: ArgumentHelp(TrainSets.help), transform: { try TrainSets.parse($0) })
+    var trainSets: TrainSets = .none
     @Option(help: "Augmentations per task (the paper uses 1000; 1...10000).") var numAug: Int = 4
     @Option(help: "Dataset seed (0...9223372036854775807).") var datasetSeed: UInt64 = 42
     @Option(help: CanvasChoice.help, transform: { try CanvasChoice.parse($0) })
@@ -51,8 +54,9 @@ struct TrainEvalCommand: ParsableCommand {
         let dataDir = data.dataDirectory
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)
-        let preset = DatasetPreset.preset(presetName)
-        let datasetName = "\(presetName)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
+        var preset = DatasetPreset.preset(presetName)
+        preset.training = trainSets.labels(preset: preset)
+        let datasetName = "\(presetName)\(trainSets.nameSuffix)-aug\(numAug)\(canvas.nameSuffix)\(maxTasks.map { "-max\($0)" } ?? "")-s\(datasetSeed)"
         let datasetURL = dataDir.appendingPathComponent("built").appendingPathComponent(datasetName)
         let output = URL(fileURLWithPath: out ?? "submissions/\(datasetName)").standardizedFileURL
         let runsFolder = URL(fileURLWithPath: "runs").standardizedFileURL
@@ -78,6 +82,7 @@ struct TrainEvalCommand: ParsableCommand {
         } else {
             let inputs = try DatasetInputs.load(labels: preset.training, role: .training, dataDirectory: dataDir)
                 + DatasetInputs.load(labels: preset.evaluation, role: .evaluation, dataDirectory: dataDir)
+            try Self.checkNoPredictedTaskIsTrainedOn(inputs, training: preset.training)
             // Ctrl-C / SIGTERM: stop, remove the staging folder, leave the previous dataset as it was.
             let interruption = Interruption()
             interruption.install(notice: "stopping; the partial dataset is removed")
@@ -105,7 +110,7 @@ struct TrainEvalCommand: ParsableCommand {
         let trainMetadata = datasetURL.appendingPathComponent("train/dataset.json")
         let configuration = try TrainingConfiguration.resolve(
             model: model, trainer: trainer, run: budgeted, metadata: try BuiltDataset(directory: datasetURL).split("train").metadata,
-            metadataFile: trainMetadata, datasetDigest: try TrainStage.datasetDigest(datasetURL))
+            metadataFile: trainMetadata, datasetDigest: try TrainStage.datasetDigest(datasetURL), defaultEpochs: Self.defaultEpochs)
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
             .appendingPathComponent("\(datasetName)-\(model.preset)-\(try configuration.digest().prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
@@ -138,7 +143,7 @@ struct TrainEvalCommand: ParsableCommand {
             // A fresh run replaces the earlier one (when this program made it; the train stage checks).
             let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
                                                           run: budgeted, resume: resume, startOver: !resume,
-                                                          trainingTimeBudget: trainingSeconds), stop: stop)
+                                                          trainingTimeBudget: trainingSeconds, defaultEpochs: Self.defaultEpochs), stop: stop)
             var line = "[2/3] train: steps \(summary.endStep) in \(String(format: "%.0f", summary.seconds)) s (\(summary.stopReason))"
             if let m = summary.lastMetrics {
                 line += String(format: "; last interval lm_loss %.4f, token accuracy %.3f, exact %.3f", m["lm_loss"] ?? 0, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0)
@@ -166,6 +171,10 @@ struct TrainEvalCommand: ParsableCommand {
 
     /// The whole job's time when neither --time-budget nor --max-steps is given.
     static let defaultTimeBudget = "8m"
+    /// Without --epochs: the reference's epochs (config/cfg_pretrain.yaml), so that the time budget
+    /// stops training. On dev10 (development set) one thread trained 38 epochs in 30 minutes and
+    /// solved 3/190 test outputs, 155 epochs in 2 hours and solved 14/190 (README).
+    static let defaultEpochs = 100_000.0
     /// Training shorter than this is not worth starting: the budget is refused instead.
     static let minimumTrainingSeconds = 10.0
 
@@ -174,6 +183,20 @@ struct TrainEvalCommand: ParsableCommand {
     static func evaluationReserve(_ config: HRMConfig, dataset: URL, batchSize: Int, threads: Int) throws -> Double {
         let split = try BuiltDataset(directory: dataset).split("test")
         return try PredictionEstimate.seconds(config: config, split: split, batchSize: batchSize, threads: threads) * 1.15 + 10
+    }
+
+    /// A training-role set gives every pair, test outputs included, to the train split: one that holds
+    /// a task this run predicts would train on its answers (ARC-AGI-2 training holds 376 ARC-AGI-1
+    /// evaluation tasks, for example). Refused, naming the set and some of the tasks.
+    static func checkNoPredictedTaskIsTrainedOn(_ inputs: [RoledTaskSet], training labels: [String]) throws {
+        let predicted = Set(inputs.filter { $0.role == .evaluation }.flatMap { $0.set.tasks.map(\.id) })
+        for (input, label) in zip(inputs.filter { $0.role == .training }, labels) {
+            let shared = input.set.tasks.map(\.id).filter { predicted.contains($0) }.sorted()
+            guard shared.isEmpty else {
+                throw ValidationError("--train-sets: \(label) holds \(shared.count) of the tasks this run predicts (\(shared.prefix(3).joined(separator: ", "))"
+                                      + "\(shared.count > 3 ? ", ..." : "")): their test outputs would be trained on; choose sets without them")
+            }
+        }
     }
 
     /// True when `build_info.json` can be read and records these inputs (every field of

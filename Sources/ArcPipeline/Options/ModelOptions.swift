@@ -86,7 +86,7 @@ struct TrainerArguments: ParsableArguments {
     @Option(help: "Linear warm-up steps (preset: cpu 20, paper 2000; 0 or more).") var warmupSteps: Int?
     @Option(help: "Cosine floor as a fraction of the rate (1 = constant; 0...1).") var lrMinRatio: Double?
     @Option(help: "ACT exploration probability (0.1; 0...1).") var exploration: Double?
-    @Option(help: "Epochs over the groups (sets the schedule's total steps; in (0, 10000000]).") var epochs: Double = 100
+    @Option(help: "Epochs over the groups (sets the schedule's total steps; in (0, 10000000]; default: train 100, train-eval 100000, the reference's, so that its time budget stops training).") var epochs: Double?
     @Option(help: "Stop after this many steps (default: the epochs' total).") var maxSteps: Int?
     @Option(help: "Steps between metrics lines.") var logInterval: Int = TrainingConfiguration.defaultLogInterval
     @Option(help: "Steps between checkpoints.") var checkpointInterval: Int = TrainingConfiguration.defaultCheckpointInterval

@@ -13,8 +13,10 @@ import Training
 
 extension TrainingConfiguration {
     /// `metadata` is the train split's dataset.json (at `metadataFile`, named in errors).
+    /// Without --epochs, `defaultEpochs` (train: 100; train-eval: the reference's 100000, capped at the
+    /// most steps a run may have, so that its time budget is what stops training).
     static func resolve(model: ModelOptions, trainer: TrainerArguments, run: RunArguments, metadata: BuiltDatasetMetadata,
-                        metadataFile: URL, datasetDigest: String) throws -> TrainingConfiguration {
+                        metadataFile: URL, datasetDigest: String, defaultEpochs: Double = 100) throws -> TrainingConfiguration {
         let config = try model.config(seqLen: metadata.seqLen, numPuzzleIdentifiers: metadata.numPuzzleIdentifiers - 1, vocabSize: metadata.vocabSize)
         var options = trainer.options(preset: model.preset, seed: run.seed)
         do { try config.validate(batchSize: options.batchSize) } catch {
@@ -22,14 +24,18 @@ extension TrainingConfiguration {
         }
         // The schedule's length: epochs x (groups x mean examples per puzzle) / batch.
         let perEpoch = Double(metadata.totalGroups) * metadata.meanPuzzleExamples / Double(options.batchSize)
-        let total = (trainer.epochs * perEpoch).rounded(.down)
+        var epochs = trainer.epochs ?? defaultEpochs
+        if trainer.epochs == nil, perEpoch > 0, epochs * perEpoch > Double(OptionRanges.steps.upperBound) {
+            epochs = Double(OptionRanges.steps.upperBound) / perEpoch
+        }
+        let total = (epochs * perEpoch).rounded(.down)
         guard total.isFinite, total >= 0, total <= Double(OptionRanges.steps.upperBound) else {
             throw ARCDataError(file: metadataFile.path, field: "total_groups/mean_puzzle_examples",
-                               message: "--epochs \(trainer.epochs) x \(metadata.totalGroups) groups x \(metadata.meanPuzzleExamples) examples "
+                               message: "--epochs \(epochs) x \(metadata.totalGroups) groups x \(metadata.meanPuzzleExamples) examples "
                                    + "/ batch \(options.batchSize) is \(total) steps, outside 0...\(OptionRanges.steps.upperBound); lower --epochs")
         }
         options.totalSteps = max(1, Int(total))
-        return TrainingConfiguration(model: config, trainer: options, epochs: trainer.epochs, maxSteps: trainer.maxSteps ?? options.totalSteps,
+        return TrainingConfiguration(model: config, trainer: options, epochs: epochs, maxSteps: trainer.maxSteps ?? options.totalSteps,
                                      timeBudgetSeconds: run.timeBudgetSeconds, logInterval: trainer.logInterval,
                                      checkpointInterval: trainer.checkpointInterval, datasetDigest: datasetDigest)
     }

@@ -30,6 +30,8 @@ struct TrainRequest {
     /// Training's own time limit when it is not `run.timeBudget` (train-eval: what is left of the
     /// job's budget; the run's configuration keeps the job's budget, its reuse key).
     var trainingTimeBudget: TimeInterval? = nil
+    /// Epochs without --epochs (TrainingConfiguration.resolve).
+    var defaultEpochs: Double = 100
 
     var timeLimit: TimeInterval? { trainingTimeBudget ?? run.timeBudgetSeconds }
 }
@@ -122,11 +124,14 @@ enum TrainStage {
             configuration = saved
         } else {
             configuration = try TrainingConfiguration.resolve(model: request.model, trainer: request.trainer, run: request.run, metadata: meta,
-                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest)
+                                                              metadataFile: request.dataset.appendingPathComponent("train/dataset.json"), datasetDigest: digest,
+                                                              defaultEpochs: request.defaultEpochs)
         }
         let config = configuration.model, options = configuration.trainer
-        guard exampleCount >= options.batchSize else {
-            throw ARCDataError(file: request.dataset.path, message: "the train split has \(exampleCount) examples, fewer than one batch of \(options.batchSize); lower --batch-size")
+        // A split (or a canvas bucket) smaller than a batch still gives full batches: the group
+        // sampler joins several epochs' shuffles (GroupSampler.swift), as the reference's epochs_per_iter.
+        guard exampleCount > 0 else {
+            throw ARCDataError(file: request.dataset.path, message: "the train split has no examples: nothing to train on")
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
