@@ -22,7 +22,7 @@ struct ExportCheckCommand: ParsableCommand {
         // A small model with P = 2 (puzzle_emb_ndim 48 > D 32), random q_head and puzzle table.
         let config = HRMConfig(hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 2, lLayers: 1, hCycles: 2, lCycles: 3,
                                haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16)
-        let model = HRMModel<Float>(config: config, maxBatch: 3)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: 3)
         model.parameters.initialize(seed: options.seed)
         var generator = SplitMix64(seed: options.seed &+ 99)
         let q = model.parameters.layout[ParameterLayout.prefix + "q_head.weight"]

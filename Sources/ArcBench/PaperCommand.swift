@@ -22,7 +22,7 @@ func benchPaper(options: CommonOptions) {
     var config = HRMConfig.paper
     config.numPuzzleIdentifiers = 1000
     print("== paper-size inference: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), batch 1, \(config.haltMaxSteps) ACT steps, puzzle table \(config.numPuzzleIdentifiers + 1) rows, threads \(KernelThreads.count)")
-    let model = HRMModel<Float>(config: config, maxBatch: 1)
+    let model = ReasoningModel<Float>.make(config: config, maxBatch: 1)
     model.parameters.initialize(seed: options.seed)
     let data = randomBatch(config: config, batch: 1, seed: options.seed)
     let carry = HRMCarry<Float>(config: config, batch: 1)

@@ -30,7 +30,7 @@ func benchStep(options: CommonOptions, shape: StepShapeOptions, peak: Double) th
     let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
     let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""
     print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
-    let model = HRMModel<Float>(config: config, maxBatch: batch)
+    let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
     model.parameters.initialize(seed: options.seed)
     // Non-trivial q_head so the backward is representative.
     let q = model.parameters.layout[ParameterLayout.prefix + "q_head.weight"]

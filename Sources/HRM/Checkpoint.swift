@@ -4,7 +4,7 @@ import ARCCore
 import Foundation
 import Kernels
 
-extension HRMModel {
+extension ReasoningModel {
     /// All tensors by reference name (arena entries + puzzle table) as F32.
     public func stateTensors() -> [String: SafeTensor] {
         var tensors: [String: SafeTensor] = [:]

@@ -1,7 +1,9 @@
-// HRMConfig: the model's hyper-parameters and the named presets, in ONE place (docs/SPEC.md §4, §5).
-// `paper` is the published configuration; `cpu` a small model tuned for minutes-long
-// training runs on a CPU; `cpu-bench` the benchmark configuration of BENCHMARKS.md. Training
-// settings (batch size, exploration, rates) are the trainer's (Training's TrainerOptions).
+// HRMConfig: the model's hyper-parameters and the named presets, in ONE place (docs/SPEC.md §4, §5),
+// for both architectures (`architecture`: HRM, or TRM of §9, whose one network is `lLayers` blocks
+// and which has no H layers). `paper` is the published configuration; `cpu` a small model tuned for
+// minutes-long training runs on a CPU; `cpu-bench` the benchmark configuration of BENCHMARKS.md
+// (TRM's versions: HRMConfig+TRM.swift). Training settings (batch size, exploration, rates) are the
+// trainer's (Training's TrainerOptions).
 import Kernels
 
 public struct HRMConfig: Codable, Sendable, Equatable {
@@ -22,6 +24,14 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     public var seqLen: Int
     public var ropeTheta: Double
     public var rmsNormEpsilon: Double
+    /// HRM (two modules, 1-step gradient) or TRM (one network, the last cycle differentiated).
+    public var architecture: ModelArchitecture = .hrm
+    /// The TRM reference's `puzzle_emb_len`: P when non-zero, else ceil(puzzleEmbeddingDim / D)
+    /// (HRM's rule; HRM configs keep 0).
+    public var puzzleEmbeddingLength: Int = 0
+    /// The TRM reference's `no_ACT_continue` (a training rule; the model computes both Q logits either
+    /// way): true = a slot halts on q_halt > 0, no Q-continue target step or loss (docs/SPEC.md §9).
+    public var noACTContinue: Bool = false
 
     public init(
         hiddenSize: Int, numHeads: Int, expansion: Double = 4, hLayers: Int, lLayers: Int,
@@ -48,8 +58,10 @@ public struct HRMConfig: Codable, Sendable, Equatable {
     public var headDim: Int { hiddenSize / numHeads }
     /// SwiGLU width: round_up_to_256(round(expansion * D * 2 / 3)).
     public var intermediateSize: Int { swiGLUIntermediateSize(dim: hiddenSize, expansion: expansion) }
-    /// P = ceil(puzzle_emb_ndim / D).
-    public var puzzleTokens: Int { (puzzleEmbeddingDim + hiddenSize - 1) / hiddenSize }
+    /// P: puzzleEmbeddingLength when non-zero, else ceil(puzzle_emb_ndim / D).
+    public var puzzleTokens: Int {
+        puzzleEmbeddingLength != 0 ? puzzleEmbeddingLength : (puzzleEmbeddingDim + hiddenSize - 1) / max(1, hiddenSize)
+    }
     /// S = seqLen + P.
     public var totalLength: Int { seqLen + puzzleTokens }
     /// W when seqLen = W * W (the position canvas: 30 for ARC), else nil. Size-bucketed carries
@@ -88,12 +100,26 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         if headDim % 2 != 0 { try fail("head dim \(headDim) (hiddenSize / numHeads) must be even for RoPE") }
         if !(expansion > 0 && expansion <= Self.maximumExpansion) { try fail("expansion is \(expansion), expected a number in (0, \(Self.maximumExpansion)]") }
         if intermediateSize < 1 { try fail("expansion \(expansion) gives an empty SwiGLU layer for hiddenSize \(hiddenSize)") }
-        try check("hLayers", hLayers, 1...Self.maximumLayers)
+        switch architecture {
+        case .hrm:
+            try check("hLayers", hLayers, 1...Self.maximumLayers)
+            if puzzleEmbeddingLength != 0 { try fail("puzzleEmbeddingLength is \(puzzleEmbeddingLength); HRM takes ceil(puzzleEmbeddingDim / D) puzzle tokens: expected 0") }
+        case .trm:
+            if hLayers != 0 { try fail("hLayers is \(hLayers); TRM has one network (lLayers blocks) and no H layers: expected 0") }
+            try check("puzzleEmbeddingLength", puzzleEmbeddingLength, 0...Self.maximumSeqLen)
+        }
         try check("lLayers", lLayers, 1...Self.maximumLayers)
         try check("hCycles", hCycles, 1...Self.maximumCycles)
         try check("lCycles", lCycles, 1...Self.maximumCycles)
         try check("haltMaxSteps", haltMaxSteps, 1...Self.maximumHaltSteps)
         try check("puzzleEmbeddingDim", puzzleEmbeddingDim, 0...Self.maximumHiddenSize)
+        // Both at most 2^16 and 2^14: the product fits Int.
+        if puzzleEmbeddingDim > puzzleTokens * hiddenSize {
+            try fail("puzzleEmbeddingDim \(puzzleEmbeddingDim) does not fit puzzleEmbeddingLength \(puzzleEmbeddingLength) tokens of width \(hiddenSize) (at most \(puzzleTokens * hiddenSize))")
+        }
+        if puzzleEmbeddingDim == 0 && puzzleTokens != 0 {
+            try fail("puzzleEmbeddingLength is \(puzzleEmbeddingLength) without a puzzle embedding (puzzleEmbeddingDim 0): expected 0")
+        }
         try check("numPuzzleIdentifiers", numPuzzleIdentifiers, 0...(Int(Int32.max) - 1))
         try check("vocabSize", vocabSize, 1...Self.maximumVocabSize)
         try check("seqLen", seqLen, 1...Self.maximumSeqLen)
@@ -123,7 +149,8 @@ public struct HRMConfig: Codable, Sendable, Equatable {
 
     /// Decodes and validates (a stored config may come from an edited or foreign file). Keys of
     /// older files that are no longer model fields (batchSize, haltExplorationProbability: the
-    /// trainer's, in TrainerOptions) are ignored.
+    /// trainer's, in TrainerOptions) are ignored; files from before TRM (no architecture,
+    /// puzzleEmbeddingLength, noACTContinue) are HRM configs.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -140,7 +167,38 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         seqLen = try c.decode(Int.self, forKey: .seqLen)
         ropeTheta = try c.decode(Double.self, forKey: .ropeTheta)
         rmsNormEpsilon = try c.decode(Double.self, forKey: .rmsNormEpsilon)
+        architecture = try c.decodeIfPresent(ModelArchitecture.self, forKey: .architecture) ?? .hrm
+        puzzleEmbeddingLength = try c.decodeIfPresent(Int.self, forKey: .puzzleEmbeddingLength) ?? 0
+        noACTContinue = try c.decodeIfPresent(Bool.self, forKey: .noACTContinue) ?? false
         try validate()
+    }
+
+    /// Encodes every field; the three TRM-era fields only when they differ from HRM's values, so an
+    /// HRM config is written exactly as before them (run folders and checkpoints stay comparable).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(numHeads, forKey: .numHeads)
+        try c.encode(expansion, forKey: .expansion)
+        try c.encode(hLayers, forKey: .hLayers)
+        try c.encode(lLayers, forKey: .lLayers)
+        try c.encode(hCycles, forKey: .hCycles)
+        try c.encode(lCycles, forKey: .lCycles)
+        try c.encode(haltMaxSteps, forKey: .haltMaxSteps)
+        try c.encode(puzzleEmbeddingDim, forKey: .puzzleEmbeddingDim)
+        try c.encode(numPuzzleIdentifiers, forKey: .numPuzzleIdentifiers)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(seqLen, forKey: .seqLen)
+        try c.encode(ropeTheta, forKey: .ropeTheta)
+        try c.encode(rmsNormEpsilon, forKey: .rmsNormEpsilon)
+        if architecture != .hrm { try c.encode(architecture, forKey: .architecture) }
+        if puzzleEmbeddingLength != 0 { try c.encode(puzzleEmbeddingLength, forKey: .puzzleEmbeddingLength) }
+        if noACTContinue { try c.encode(noACTContinue, forKey: .noACTContinue) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hiddenSize, numHeads, expansion, hLayers, lLayers, hCycles, lCycles, haltMaxSteps, puzzleEmbeddingDim
+        case numPuzzleIdentifiers, vocabSize, seqLen, ropeTheta, rmsNormEpsilon, architecture, puzzleEmbeddingLength, noACTContinue
     }
 
     /// The paper's model (27M parameters without the puzzle table).
@@ -155,7 +213,7 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         guard let preset = ModelPreset(rawValue: name) else {
             throw HRMError.invalidConfig("unknown preset '\(name)' (known: \(presetNames.joined(separator: ", ")))")
         }
-        return preset.config
+        return preset.config(for: .hrm)
     }
 }
 

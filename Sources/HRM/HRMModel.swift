@@ -1,584 +1,63 @@
-// HRMModel: the Hierarchical Reasoning Model's inner step on the CPU with the 1-step gradient
-// (docs/SPEC.md §4). Post-norm blocks (attention with RoPE, SwiGLU, weightless RMSNorm), the two
-// reasoning modules H and L, the no-gradient cycles, then the differentiated step
-// zL = L(zL, zH + x); zH = H(zH, zL), logits = lm_head(zH)[P:], (q_halt, q_continue) = q_head(zH[0]).
-// Generic over the scalar: Float in production, Double for finite-difference tests.
-//
-// Public API used by the trainer / predictor (T = Float in production):
-//   let config = try HRMConfig.preset(named: "cpu")  // or .paper / .cpuBench; try config.validate()
-//   KernelThreads.configure(threads: 0)               // 0 = all cores (OpenBLAS runs 1 thread per worker)
-//   let model = HRMModel<Float>(config: config, maxBatch: b)     // arena allocated, weights zero
-//   model.parameters.initialize(seed: s)                          // spec init (puzzle table zeros)
-//   try model.load(from: url) / try model.save(to: url, metadata: [...])   (Checkpoint.swift)
-//   let carry = HRMCarry<Float>(config: config, batch: b)            // the full canvas: seqLen tokens
-//   try HRMCarry<Float>.validateSide(s, config: config)                // then, for a size-bucketed batch:
-//   let small = HRMCarry<Float>(config: config, batch: b, side: s)     // the top-left s x s crop of the
-//     W x W canvas (seqLen = W*W): s*s tokens per example, each at its canvas position for RoPE
-//   carry.reset(slot: i, model: model) / carry.resetAll(model: model)       // zH = H_init, zL = L_init
-//   model.innerStep(carry: carry, inputs: [Int32] (b*carry.tokensPerExample), puzzleIdentifiers: [Int32] (b), withGradient: Bool)
-//     (or the UnsafePointer overload with batch:) -> model.logits [b, carry.tokensPerExample, vocab] from the buffer start,
-//     model.qLogits [b, 2] (column 0 = q_halt, 1 = q_continue); the carry is updated in place.
-//     Outputs are overwritten by the next innerStep; the activations saved by a withGradient step
-//     stay valid for backward across later no-gradient steps (e.g. the ACT target step).
-//   model.qHeadStep(carry:, inputs:, puzzleIdentifiers:, batch:, qLogits: ptr [b*2]): one more no-gradient
-//     inner step that runs only the Q head into the caller's buffer (the ACT Q-continue target): model.logits,
-//     model.qLogits and the saved activations keep the previous step's values.
-//   Losses (Kernels), read from and written to the model's own buffers in place:
-//     sequenceStablemaxLoss(model.logitGradients, model.logits, labels, batch:, tokens:, vocab:, ignoreLabel:,
-//     gradientScale: 1/globalBatch, counts:) and binaryCrossEntropyWithLogits(model.qLogitGradients (+1 for continue),
-//     model.qLogits (+1), stride: 2, ...).
-//   model.zeroGradients(); model.backward(dlogits: ptr [b*tokensPerExample*vocab], dq: ptr [b*2], batch: b)
-//     (the geometry of the recorded step: tokensPerExample of the carry it ran on)
-//     -> model.gradients: trainable part of the arena (offsets = model.parameters.layout entries),
-//        model.puzzleGradients [b, ndim] per slot for model.lastPuzzleIdentifiers (duplicates NOT summed;
-//        tests use the internal puzzleTableGradient(batch:) for the dense per-identifier sum).
-//   Optimizers (Kernels): adamATan2Step(values+offset, m, v, gradients+offset, count:, step:, learningRate:,
-//     beta1:, beta2:, weightDecay:) per trainable tensor; sparseSignSGDStep(puzzle table, ..., identifiers,
-//     puzzleGradients, slots: b, learningRate:, weightDecay:).
-//   model.profiler = KernelProfiler() collects per-kernel wall times.
-import Dispatch
+// HRMModel: the Hierarchical Reasoning Model's inner step with the 1-step gradient (docs/SPEC.md §4):
+// two reasoning modules H and L of post-norm blocks, the no-gradient cycles, then the differentiated
+// step zL = L(zL, zH + x); zH = H(zH, zL). Everything the two architectures share (blocks, embeddings,
+// heads, the step's and the backward's frame, the API) is in ReasoningModel.swift.
 import Kernels
 
-/// The recurrent state (zH, zL) per batch slot, [batch, P + tokensPerExample, D] each.
-/// `side == nil`: the full sequence (config.seqLen tokens at positions P + t). `side == s`: the
-/// top-left s x s crop of the W x W position canvas (config.seqLen == W * W): grid token t is the
-/// canvas cell (t / s, t % s) at position P + (t / s) * W + t % s; puzzle tokens keep 0 ..< P.
-public final class HRMCarry<T: KernelScalar>: @unchecked Sendable {
-    public let zH: Tensor<T>
-    public let zL: Tensor<T>
-    public let batch: Int
-    public let rowsPerSlot: Int
-    public let dim: Int
-    /// nil = the full canvas; s = the s x s crop.
-    public let side: Int?
-    /// Grid tokens per example: config.seqLen, or side * side.
-    public let tokensPerExample: Int
-    public let puzzleTokens: Int
-
-    /// Throws (naming the side and its allowed range) unless `side` is nil, or config.seqLen is W * W
-    /// and 1 <= side <= W. Call it before `init(config:batch:side:)` with a side from data.
-    public static func validateSide(_ side: Int?, config: HRMConfig) throws {
-        guard let side else { return }
-        guard let width = config.canvasWidth else {
-            throw HRMError.invalidConfig("side \(side) needs seqLen to be a square W*W (the position canvas); seqLen is \(config.seqLen)")
-        }
-        if !(1...width).contains(side) {
-            throw HRMError.invalidConfig("side is \(side), expected 1...\(width) (the canvas is \(width)x\(width), seqLen \(config.seqLen))")
-        }
-    }
-
-    /// RoPE position of every row of a slot (P puzzle tokens, then the grid tokens) for `side`;
-    /// nil for side nil (rows at 0 ..< S). `side` must pass validateSide.
-    public static func positions(side: Int?, config: HRMConfig) -> [Int32]? {
-        guard let side, let width = config.canvasWidth else { return nil }
-        let p = config.puzzleTokens
-        var positions = (0..<p).map { Int32($0) }
-        positions.reserveCapacity(p + side * side)
-        for t in 0..<(side * side) { positions.append(Int32(p + (t / side) * width + t % side)) }
-        return positions
-    }
-
-    /// A carry of `batch` slots (zeros; reset before use). A side that fails validateSide is a
-    /// programming error here (validate data-driven sides first).
-    public init(config: HRMConfig, batch: Int, side: Int? = nil) {
-        do { try Self.validateSide(side, config: config) } catch {
-            preconditionFailure("HRMCarry: \(error) (call HRMCarry.validateSide first)")
-        }
-        self.batch = batch
-        self.side = side
-        tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
-        puzzleTokens = config.puzzleTokens
-        rowsPerSlot = config.puzzleTokens + tokensPerExample
-        dim = config.hiddenSize
-        zH = Tensor(shape: [batch, rowsPerSlot, config.hiddenSize])
-        zL = Tensor(shape: [batch, rowsPerSlot, config.hiddenSize])
-    }
-
-    /// Slot gets zH = H_init, zL = L_init broadcast over positions (docs/SPEC.md §5 reset).
-    public func reset(slot: Int, model: HRMModel<T>) {
-        let hInit = model.parameters.pointer(ParameterLayout.prefix + "H_init")
-        let lInit = model.parameters.pointer(ParameterLayout.prefix + "L_init")
-        for row in 0..<rowsPerSlot {
-            (zH.pointer + (slot * rowsPerSlot + row) * dim).update(from: hInit, count: dim)
-            (zL.pointer + (slot * rowsPerSlot + row) * dim).update(from: lInit, count: dim)
-        }
-    }
-
-    public func resetAll(model: HRMModel<T>) {
-        for slot in 0..<batch { reset(slot: slot, model: model) }
-    }
-}
-
-/// Activations of one block saved for its backward.
-struct BlockActivations<T: KernelScalar> {
-    let input: Tensor<T>      // [R, D] block input (qkv linear input)
-    let qkv: Tensor<T>        // [R, 3D] after RoPE
-    let attention: Tensor<T>  // [R, D] attention output (o_proj input)
-    let hidden: Tensor<T>     // [R, D] after the first rms (mlp input)
-    let rstd1: Tensor<T>      // [R]
-    let gateUp: Tensor<T>     // [R, 2I]
-    let activation: Tensor<T> // [R, I]
-    let output: Tensor<T>     // [R, D] block output (after the second rms)
-    let rstd2: Tensor<T>      // [R]
-
-    init(rows: Int, dim: Int, inter: Int) {
-        input = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); attention = Tensor(shape: [rows, dim])
-        hidden = Tensor(shape: [rows, dim]); rstd1 = Tensor(shape: [rows]); gateUp = Tensor(shape: [rows, 2 * inter])
-        activation = Tensor(shape: [rows, inter]); output = Tensor(shape: [rows, dim]); rstd2 = Tensor(shape: [rows])
-    }
-}
-
-/// Gradient scratch of the backward pass, sized for maxBatch x the full sequence and allocated on
-/// the first backward (an inference-only model never pays for it).
-struct BackwardScratch<T: KernelScalar> {
-    let stream: Tensor<T>       // [R, D] d of the residual stream, carried from block to block
-    let activation: Tensor<T>   // [R, I] d of the SwiGLU output
-    let gateUp: Tensor<T>       // [R, 2I] d of the gate|up projection
-    let attention: Tensor<T>    // [R, D] d of the attention output
-    let qkv: Tensor<T>          // [R, 3D] d of the rotated q|k|v
-    let firstTokens: Tensor<T>  // [B, D] d of zH at the first position, from the q head
-
-    init(rows: Int, batch: Int, dim: Int, inter: Int) {
-        stream = Tensor(shape: [rows, dim]); activation = Tensor(shape: [rows, inter]); gateUp = Tensor(shape: [rows, 2 * inter])
-        attention = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); firstTokens = Tensor(shape: [batch, dim])
-    }
-}
-
-/// Offsets of one block's weights in the arena.
-struct BlockWeights {
-    let qkv: Int, output: Int, gateUp: Int, down: Int
-}
-
-/// The sequence geometry of one inner step, from its carry: grid tokens per example, rows per slot,
-/// RoPE positions per row (nil = 0 ..< seq), and the attention scratch for that length.
-struct StepGeometry<T: KernelScalar> {
-    let side: Int?
-    let tokens: Int
-    let seq: Int
-    let positions: [Int32]?
-    let attention: AttentionScratch<T>
-}
-
-public final class HRMModel<T: KernelScalar>: @unchecked Sendable {
-    public let config: HRMConfig
-    public var parameters: ParameterArena<T>
-    /// d loss / d parameter for the trainable part of the arena (same offsets). Accumulated by backward.
-    /// Allocated on first use, so an inference-only model does not pay for it.
-    public private(set) lazy var gradients: Tensor<T> = Tensor(shape: [parameters.layout.trainableCount])
-    /// d loss / d puzzle row, per batch slot [maxBatch, ndim] (overwritten by backward).
-    public let puzzleGradients: Tensor<T>
-    /// Outputs of the last inner step: logits [maxBatch, seqLen, vocab], q logits [maxBatch, 2].
-    public let logits: Tensor<T>
-    public let qLogits: Tensor<T>
-    /// d loss / d logits and d loss / d q logits, the same shapes: where a trainer's loss writes the
-    /// gradients `backward` starts from. Allocated on first use, like `gradients`.
-    public private(set) lazy var logitGradients: Tensor<T> = Tensor(shape: [maxBatch, config.seqLen, vocab])
-    public private(set) lazy var qLogitGradients: Tensor<T> = Tensor(shape: [maxBatch, 2])
-    public let maxBatch: Int
-    public var profiler: KernelProfiler?
-
-    let dim: Int, heads: Int, headDim: Int, inter: Int, seq: Int, puzzleTokens: Int, ndim: Int, vocab: Int
-    let maxRows: Int
-    let rotary: RotaryTable<T>
+public final class HRMModel<T: KernelScalar>: ReasoningModel<T>, @unchecked Sendable {
     let hWeights: [BlockWeights]
     let lWeights: [BlockWeights]
-    let offsets: (tokens: Int, lmHead: Int, qWeight: Int, qBias: Int)
-
-    // Work buffers, [maxRows, ...]
-    let inputEmbedding: Tensor<T>
-    let injection: Tensor<T>
-    let puzzleRows: Tensor<T>
-    let qkvScratch: Tensor<T>, attentionScratchBuffer: Tensor<T>, projection: Tensor<T>
-    let gateUpScratch: Tensor<T>, activationScratch: Tensor<T>, rstdScratch: Tensor<T>
-    /// Geometry of the full sequence (side nil), and of each side seen so far (made on first use).
-    let fullGeometry: StepGeometry<T>
-    var sideGeometries: [Int: StepGeometry<T>] = [:]
-    let firstTokens: Tensor<T>
-    let savedFirstTokens: Tensor<T>
-    // Saved for backward (allocated on first use with gradient)
+    // Saved for backward (allocated on the first step with gradient)
     var hActivations: [BlockActivations<T>] = []
     var lActivations: [BlockActivations<T>] = []
-    // Inputs [maxBatch * seqLen] and puzzle identifiers [maxBatch] of the recorded step, its first
-    // savedBatch slots valid (allocated on the first step with gradient, then overwritten in place).
-    var savedInputs: [Int32] = []
-    var savedPuzzleIdentifiers: [Int32] = []
-    var savedBatch = 0
-    var savedGeometry: StepGeometry<T>?
-    var hasSavedActivations = false
-    /// The puzzle identifiers of the recorded step (a new array: for tests and diagnostics).
-    public var lastPuzzleIdentifiers: [Int32] { Array(savedPuzzleIdentifiers.prefix(savedBatch)) }
-    // Backward scratch (allocated on first backward)
-    lazy var backwardScratch = BackwardScratch<T>(rows: maxRows, batch: maxBatch, dim: dim, inter: inter)
 
-    public init(config: HRMConfig, maxBatch: Int) {
-        self.config = config
-        self.maxBatch = maxBatch
-        dim = config.hiddenSize; heads = config.numHeads; headDim = config.headDim; inter = config.intermediateSize
-        seq = config.totalLength; puzzleTokens = config.puzzleTokens; ndim = config.puzzleEmbeddingDim; vocab = config.vocabSize
-        maxRows = maxBatch * seq
-        parameters = ParameterArena(config: config)
-        let layout = parameters.layout
-        puzzleGradients = Tensor(shape: [maxBatch, max(1, ndim)])
-        logits = Tensor(shape: [maxBatch, config.seqLen, vocab])
-        qLogits = Tensor(shape: [maxBatch, 2])
-        rotary = RotaryTable(sequenceLength: seq, headDim: headDim, theta: config.ropeTheta)
-        func blocks(_ level: String, _ count: Int) -> [BlockWeights] {
-            (0..<count).map { layer in
-                let base = ParameterLayout.prefix + "\(level).layers.\(layer)."
-                return BlockWeights(
-                    qkv: layout[base + "self_attn.qkv_proj.weight"].offset, output: layout[base + "self_attn.o_proj.weight"].offset,
-                    gateUp: layout[base + "mlp.gate_up_proj.weight"].offset, down: layout[base + "mlp.down_proj.weight"].offset)
-            }
-        }
-        hWeights = blocks("H_level", config.hLayers)
-        lWeights = blocks("L_level", config.lLayers)
-        let p = ParameterLayout.prefix
-        offsets = (layout[p + "embed_tokens.embedding_weight"].offset, layout[p + "lm_head.weight"].offset,
-                   layout[p + "q_head.weight"].offset, layout[p + "q_head.bias"].offset)
-        inputEmbedding = Tensor(shape: [maxRows, dim])
-        injection = Tensor(shape: [maxRows, dim])
-        puzzleRows = Tensor(shape: [maxBatch, max(1, ndim)])
-        qkvScratch = Tensor(shape: [maxRows, 3 * dim])
-        attentionScratchBuffer = Tensor(shape: [maxRows, dim])
-        projection = Tensor(shape: [maxRows, dim])
-        gateUpScratch = Tensor(shape: [maxRows, 2 * inter])
-        activationScratch = Tensor(shape: [maxRows, inter])
-        rstdScratch = Tensor(shape: [maxRows])
-        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, attention: AttentionScratch(seq: seq))
-        firstTokens = Tensor(shape: [maxBatch, dim])
-        savedFirstTokens = Tensor(shape: [maxBatch, dim])
+    /// An HRM model of a valid config with architecture .hrm (arena allocated, weights zero).
+    public override init(config: HRMConfig, maxBatch: Int) {
+        precondition(config.architecture == .hrm, "HRMModel: the config is a \(config.architecture) config (use ReasoningModel.make)")
+        let layout = ParameterLayout(config: config)
+        hWeights = Self.blockWeights(layout, level: "H_level", count: config.hLayers)
+        lWeights = Self.blockWeights(layout, level: "L_level", count: config.lLayers)
+        super.init(config: config, maxBatch: maxBatch)
     }
 
-    @inline(__always)
-    func timed<R>(_ name: String, _ body: () -> R) -> R {
-        if let profiler { return profiler.measure(name, body) }
-        return body()
-    }
-
-    /// The geometry of a step on `carry` (the carry must have been made for this model's config).
-    func geometry(for carry: HRMCarry<T>) -> StepGeometry<T> {
-        precondition(carry.dim == dim && carry.puzzleTokens == puzzleTokens, "HRMCarry made for another config (D \(carry.dim), P \(carry.puzzleTokens); model D \(dim), P \(puzzleTokens))")
-        guard let side = carry.side else {
-            precondition(carry.tokensPerExample == config.seqLen, "HRMCarry has \(carry.tokensPerExample) tokens, model seqLen \(config.seqLen)")
-            return fullGeometry
-        }
-        if let known = sideGeometries[side] { return known }
-        precondition((try? HRMCarry<T>.validateSide(side, config: config)) != nil, "HRMCarry side \(side) is not valid for seqLen \(config.seqLen)")
-        let tokens = side * side
-        let made = StepGeometry<T>(side: side, tokens: tokens, seq: puzzleTokens + tokens,
-                                   positions: HRMCarry<T>.positions(side: side, config: config),
-                                   attention: AttentionScratch(seq: puzzleTokens + tokens))
-        sideGeometries[side] = made
-        return made
-    }
-
-    /// RoPE on qkv [batch * g.seq, 3D] with the geometry's positions (inverse = backward).
+    /// Every (h, l) cycle but the last (docs/SPEC.md §4).
     @_specialize(where T == Float)
-    func rope(_ qkv: UnsafeMutablePointer<T>, inverse: Bool, batch: Int, geometry g: StepGeometry<T>) {
-        if let positions = g.positions {
-            positions.withUnsafeBufferPointer {
-                ropeApply(qkv, table: rotary, positions: $0.baseAddress!, inverse: inverse, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
-            }
-        } else {
-            ropeApply(qkv, table: rotary, inverse: inverse, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
-        }
-    }
-
-    public func zeroGradients() {
-        gradients.zero()
-        puzzleGradients.zero()
-    }
-
-    // MARK: forward
-
-    /// Embeds inputs [batch, g.tokens] and puzzle identifiers [batch] into inputEmbedding.
-    @_specialize(where T == Float)
-    func embed(inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, geometry g: StepGeometry<T>) {
-        let w = parameters.values.pointer
-        timed("embedding") {
-            if ndim > 0 {
-                puzzleRowsForward(puzzleRows.pointer, parameters.puzzleEmbedding.pointer, puzzleIdentifiers, batch: batch, tableRows: config.numPuzzleIdentifiers + 1, ndim: ndim)
-            }
-            inputEmbeddingForward(
-                inputEmbedding.pointer, inputs, w + offsets.tokens, ndim > 0 ? UnsafePointer(puzzleRows.pointer) : nil,
-                batch: batch, tokens: g.tokens, vocab: vocab, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
-                scale: T(Double(dim).squareRoot()))
-        }
-    }
-
-    /// One post-norm block in place on z [rows, D]; saves activations when `save` is given.
-    @_specialize(where T == Float)
-    func blockForward(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, geometry g: StepGeometry<T>, save: BlockActivations<T>?) {
-        let rows = batch * g.seq
-        let w = parameters.values.pointer
-        let qkv = save?.qkv.pointer ?? qkvScratch.pointer
-        let attention = save?.attention.pointer ?? attentionScratchBuffer.pointer
-        let gateUp = save?.gateUp.pointer ?? gateUpScratch.pointer
-        let activation = save?.activation.pointer ?? activationScratch.pointer
-        if let save { save.input.pointer.update(from: z, count: rows * dim) }
-        timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
-        timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
-        timed("attention") { attentionForward(attention, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
-        timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
-        timed("residual+rms") {
-            addInPlace(z, projection.pointer, count: rows * dim)
-            rmsNormForward(z, save?.rstd1.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
-        }
-        if let save { save.hidden.pointer.update(from: z, count: rows * dim) }
-        timed("linear gate_up") { linearForward(gateUp, z, w + weights.gateUp, nil, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
-        timed("swiglu") { swiGLUForward(activation, gateUp, rows: rows, inter: inter) }
-        timed("linear down") { linearForward(projection.pointer, activation, w + weights.down, nil, rows: rows, inFeatures: inter, outFeatures: dim) }
-        timed("residual+rms") {
-            addInPlace(z, projection.pointer, count: rows * dim)
-            rmsNormForward(z, save?.rstd2.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
-        }
-        if let save { save.output.pointer.update(from: z, count: rows * dim) }
-    }
-
-    /// Reasoning module: z = z + injection, then its blocks in order (in place on z).
-    @_specialize(where T == Float)
-    func moduleForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, geometry g: StepGeometry<T>, save: [BlockActivations<T>]?) {
-        timed("residual+rms") { addInPlace(z, inj, count: batch * g.seq * dim) }
-        for (index, block) in weights.enumerated() {
-            blockForward(z, weights: block, batch: batch, geometry: g, save: save?[index])
-        }
-    }
-
-    /// injection = a + b
-    @_specialize(where T == Float)
-    func setInjection(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>) {
-        let n = batch * g.seq * dim
-        let out = SendablePointer(injection.pointer), pa = SendablePointer(UnsafeMutablePointer(mutating: a)), pb = SendablePointer(UnsafeMutablePointer(mutating: b))
-        parallelChunks(n) { range in
-            for i in range { out.pointer[i] = pa.pointer[i] + pb.pointer[i] }
-        }
-    }
-
-    /// The no-gradient cycles of the inner step on the carry (docs/SPEC.md §4): every (h, l) but the last.
-    /// Inputs [batch, carry.tokensPerExample].
-    func noGradientCycles(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int) {
-        precondition(batch <= maxBatch && batch <= carry.batch, "noGradientCycles: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
-        let g = geometry(for: carry)
-        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
-        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
-    }
-
-    @_specialize(where T == Float)
-    func runNoGradientCycles(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>) {
+    override func runNoGradientCycles(carry: ReasoningCarry<T>, batch: Int, geometry g: StepGeometry<T>) {
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         for h in 0..<config.hCycles {
             for l in 0..<config.lCycles where !(h == config.hCycles - 1 && l == config.lCycles - 1) {
                 setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
-                moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: nil)
+                blocksForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: nil)
             }
             if h != config.hCycles - 1 {
-                moduleForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: nil)
+                blocksForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: nil)
             }
         }
     }
 
-    /// The differentiated step from the current carry (inputEmbedding must be set by embed):
-    /// zL = L(zL, zH + x); zH = H(zH, zL); then the heads. Saves activations when withGradient.
-    /// With `qLogitsOnly` (no gradient) only the Q head runs, into that buffer.
+    /// The differentiated step: zL = L(zL, zH + x); zH = H(zH, zL).
     @_specialize(where T == Float)
-    func gradientStep(carry: HRMCarry<T>, batch: Int, geometry g: StepGeometry<T>, withGradient: Bool,
-                      qLogitsOnly: UnsafeMutablePointer<T>? = nil) {
-        precondition(!(withGradient && qLogitsOnly != nil), "gradientStep: a Q-head-only step records no gradient")
-        if withGradient && hActivations.isEmpty {
-            let rows = maxRows
-            hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
-            lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
+    override func recordedUpdates(carry: ReasoningCarry<T>, batch: Int, geometry g: StepGeometry<T>, record: Bool) {
+        if record && hActivations.isEmpty {
+            hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter) }
+            lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter) }
         }
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
-        moduleForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: withGradient ? lActivations : nil)
-        moduleForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: withGradient ? hActivations : nil)
-        heads(zH: zH, batch: batch, geometry: g, tokenLogits: qLogitsOnly == nil, qLogits: qLogitsOnly ?? qLogits.pointer)
-        if withGradient {
-            savedFirstTokens.pointer.update(from: firstTokens.pointer, count: batch * dim)
-            hasSavedActivations = true
-            savedBatch = batch
-            savedGeometry = g
-        }
+        blocksForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: record ? lActivations : nil)
+        blocksForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: record ? hActivations : nil)
     }
 
-    /// With tokenLogits, logits = lm_head(zH)[P:] as [batch, g.tokens, vocab] from the buffer start; always
-    /// q = q_head(zH[:, 0]) into `destination` [batch, 2].
+    override func recordedAnswer() -> UnsafePointer<T> {
+        UnsafePointer(hActivations[hActivations.count - 1].output.pointer)
+    }
+
+    /// H module: its input zH_old + zL_new sends the gradient to zL_new only; then the L module, whose
+    /// input gradient d(zL_old + zH_old + x) is d x (nothing flows into the carry: 1-step gradient).
     @_specialize(where T == Float)
-    func heads(zH: UnsafePointer<T>, batch: Int, geometry g: StepGeometry<T>, tokenLogits: Bool, qLogits destination: UnsafeMutablePointer<T>) {
-        let w = parameters.values.pointer
-        timed("lm_head") {
-            if tokenLogits {
-                for b in 0..<batch {
-                    linearForward(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
-                                  rows: g.tokens, inFeatures: dim, outFeatures: vocab)
-                }
-            }
-            for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * g.seq * dim, count: dim) }
-            linearForward(destination, firstTokens.pointer, w + offsets.qWeight, w + offsets.qBias, rows: batch, inFeatures: dim, outFeatures: 2)
-        }
-    }
-
-    /// One inner step on the carry for `batch` slots: inputs [batch, carry.tokensPerExample] tokens, puzzleIdentifiers [batch].
-    /// Writes logits/qLogits and updates the carry in place (the new carry is detached by construction).
-    /// With withGradient the final step's activations are kept for `backward`.
-    @_specialize(where T == Float)
-    public func innerStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int, withGradient: Bool) {
-        precondition(batch <= maxBatch && batch <= carry.batch, "innerStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
-        let g = geometry(for: carry)
-        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
-        if withGradient {
-            // Outputs (logits, qLogits) are overwritten by the next innerStep; the saved activations stay
-            // valid for `backward` across later no-gradient steps (e.g. the ACT target step).
-            saveStepInputs(inputs, puzzleIdentifiers, count: batch * g.tokens, batch: batch)
-        }
-        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
-        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
-    }
-
-    /// Keeps the recorded step's inputs and identifiers for `backward`, in buffers made once.
-    func saveStepInputs(_ inputs: UnsafePointer<Int32>, _ puzzleIdentifiers: UnsafePointer<Int32>, count: Int, batch: Int) {
-        if savedInputs.isEmpty {
-            savedInputs = [Int32](repeating: 0, count: maxBatch * config.seqLen)
-            savedPuzzleIdentifiers = [Int32](repeating: 0, count: maxBatch)
-        }
-        savedInputs.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: inputs, count: count) }
-        savedPuzzleIdentifiers.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: puzzleIdentifiers, count: batch) }
-    }
-
-    /// One more no-gradient inner step on `carry` (updated in place) that runs only the Q head: writes
-    /// (q_halt, q_continue) per slot to `destination` [batch, 2] and skips the lm head. The model's
-    /// `logits` and `qLogits` keep the previous step's outputs and the saved activations stay valid for
-    /// `backward`: the ACT trainer's Q-continue target step (docs/SPEC.md §5).
-    @_specialize(where T == Float)
-    public func qHeadStep(carry: HRMCarry<T>, inputs: UnsafePointer<Int32>, puzzleIdentifiers: UnsafePointer<Int32>, batch: Int,
-                          qLogits destination: UnsafeMutablePointer<T>) {
-        precondition(batch <= maxBatch && batch <= carry.batch, "qHeadStep: batch \(batch) exceeds model \(maxBatch) / carry \(carry.batch)")
-        let g = geometry(for: carry)
-        embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
-        runNoGradientCycles(carry: carry, batch: batch, geometry: g)
-        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: false, qLogitsOnly: destination)
-    }
-
-    /// Array convenience for innerStep.
-    public func innerStep(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
-        let batch = puzzleIdentifiers.count
-        precondition(inputs.count == batch * carry.tokensPerExample, "innerStep: \(inputs.count) input tokens for batch \(batch) x \(carry.tokensPerExample) tokens per example")
-        inputs.withUnsafeBufferPointer { ip in
-            puzzleIdentifiers.withUnsafeBufferPointer { pp in
-                innerStep(carry: carry, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, withGradient: withGradient)
-            }
-        }
-    }
-
-    /// Only the differentiated part from a given carry (for tests that hold the no-gradient part fixed).
-    func gradientStepOnly(carry: HRMCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
-        let batch = puzzleIdentifiers.count
-        let g = geometry(for: carry)
-        precondition(batch <= maxBatch && batch <= carry.batch && inputs.count == batch * g.tokens,
-                     "gradientStepOnly: \(inputs.count) tokens, batch \(batch) (model \(maxBatch), carry \(carry.batch), \(g.tokens) tokens per example)")
-        inputs.withUnsafeBufferPointer { ip in
-            puzzleIdentifiers.withUnsafeBufferPointer { pp in
-                embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, geometry: g)
-            }
-        }
-        if withGradient {
-            inputs.withUnsafeBufferPointer { ip in
-                puzzleIdentifiers.withUnsafeBufferPointer { pp in
-                    saveStepInputs(ip.baseAddress!, pp.baseAddress!, count: inputs.count, batch: batch)
-                }
-            }
-        }
-        gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
-    }
-
-    // MARK: backward
-
-
-    /// Backward of one block: dz [rows, D] holds d output on entry and d input on exit.
-    @_specialize(where T == Float)
-    func blockBackward(_ dz: UnsafeMutablePointer<T>, weights: BlockWeights, saved: BlockActivations<T>, batch: Int, geometry g: StepGeometry<T>) {
-        let rows = batch * g.seq
-        let w = parameters.values.pointer
-        let gradient = gradients.pointer
-        let scratch = backwardScratch
-        let dActivation = scratch.activation.pointer
-        let dGateUp = scratch.gateUp.pointer
-        let dAttention = scratch.attention.pointer
-        let dQKV = scratch.qkv.pointer
-        // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
-        timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
-        timed("linear down backward") {
-            linearBackward(dActivation, gradient + weights.down, nil, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
-        }
-        timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
-        timed("linear gate_up backward") {
-            // d hidden = residual (dz) + dGateUp W_gu
-            linearBackward(dz, gradient + weights.gateUp, nil, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
-        }
-        timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
-        timed("linear o backward") {
-            linearBackward(dAttention, gradient + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
-        }
-        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
-        timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
-        timed("linear qkv backward") {
-            linearBackward(dz, gradient + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
-        }
-    }
-
-    /// Backward of the last innerStep(withGradient: true) given dlogits [batch, tokensPerExample, vocab]
-    /// (the tokens per example of the carry that step ran on) and
-    /// dq [batch, 2] (d loss / d (q_halt, q_continue)). Accumulates into `gradients`; writes
-    /// `puzzleGradients` [batch, ndim] per slot. Nothing flows into the carry (1-step gradient).
-    @_specialize(where T == Float)
-    public func backward(dlogits: UnsafePointer<T>, dq: UnsafePointer<T>, batch: Int) {
-        precondition(hasSavedActivations && batch == savedBatch, "backward: call innerStep(withGradient: true) with batch \(batch) first")
-        guard let g = savedGeometry else { preconditionFailure("backward: no recorded step") }
-        let seq = g.seq
-        let w = parameters.values.pointer
-        let gradient = gradients.pointer
-        let dz = backwardScratch.stream.pointer
-        let zH = hActivations[hActivations.count - 1].output.pointer
-        timed("lm_head backward") {
-            for b in 0..<batch {
-                let slot = dz + b * seq * dim
-                for j in 0..<(puzzleTokens * dim) { slot[j] = 0 }
-                linearBackward(slot + puzzleTokens * dim, gradient + offsets.lmHead, nil, dlogits + b * g.tokens * vocab, zH + (b * seq + puzzleTokens) * dim,
-                               w + offsets.lmHead, rows: g.tokens, inFeatures: dim, outFeatures: vocab)
-            }
-            let dFirst = backwardScratch.firstTokens.pointer
-            linearBackward(dFirst, gradient + offsets.qWeight, gradient + offsets.qBias, dq, savedFirstTokens.pointer, w + offsets.qWeight, rows: batch, inFeatures: dim, outFeatures: 2)
-            for b in 0..<batch {
-                let row = dz + b * seq * dim
-                for j in 0..<dim { row[j] += dFirst[b * dim + j] }
-            }
-        }
-        // H module: input = zH_old + zL_new; its gradient flows to zL_new only.
-        for index in stride(from: hWeights.count - 1, through: 0, by: -1) {
-            blockBackward(dz, weights: hWeights[index], saved: hActivations[index], batch: batch, geometry: g)
-        }
-        // dz is now d zL_new = d output of the L module.
-        for index in stride(from: lWeights.count - 1, through: 0, by: -1) {
-            blockBackward(dz, weights: lWeights[index], saved: lActivations[index], batch: batch, geometry: g)
-        }
-        // dz = d(zL_old + zH_old + x): its x part goes to the embeddings.
-        timed("embedding backward") {
-            savedInputs.withUnsafeBufferPointer { ip in
-                inputEmbeddingBackward(gradient + offsets.tokens, ndim > 0 ? puzzleGradients.pointer : nil, dz, ip.baseAddress!,
-                                       batch: batch, tokens: g.tokens, puzzleTokens: puzzleTokens, ndim: ndim, dim: dim,
-                                       scale: T(Double(dim).squareRoot()))
-            }
-        }
-    }
-
-    /// Sums the per-slot puzzle gradients into a full-table gradient [N+1, ndim] (for tests and dense use).
-    func puzzleTableGradient(batch: Int) -> Tensor<T> {
-        let table = Tensor<T>(shape: [config.numPuzzleIdentifiers + 1, ndim])
-        for b in 0..<batch {
-            let row = Int(savedPuzzleIdentifiers[b])
-            for j in 0..<ndim { table[row * ndim + j] += puzzleGradients[b * ndim + j] }
-        }
-        return table
+    override func recordedBackward(_ dz: UnsafeMutablePointer<T>, batch: Int, geometry g: StepGeometry<T>) -> UnsafeMutablePointer<T> {
+        blocksBackward(dz, weights: hWeights, saved: hActivations, batch: batch, geometry: g)
+        blocksBackward(dz, weights: lWeights, saved: lActivations, batch: batch, geometry: g)
+        return dz
     }
 }

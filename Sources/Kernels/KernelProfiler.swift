@@ -1,5 +1,5 @@
 // Wall time per named kernel, summed over calls: the per-kernel tables of `arc-bench` and
-// the model's optional profiling (HRMModel.profiler).
+// the model's optional profiling (ReasoningModel.profiler).
 import Dispatch
 
 /// Accumulated wall time per kernel name.

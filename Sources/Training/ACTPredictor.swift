@@ -14,7 +14,7 @@ public struct ExamplePrediction: Sendable, Equatable {
 }
 
 public final class ACTPredictor {
-    public let model: HRMModel<Float>
+    public let model: ReasoningModel<Float>
     public let batchSize: Int
     public let haltMaxSteps: Int
     /// One carry per canvas side (key 0: the full sequence), made on first use.
@@ -23,7 +23,7 @@ public final class ACTPredictor {
     /// writes (one example's, unused); the argmax token per slot and position of the last batch.
     var inputs: [Int32], identifiers: [Int32], unusedLabels: [Int32], tokens: [UInt8]
 
-    public init(model: HRMModel<Float>, batchSize: Int, haltMaxSteps: Int) {
+    public init(model: ReasoningModel<Float>, batchSize: Int, haltMaxSteps: Int) {
         self.model = model
         self.batchSize = batchSize
         self.haltMaxSteps = haltMaxSteps

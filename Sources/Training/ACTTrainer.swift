@@ -1,9 +1,12 @@
 // The ACT training loop (docs/SPEC.md §5 and §6): a carry per batch slot that persists across
 // steps; halted slots are reset and take the example in their slot of the new batch; one
-// inner step with the 1-step gradient; halting by q_halt > q_continue with exploration; the
-// Q-continue target from one more no-gradient inner step; lm (stablemax) + 0.5 * (q_halt +
-// q_continue) losses with the gradient divided by the global batch size; AdamATan2 on the
-// dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch.
+// inner step (HRM's 1-step gradient, TRM's last cycle); halting by q_halt > q_continue with
+// exploration; the Q-continue target from one more no-gradient inner step; lm (stablemax) + 0.5 *
+// (q_halt + q_continue) losses with the gradient divided by the global batch size; AdamATan2 on the
+// dense parameters and sparse sign-SGD on the puzzle-embedding rows of the batch. With the model's
+// noACTContinue (TRM, docs/SPEC.md §9) a slot halts on q_halt > 0 and there is no target step and
+// no q_continue loss. An optional weight EMA (TrainerOptions.emaRate, WeightAverage.swift) follows
+// every optimizer step.
 // A size-bucketed dataset trains each bucket with its own sampler and carry (TrainingBucket.swift);
 // the optimizers, schedule, step count and exploration stream are shared.
 // No adapter between trainer and model: the step reads the model's outputs (logits, qLogits) and
@@ -28,7 +31,51 @@ public struct TrainerOptions: Sendable, Equatable, Codable {
     public var totalSteps = 1
     public var explorationProbability = 0.1
     public var seed: UInt64 = 0
+    /// Weight EMA rate mu (shadow = (1 - mu) * weights + mu * shadow after every optimizer step; the
+    /// shadow is what is evaluated and exported); 0 = off. TRM's reference runs use 0.999.
+    public var emaRate = 0.0
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize, learningRate, puzzleEmbeddingLearningRate, weightDecay, puzzleEmbeddingWeightDecay, beta1, beta2
+        case warmupSteps, lrMinRatio, totalSteps, explorationProbability, seed, emaRate
+    }
+
+    /// Files from before the EMA have no emaRate (off).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        puzzleEmbeddingLearningRate = try c.decode(Double.self, forKey: .puzzleEmbeddingLearningRate)
+        weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+        puzzleEmbeddingWeightDecay = try c.decode(Double.self, forKey: .puzzleEmbeddingWeightDecay)
+        beta1 = try c.decode(Double.self, forKey: .beta1)
+        beta2 = try c.decode(Double.self, forKey: .beta2)
+        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
+        lrMinRatio = try c.decode(Double.self, forKey: .lrMinRatio)
+        totalSteps = try c.decode(Int.self, forKey: .totalSteps)
+        explorationProbability = try c.decode(Double.self, forKey: .explorationProbability)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        emaRate = try c.decodeIfPresent(Double.self, forKey: .emaRate) ?? 0
+    }
+
+    /// emaRate only when on, so a run without it keeps the configuration (and reuse key) it had before.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(puzzleEmbeddingLearningRate, forKey: .puzzleEmbeddingLearningRate)
+        try c.encode(weightDecay, forKey: .weightDecay)
+        try c.encode(puzzleEmbeddingWeightDecay, forKey: .puzzleEmbeddingWeightDecay)
+        try c.encode(beta1, forKey: .beta1)
+        try c.encode(beta2, forKey: .beta2)
+        try c.encode(warmupSteps, forKey: .warmupSteps)
+        try c.encode(lrMinRatio, forKey: .lrMinRatio)
+        try c.encode(totalSteps, forKey: .totalSteps)
+        try c.encode(explorationProbability, forKey: .explorationProbability)
+        try c.encode(seed, forKey: .seed)
+        if emaRate != 0 { try c.encode(emaRate, forKey: .emaRate) }
+    }
 }
 
 /// Sums over the halted slots of one step (the reference's metrics), plus the losses.
@@ -122,7 +169,7 @@ final class ACTStepScratch {
 public final class ACTTrainer {
     public static var ignoreLabel: Int32 { -100 }
 
-    public let model: HRMModel<Float>
+    public let model: ReasoningModel<Float>
     public let options: TrainerOptions
     public private(set) var adam: AdamATan2
     public let signSGD: SparseSignSGD
@@ -140,18 +187,22 @@ public final class ACTTrainer {
     let batch: Int, vocab: Int
     /// ACT's maximum steps per example: the model's halt_max_steps (one value, in the model config).
     let haltMaxSteps: Int
+    /// The model's no_ACT_continue: halt on q_halt > 0, no Q-continue target or loss.
+    let noACTContinue: Bool
+    /// Whether the Q-continue target step and loss run (HRM with more than one ACT step).
+    var trainsQContinue: Bool { haltMaxSteps > 1 && !noACTContinue }
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
     let scratch: ACTStepScratch
 
     /// A trainer on one example source (a dataset without canvas buckets).
-    public convenience init(model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions) throws {
+    public convenience init(model: ReasoningModel<Float>, data: ExampleSource, options: TrainerOptions) throws {
         try self.init(model: model, buckets: [data], options: options)
     }
 
     /// A trainer on one example source per canvas bucket; every batch comes from one bucket.
     /// Bucket 0 samples with `options.seed`, so one bucket trains exactly as a single source.
-    public init(model: HRMModel<Float>, buckets sources: [ExampleSource], options: TrainerOptions, group: ProcessGroup = .single) throws {
+    public init(model: ReasoningModel<Float>, buckets sources: [ExampleSource], options: TrainerOptions, group: ProcessGroup = .single) throws {
         precondition(!sources.isEmpty, "ACTTrainer needs at least one example source")
         self.model = model
         self.options = options
@@ -161,6 +212,7 @@ public final class ACTTrainer {
         batch = share.count
         vocab = model.vocabularySize
         haltMaxSteps = model.config.haltMaxSteps
+        noACTContinue = model.config.noACTContinue
         buckets = try sources.enumerated().map { index, data in
             try TrainingBucket(model: model, data: data, batch: options.batchSize, slots: share.count,
                                seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15, ignoreLabel: ACTTrainer.ignoreLabel)
@@ -217,7 +269,7 @@ public final class ACTTrainer {
             model.innerStep(carry: b.carry, inputs: inputs, puzzleIdentifiers: identifiers, batch: batch, withGradient: true)
         }
         decideHalting(b)
-        if haltMaxSteps > 1 { computeQContinueTargets(b) }
+        if trainsQContinue { computeQContinueTargets(b) }
         var metrics = StepMetrics()
         metrics.step = step + 1
         metrics.epoch = epoch
@@ -256,7 +308,8 @@ public final class ACTTrainer {
         }
     }
 
-    /// Halting (training): max steps, q_halt > q_continue (the model's qLogits), exploration's minimum.
+    /// Halting (training): max steps, q_halt > q_continue (q_halt > 0 with noACTContinue; the model's
+    /// qLogits), exploration's minimum.
     func decideHalting(_ b: TrainingBucket) {
         let q = model.qLogits.pointer
         let maxSteps = Int32(haltMaxSteps)
@@ -267,7 +320,7 @@ public final class ACTTrainer {
             scratch.isLastStep[slot] = isLast
             var halt = isLast
             if haltMaxSteps > 1 {
-                halt = halt || q[2 * slot] > q[2 * slot + 1]
+                halt = halt || q[2 * slot] > (noACTContinue ? 0 : q[2 * slot + 1])
                 let explore = rng.nextUnit() < options.explorationProbability
                 let minHalt = Int32(2 + Int(rng.next() % UInt64(max(1, haltMaxSteps - 1))))
                 if explore && b.slotSteps[slot] < minHalt { halt = false }
@@ -306,7 +359,7 @@ public final class ACTTrainer {
         countCorrectTokens(b)
         metrics.qHaltLoss = binaryCrossEntropyWithLogits(dQ, q, stride: 2, scratch.sequenceCorrect.baseAddress!, count: batch,
                                                          gradientScale: 0.5 * scale)
-        if haltMaxSteps > 1 {
+        if trainsQContinue {
             metrics.qContinueLoss = binaryCrossEntropyWithLogits(dQ + 1, q + 1, stride: 2, scratch.targetQContinue.baseAddress!, count: batch,
                                                                  gradientScale: 0.5 * scale)
         } else {

@@ -138,7 +138,7 @@ extension TrainingSession {
     /// Resumes from the latest checkpoint: rank 0 reads its two files and sends them to every rank
     /// (the run folder need not be visible to the other ranks); each rank checks the state and
     /// takes its share of the slots.
-    func resumeFromLatest(model: HRMModel<Float>) throws {
+    func resumeFromLatest(model: ReasoningModel<Float>) throws {
         let group = trainer.group
         var modelData = Data(), stateData = Data(), folderPath = Data()
         if group.isRoot {

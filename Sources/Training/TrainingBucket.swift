@@ -32,7 +32,7 @@ final class TrainingBucket {
 
     /// `batch` is the global batch the sampler draws; `slots` (default: all) the slots this
     /// process holds of it (data parallelism, DataParallel.swift).
-    init(model: HRMModel<Float>, data: ExampleSource, batch: Int, slots: Int? = nil, seed: UInt64, ignoreLabel: Int32) throws {
+    init(model: ReasoningModel<Float>, data: ExampleSource, batch: Int, slots: Int? = nil, seed: UInt64, ignoreLabel: Int32) throws {
         self.data = data
         seqLen = data.sequenceLength
         sampler = GroupSampler(puzzleIndices: data.puzzleOffsets, groupIndices: data.groupOffsets, batchSize: batch, seed: seed)

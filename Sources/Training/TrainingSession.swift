@@ -65,7 +65,7 @@ public final class TrainingSession {
 
     /// Makes the trainer on one example source; with `resume`, restores the model and trainer
     /// state of the latest checkpoint.
-    public convenience init(runDirectory: URL, model: HRMModel<Float>, data: ExampleSource, options: TrainerOptions,
+    public convenience init(runDirectory: URL, model: ReasoningModel<Float>, data: ExampleSource, options: TrainerOptions,
                             resume: Bool, metadata: [String: String] = [:]) throws {
         try self.init(runDirectory: runDirectory, model: model, buckets: [data], options: options, resume: resume, metadata: metadata)
     }
@@ -73,7 +73,7 @@ public final class TrainingSession {
     /// Makes the trainer on one example source per canvas bucket (docs/DESIGN.md "Formats").
     /// Under data parallelism (`group` of several ranks, DataParallel.swift) every rank makes its
     /// session; rank 0 alone writes metrics and checkpoints.
-    public init(runDirectory: URL, model: HRMModel<Float>, buckets: [ExampleSource], options: TrainerOptions,
+    public init(runDirectory: URL, model: ReasoningModel<Float>, buckets: [ExampleSource], options: TrainerOptions,
                 resume: Bool, metadata: [String: String] = [:], group: ProcessGroup = .single) throws {
         self.runDirectory = runDirectory
         self.metadata = metadata

@@ -156,9 +156,7 @@ final class BucketedCarryTests: XCTestCase {
         let batch = 2, tokens = 9
         let base = HRMCarry<Double>(config: config, batch: batch, side: 3)
         base.resetAll(model: model)
-        inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
-            model.noGradientCycles(carry: base, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
-        } }
+        model.noGradientCycles(carry: base, inputs: inputs, puzzleIdentifiers: identifiers)
         let work = HRMCarry<Double>(config: config, batch: batch, side: 3)
         let haltTargets: [Double] = [1, 0], continueTargets: [Double] = [0.3, 0.8]
         let dlogits = Tensor<Double>(shape: [batch, tokens, config.vocabSize])

@@ -70,9 +70,7 @@ final class ModelGoldenTests: XCTestCase {
         // No-gradient part alone.
         let probe = HRMCarry<Float>(config: config, batch: batch, side: side)
         probe.resetAll(model: model)
-        inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
-            model.noGradientCycles(carry: probe, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
-        } }
+        model.noGradientCycles(carry: probe, inputs: inputs, puzzleIdentifiers: identifiers)
         assertClose("\(name) debug.input_embeddings", Array(model.inputEmbedding.array.prefix(batch * rows * config.hiddenSize)), try fixture.floats("debug.input_embeddings"))
         assertClose("\(name) debug.z_H_nograd", probe.zH.array, try fixture.floats("debug.z_H_nograd"))
         assertClose("\(name) debug.z_L_nograd", probe.zL.array, try fixture.floats("debug.z_L_nograd"))

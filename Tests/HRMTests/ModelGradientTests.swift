@@ -35,9 +35,7 @@ final class ModelGradientTests: XCTestCase {
         let batch = 2
         let base = HRMCarry<Double>(config: config, batch: batch)
         base.resetAll(model: model)
-        inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
-            model.noGradientCycles(carry: base, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch)
-        } }
+        model.noGradientCycles(carry: base, inputs: inputs, puzzleIdentifiers: identifiers)
         let work = HRMCarry<Double>(config: config, batch: batch)
         let haltTargets: [Double] = [1, 0], continueTargets: [Double] = [0.3, 0.8]
         let dlogits = Tensor<Double>(shape: [batch, config.seqLen, config.vocabSize])
@@ -78,9 +76,7 @@ final class ModelGradientTests: XCTestCase {
         a.resetAll(model: model); b.resetAll(model: model)
         model.innerStep(carry: a, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
         let logitsA = model.logits.array, qA = model.qLogits.array
-        inputs.withUnsafeBufferPointer { ip in identifiers.withUnsafeBufferPointer { pp in
-            model.noGradientCycles(carry: b, inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: 2)
-        } }
+        model.noGradientCycles(carry: b, inputs: inputs, puzzleIdentifiers: identifiers)
         model.gradientStepOnly(carry: b, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: true)
         XCTAssertEqual(model.logits.array, logitsA)
         XCTAssertEqual(model.qLogits.array, qA)

@@ -1,4 +1,4 @@
-// TRMConfig and TRM's parameter layout (docs/SPEC.md §9): the published ARC model's sizes (16 puzzle
+// HRMConfig.trm and TRM's parameter layout (docs/SPEC.md §9): the published ARC model's sizes (16 puzzle
 // tokens, S = 916, about 7M parameters under the official names, one network, no H level), the
 // puzzle-token rule, the configurations refused with the field named, and the JSON round trip.
 import Foundation
@@ -8,12 +8,12 @@ import XCTest
 
 final class TRMConfigTests: XCTestCase {
     func testPaperConfiguration() throws {
-        let config = TRMConfig.paper
+        let config = HRMConfig.trmPaper
         try config.validate(batchSize: 768)
         XCTAssertEqual(config.puzzleTokens, 16)
         XCTAssertEqual(config.totalLength, 916)
         XCTAssertEqual(config.intermediateSize, 1536)
-        let layout = ParameterLayout(trm: config)
+        let layout = ParameterLayout(config: config)
         // 2 x (3D*D + D*D + 2I*D + D*I) + 2 * 12 * D + 2 * D + 2, D 512, I 1536.
         XCTAssertEqual(layout.parameterCount, 6_829_058)
         XCTAssertFalse(layout.entries.contains { $0.name.contains("H_level") })
@@ -38,7 +38,7 @@ final class TRMConfigTests: XCTestCase {
     }
 
     func testRefusedConfigurationsNameTheField() {
-        func refused(_ change: (inout TRMConfig) -> Void, mentions: String, line: UInt = #line) {
+        func refused(_ change: (inout HRMConfig) -> Void, mentions: String, line: UInt = #line) {
             var config = TRMGradientTests.tinyConfig
             change(&config)
             XCTAssertThrowsError(try config.validate(), line: line) { error in
@@ -61,16 +61,44 @@ final class TRMConfigTests: XCTestCase {
     }
 
     func testJSONRoundTripAndValidationOnDecode() throws {
-        let config = TRMConfig.paper
+        let config = HRMConfig.trmPaper
         let data = try JSONEncoder().encode(config)
-        XCTAssertEqual(try JSONDecoder().decode(TRMConfig.self, from: data), config)
+        XCTAssertEqual(try JSONDecoder().decode(HRMConfig.self, from: data), config)
         var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         object["puzzleEmbeddingLength"] = 0
         object["puzzleEmbeddingDim"] = 0
         object["lCycles"] = 0
         let bad = try JSONSerialization.data(withJSONObject: object)
-        XCTAssertThrowsError(try JSONDecoder().decode(TRMConfig.self, from: bad)) { error in
+        XCTAssertThrowsError(try JSONDecoder().decode(HRMConfig.self, from: bad)) { error in
             XCTAssertTrue("\(error)".contains("lCycles is 0"), "\(error)")
         }
+    }
+
+    /// One config type for both: TRM has no H layers, HRM no puzzle_emb_len; an HRM config is encoded
+    /// with exactly the keys it had before TRM (run folders keep their reuse key), and a file without
+    /// the architecture is HRM.
+    func testArchitectureFieldsAndHRMEncoding() throws {
+        var trm = TRMGradientTests.tinyConfig
+        trm.hLayers = 1
+        XCTAssertThrowsError(try trm.validate()) { XCTAssertTrue("\($0)".contains("hLayers is 1"), "\($0)") }
+        var hrm = HRMConfig.cpu
+        hrm.puzzleEmbeddingLength = 4
+        XCTAssertThrowsError(try hrm.validate()) { XCTAssertTrue("\($0)".contains("puzzleEmbeddingLength is 4"), "\($0)") }
+        let hrmKeys = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(HRMConfig.cpu)) as? [String: Any]).keys
+        XCTAssertEqual(Set(hrmKeys), ["hiddenSize", "numHeads", "expansion", "hLayers", "lLayers", "hCycles", "lCycles", "haltMaxSteps",
+                                      "puzzleEmbeddingDim", "numPuzzleIdentifiers", "vocabSize", "seqLen", "ropeTheta", "rmsNormEpsilon"])
+        let trmObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(HRMConfig.trmPaper)) as? [String: Any])
+        XCTAssertEqual(trmObject["architecture"] as? String, "trm")
+        XCTAssertEqual(trmObject["noACTContinue"] as? Bool, true)
+        XCTAssertEqual(try JSONDecoder().decode(HRMConfig.self, from: JSONEncoder().encode(HRMConfig.cpu)).architecture, .hrm)
+        XCTAssertEqual(ModelPreset.paper.config(for: .trm), HRMConfig.trmPaper)
+        for preset in ModelPreset.allCases {
+            for architecture in ModelArchitecture.allCases {
+                XCTAssertNoThrow(try preset.config(for: architecture).validate(), "\(preset) \(architecture)")
+                XCTAssertEqual(preset.config(for: architecture).architecture, architecture)
+            }
+        }
+        XCTAssertTrue(ReasoningModel<Float>.make(config: TRMGradientTests.tinyConfig, maxBatch: 1) is TRMModel<Float>)
+        XCTAssertTrue(ReasoningModel<Float>.make(config: HRMConfig.cpu, maxBatch: 1) is HRMModel<Float>)
     }
 }

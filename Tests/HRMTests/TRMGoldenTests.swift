@@ -14,11 +14,11 @@ import XCTest
 final class TRMGoldenTests: XCTestCase {
     override func setUp() { KernelThreads.configure(threads: 2) }
 
-    static func config(from fixture: SafeTensorsFile) -> TRMConfig {
+    static func config(from fixture: SafeTensorsFile) -> HRMConfig {
         let c = fixture.configJSON
         func int(_ key: String) -> Int { (c[key] as? NSNumber)?.intValue ?? -1 }
         func double(_ key: String) -> Double { (c[key] as? NSNumber)?.doubleValue ?? .nan }
-        return TRMConfig(
+        return HRMConfig.trm(
             hiddenSize: int("hidden_size"), numHeads: int("num_heads"), expansion: double("expansion"), lLayers: int("L_layers"),
             hCycles: int("H_cycles"), lCycles: int("L_cycles"), haltMaxSteps: int("halt_max_steps"),
             puzzleEmbeddingDim: int("puzzle_emb_ndim"), puzzleEmbeddingLength: int("puzzle_emb_len"),
@@ -64,7 +64,7 @@ final class TRMGoldenTests: XCTestCase {
         let identifiers = try fixture.ints("batch.puzzle_identifiers")
 
         // The carry in: slot 0 is the reset state, slot 1 random.
-        let carry = TRMCarry<Float>(config: config, batch: batch)
+        let carry = ReasoningCarry<Float>(config: config, batch: batch)
         carry.resetAll(model: model)
         let slot = rows * d
         let fixtureZH = try fixture.floats("carry.z_H"), fixtureZL = try fixture.floats("carry.z_L")
@@ -73,7 +73,7 @@ final class TRMGoldenTests: XCTestCase {
         for i in 0..<carry.zH.count { carry.zH[i] = fixtureZH[i]; carry.zL[i] = fixtureZL[i] }
 
         // The cycles without gradient alone.
-        let probe = TRMCarry<Float>(config: config, batch: batch)
+        let probe = ReasoningCarry<Float>(config: config, batch: batch)
         probe.copy(from: carry)
         model.noGradientCycles(carry: probe, inputs: inputs, puzzleIdentifiers: identifiers)
         assertClose("\(name) debug.input_embeddings", Array(model.inputEmbedding.array.prefix(batch * rows * d)), try fixture.floats("debug.input_embeddings"))

@@ -14,7 +14,7 @@ import TestHelpers
 final class TRMGradientTests: XCTestCase {
     override func setUp() { KernelThreads.configure(threads: 2) }
 
-    static let tinyConfig = TRMConfig(
+    static let tinyConfig = HRMConfig.trm(
         hiddenSize: 8, numHeads: 2, expansion: 4, lLayers: 2, hCycles: 2, lCycles: 3, haltMaxSteps: 2,
         puzzleEmbeddingDim: 12, puzzleEmbeddingLength: 3, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 9)
 
@@ -36,17 +36,17 @@ final class TRMGradientTests: XCTestCase {
         let (model, inputs, labels, identifiers) = makeTinyModel()
         let config = Self.tinyConfig
         let batch = 2
-        let base = TRMCarry<Double>(config: config, batch: batch)
+        let base = ReasoningCarry<Double>(config: config, batch: batch)
         base.resetAll(model: model)
         model.noGradientCycles(carry: base, inputs: inputs, puzzleIdentifiers: identifiers)
-        let work = TRMCarry<Double>(config: config, batch: batch)
+        let work = ReasoningCarry<Double>(config: config, batch: batch)
         let haltTargets: [Double] = [1, 0], continueTargets: [Double] = [0.3, 0.8]
         let dlogits = Tensor<Double>(shape: [batch, config.seqLen, config.vocabSize])
         let dq = Tensor<Double>(shape: [batch, 2])
 
         func loss(backward: Bool) -> Double {
             work.copy(from: base)
-            model.lastCycleOnly(carry: work, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: backward)
+            model.gradientStepOnly(carry: work, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: backward)
             let lm = labels.withUnsafeBufferPointer {
                 sequenceStablemaxLoss(backward ? dlogits.pointer : nil, model.logits.pointer, $0.baseAddress!, batch: batch, tokens: config.seqLen, vocab: config.vocabSize, ignoreLabel: 0).loss
             }
@@ -77,17 +77,17 @@ final class TRMGradientTests: XCTestCase {
     func testInnerStepEqualsNoGradientCyclesThenLastCycle() {
         let (model, inputs, _, identifiers) = makeTinyModel()
         let config = Self.tinyConfig
-        let a = TRMCarry<Double>(config: config, batch: 2), b = TRMCarry<Double>(config: config, batch: 2)
+        let a = ReasoningCarry<Double>(config: config, batch: 2), b = ReasoningCarry<Double>(config: config, batch: 2)
         a.resetAll(model: model); b.resetAll(model: model)
         model.innerStep(carry: a, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
         let logitsA = model.logits.array, qA = model.qLogits.array
         model.noGradientCycles(carry: b, inputs: inputs, puzzleIdentifiers: identifiers)
-        model.lastCycleOnly(carry: b, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: true)
+        model.gradientStepOnly(carry: b, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: true)
         XCTAssertEqual(model.logits.array, logitsA)
         XCTAssertEqual(model.qLogits.array, qA)
         XCTAssertEqual(a.zH.array, b.zH.array)
         XCTAssertEqual(a.zL.array, b.zL.array)
-        let fresh = TRMCarry<Double>(config: config, batch: 2)
+        let fresh = ReasoningCarry<Double>(config: config, batch: 2)
         fresh.resetAll(model: model)
         XCTAssertNotEqual(fresh.zH.array, a.zH.array)
         XCTAssertNotEqual(fresh.zL.array, a.zL.array)
@@ -97,11 +97,11 @@ final class TRMGradientTests: XCTestCase {
     func testFullSideCropEqualsFullSequence() throws {
         let (model, inputs, _, identifiers) = makeTinyModel()
         let config = Self.tinyConfig
-        XCTAssertThrowsError(try TRMCarry<Double>.validateSide(4, config: config))
-        try TRMCarry<Double>.validateSide(3, config: config)
-        XCTAssertEqual(TRMCarry<Double>.positions(side: 3, config: config), (0..<12).map { Int32($0) })
-        XCTAssertEqual(TRMCarry<Double>.positions(side: 2, config: config), [0, 1, 2, 3, 4, 6, 7])
-        let full = TRMCarry<Double>(config: config, batch: 2), cropped = TRMCarry<Double>(config: config, batch: 2, side: 3)
+        XCTAssertThrowsError(try ReasoningCarry<Double>.validateSide(4, config: config))
+        try ReasoningCarry<Double>.validateSide(3, config: config)
+        XCTAssertEqual(ReasoningCarry<Double>.positions(side: 3, config: config), (0..<12).map { Int32($0) })
+        XCTAssertEqual(ReasoningCarry<Double>.positions(side: 2, config: config), [0, 1, 2, 3, 4, 6, 7])
+        let full = ReasoningCarry<Double>(config: config, batch: 2), cropped = ReasoningCarry<Double>(config: config, batch: 2, side: 3)
         full.resetAll(model: model); cropped.resetAll(model: model)
         model.innerStep(carry: full, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
         let logits = model.logits.array
@@ -116,7 +116,7 @@ final class TRMGradientTests: XCTestCase {
         let floatModel = TRMModel<Float>(config: config, maxBatch: 2)
         for i in 0..<floatModel.parameters.values.count { floatModel.parameters.values[i] = Float(doubleModel.parameters.values[i]) }
         for i in 0..<floatModel.parameters.puzzleEmbedding.count { floatModel.parameters.puzzleEmbedding[i] = Float(doubleModel.parameters.puzzleEmbedding[i]) }
-        let cd = TRMCarry<Double>(config: config, batch: 2), cf = TRMCarry<Float>(config: config, batch: 2)
+        let cd = ReasoningCarry<Double>(config: config, batch: 2), cf = ReasoningCarry<Float>(config: config, batch: 2)
         cd.resetAll(model: doubleModel); cf.resetAll(model: floatModel)
         doubleModel.innerStep(carry: cd, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
         floatModel.innerStep(carry: cf, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)

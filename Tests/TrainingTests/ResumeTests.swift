@@ -47,7 +47,7 @@ final class ResumeTests: XCTestCase {
         return m
     }
 
-    func allParameters(_ m: HRMModel<Float>) -> [Float] { m.parameters.values.array + m.parameters.puzzleEmbedding.array }
+    func allParameters(_ m: ReasoningModel<Float>) -> [Float] { m.parameters.values.array + m.parameters.puzzleEmbedding.array }
 
     func temporaryRun() throws -> URL {
         let u = FileManager.default.temporaryDirectory.appendingPathComponent("arc-resume-\(UUID().uuidString.prefix(8))")

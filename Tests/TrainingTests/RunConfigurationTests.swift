@@ -30,9 +30,22 @@ final class RunConfigurationTests: XCTestCase {
         let json = try Self.object(try base.canonicalJSON())
         func labels(_ value: Any) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
         XCTAssertEqual(Set(json.keys), labels(base))
-        XCTAssertEqual(Set(try XCTUnwrap(json["model"] as? [String: Any]).keys), labels(base.model))
-        XCTAssertEqual(Set(try XCTUnwrap(json["trainer"] as? [String: Any]).keys), labels(base.trainer))
+        // Fields added with TRM are written only when they differ from HRM's values (so an HRM run keeps
+        // its reuse key); everything else always.
+        let writtenWhenSet: Set<String> = ["architecture", "puzzleEmbeddingLength", "noACTContinue"]
+        XCTAssertEqual(Set(try XCTUnwrap(json["model"] as? [String: Any]).keys), labels(base.model).subtracting(writtenWhenSet))
+        XCTAssertEqual(Set(try XCTUnwrap(json["trainer"] as? [String: Any]).keys), labels(base.trainer).subtracting(["emaRate"]))
         XCTAssertNil(json["model"].flatMap { ($0 as? [String: Any])?["batchSize"] }, "the batch size is the trainer's only")
+        // Set, they are written.
+        var trm = base
+        trm.model = .trm(hiddenSize: 8, numHeads: 2, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 2, puzzleEmbeddingLength: 2,
+                         numPuzzleIdentifiers: 3, seqLen: 9)
+        trm.trainer.emaRate = 0.999
+        let trmJSON = try Self.object(try trm.canonicalJSON())
+        XCTAssertEqual(Set(try XCTUnwrap(trmJSON["model"] as? [String: Any]).keys), labels(trm.model))
+        XCTAssertEqual(Set(try XCTUnwrap(trmJSON["trainer"] as? [String: Any]).keys), labels(trm.trainer))
+        XCTAssertEqual(try JSONDecoder().decode(TrainingConfiguration.self, from: trm.canonicalJSON()), trm)
+        XCTAssertFalse(try trm.isSameRun(as: base))
     }
 
     /// Table-driven over the JSON's leaves: each single change gives another run (and another

@@ -108,12 +108,12 @@ extension EvaluateStage {
         }
         let source = String(decoding: try group.broadcast(Data()), as: UTF8.self)
         let tensors = try SafeTensorsFile.parse(try group.broadcast(Data()), source: source)
-        guard var config = try HRMModel<Float>.storedConfig(in: tensors, source: source) else {
+        guard var config = try ReasoningModel<Float>.storedConfig(in: tensors, source: source) else {
             throw ARCDataError(file: source, field: "__metadata__.config", message: "missing model config")
         }
         if let steps = request.haltMaxSteps { config.haltMaxSteps = steps }
         let batch = max(1, min(request.batchSize, exampleCount))
-        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         try model.load(from: tensors, source: source)
         let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)
         _ = try predictSharded(subsets, ignoreLabelId: split.metadata.ignoreLabelId, predictor: predictor, chunk: predictionChunk, progress: nil, group: group)

@@ -106,10 +106,10 @@ enum EvaluateStage {
             runDirectory = url
         }
         let tensors = try SafeTensorsFile.read(file)
-        guard let config = try HRMModel<Float>.storedConfig(in: tensors, source: file.path) else {
+        guard let config = try ReasoningModel<Float>.storedConfig(in: tensors, source: file.path) else {
             throw ARCDataError(file: file.path, field: "__metadata__.config", message: "missing model config")
         }
-        try HRMModel<Float>.checkTensors(in: tensors, config: config, source: file.path)
+        try ReasoningModel<Float>.checkTensors(in: tensors, config: config, source: file.path)
         return (config, tensors, file, runDirectory)
     }
 
@@ -156,7 +156,7 @@ enum EvaluateStage {
         let batch = max(1, min(request.batchSize, exampleCount))
         // The batch is the evaluation's (the model config holds none): it must fit in memory.
         do { try config.validate(batchSize: batch) } catch { throw ARCDataError(file: checkpointFile.path, message: "with --batch-size \(batch): \(error)") }
-        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
         try sendCheckpoint(tensors, file: checkpointFile, dataset: request.dataset)  // to the other MPI ranks, if any
 

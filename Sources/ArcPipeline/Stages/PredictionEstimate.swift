@@ -16,7 +16,7 @@ enum PredictionEstimate {
         let total = subsets.reduce(0) { $0 + $1.exampleCount }
         guard total > 0 else { return 0 }
         let batch = max(1, min(batchSize, total))
-        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         model.parameters.initialize(seed: 0)
         let identifiers = [Int32](repeating: 0, count: batch)
         var seconds = 0.0

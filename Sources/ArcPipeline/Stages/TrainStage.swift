@@ -135,7 +135,7 @@ enum TrainStage {
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
-        let model = HRMModel<Float>(config: config, maxBatch: options.batchSize)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         if !request.resume { model.parameters.initialize(seed: request.run.seed) }
 
         // One process per run folder, until this function returns. A fresh run that fails before

@@ -12,30 +12,22 @@
 // 300 MB per example in Float. HRM's one-step gradient keeps (hLayers + lLayers) blocks.
 import Kernels
 
-/// The saved activations of one application of the network: one entry per block, in order.
-struct NetworkActivations<T: KernelScalar> {
-    let blocks: [BlockActivations<T>]
-
-    init(layers: Int, rows: Int, dim: Int, inter: Int) {
-        blocks = (0..<layers).map { _ in BlockActivations(rows: rows, dim: dim, inter: inter) }
-    }
-}
-
-/// The recorded last H cycle.
+/// The recorded last H cycle: per network application, one BlockActivations per block, in order.
 struct RecordedCycle<T: KernelScalar> {
     /// zL = net(zL, zH + x), one per L cycle, in the order they ran.
-    let latentUpdates: [NetworkActivations<T>]
+    let latentUpdates: [[BlockActivations<T>]]
     /// zH = net(zH, zL), after the latent updates.
-    let answerUpdate: NetworkActivations<T>
+    let answerUpdate: [BlockActivations<T>]
 
-    init(config: TRMConfig, rows: Int) {
+    init(config: HRMConfig, rows: Int) {
         let d = config.hiddenSize, inter = config.intermediateSize
-        latentUpdates = (0..<config.lCycles).map { _ in NetworkActivations(layers: config.lLayers, rows: rows, dim: d, inter: inter) }
-        answerUpdate = NetworkActivations(layers: config.lLayers, rows: rows, dim: d, inter: inter)
+        func application() -> [BlockActivations<T>] { (0..<config.lLayers).map { _ in BlockActivations(rows: rows, dim: d, inter: inter) } }
+        latentUpdates = (0..<config.lCycles).map { _ in application() }
+        answerUpdate = application()
     }
 
     /// Values held (the formula above).
-    static func valueCount(config: TRMConfig, rows: Int) -> Int {
+    static func valueCount(config: HRMConfig, rows: Int) -> Int {
         (config.lCycles + 1) * config.lLayers * rows * (7 * config.hiddenSize + 3 * config.intermediateSize + 2)
     }
 }

@@ -1,12 +1,12 @@
-// The HRM model (Float) as the ACT trainer and the predictor use it, without an adapter: they call
+// The model (HRM or TRM, Float) as the ACT trainer and the predictor use it, without an adapter: they call
 // the model's inner step and read and write its own buffers in place (logits, qLogits,
-// logitGradients, qLogitGradients, gradients, puzzleGradients; HRMModel.swift). This file adds
+// logitGradients, qLogitGradients, gradients, puzzleGradients; ReasoningModel.swift). This file adds
 // the sizes they check, carries made for a canvas side (docs/DESIGN.md "Formats": a carry holds
 // side x side tokens per slot, nil = the full sequence), and the carry's values for exact resume.
 import HRM
 import Kernels
 
-extension HRMModel where T == Float {
+extension ReasoningModel where T == Float {
     /// Grid tokens per example of the full sequence (seq_len: 900 for the 30x30 canvas).
     public var sequenceLength: Int { config.seqLen }
     public var vocabularySize: Int { config.vocabSize }
@@ -28,13 +28,7 @@ extension HRMModel where T == Float {
     }
 }
 
-extension HRMCarry where T == Float {
-    /// Copies another carry of the same shape (the ACT trainer's Q-target probe).
-    public func copy(from source: HRMCarry<Float>) {
-        zH.copy(from: source.zH)
-        zL.copy(from: source.zL)
-    }
-
+extension ReasoningCarry where T == Float {
     /// The carry's values, zH then zL, for exact resume.
     public var values: [Float] { zH.array + zL.array }
 
