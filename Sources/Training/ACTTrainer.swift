@@ -194,6 +194,8 @@ public final class ACTTrainer {
     /// The most tokens per example over the buckets (scratch size).
     let maxSeqLen: Int
     let scratch: ACTStepScratch
+    /// The weight EMA when options.emaRate > 0 (WeightAverage.swift).
+    let weightAverage: WeightAverage?
 
     /// A trainer on one example source (a dataset without canvas buckets).
     public convenience init(model: ReasoningModel<Float>, data: ExampleSource, options: TrainerOptions) throws {
@@ -222,6 +224,7 @@ public final class ACTTrainer {
         signSGD = SparseSignSGD(weightDecay: Float(options.puzzleEmbeddingWeightDecay))
         schedule = LearningRateSchedule(warmupSteps: options.warmupSteps, totalSteps: options.totalSteps, minRatio: options.lrMinRatio)
         rng = SplitMix64(seed: options.seed ^ 0xAC7_5EED)
+        weightAverage = options.emaRate > 0 ? WeightAverage(rate: options.emaRate) : nil
         scratch = ACTStepScratch(batch: batch, globalBatch: share.global, maxTokensPerExample: maxSeqLen, puzzleEmbeddingWidth: model.puzzleEmbeddingWidth,
                                  ignoreLabel: ACTTrainer.ignoreLabel)
     }
@@ -417,6 +420,7 @@ public final class ACTTrainer {
         let lr = schedule.rate(base: options.learningRate, step: step)
         let puzzleLR = schedule.rate(base: options.puzzleEmbeddingLearningRate, step: step)
         metrics.learningRate = lr
+        weightAverage?.start(weights: model.parameters.values.pointer, count: model.denseParameterCount)
         adam.update(parameters: model.parameters.values.pointer, gradients: model.gradients.pointer, count: model.denseParameterCount,
                     learningRate: Float(lr))
         try withGlobalPuzzleRows(b.currentIdentifiers) { identifiers, rowGradients in  // every rank's rows (DataParallel.swift)
@@ -424,6 +428,16 @@ public final class ACTTrainer {
                            identifiers: identifiers, rowGradients: rowGradients, learningRate: Float(puzzleLR),
                            rowSums: scratch.puzzleRowSums.baseAddress!)
         }
+        weightAverage?.update(weights: model.parameters.values.pointer, count: model.denseParameterCount)
+    }
+
+    /// Runs `body` with the EMA weights in the model (the training weights without an EMA or before
+    /// its first update), then puts the training weights back: what checkpoints save and evaluation uses.
+    public func withAveragedWeights<R>(_ body: () throws -> R) rethrows -> R {
+        guard let average = weightAverage, average.hasStarted else { return try body() }
+        average.swap(with: model.parameters.values.pointer, count: model.denseParameterCount)
+        defer { average.swap(with: model.parameters.values.pointer, count: model.denseParameterCount) }
+        return try body()
     }
 }
 
@@ -448,6 +462,9 @@ public struct TrainerSnapshot: Sendable, Equatable {
     public var rngState: UInt64
     /// One per canvas bucket, in the dataset's bucket order.
     public var buckets: [BucketSnapshot]
+    /// With a weight EMA that has started: the training weights (the dense trainable prefix), since
+    /// the checkpoint's model file holds the EMA's (WeightAverage.swift). nil otherwise.
+    public var trainingWeights: [Float]? = nil
 }
 
 extension ACTTrainer {
@@ -458,7 +475,8 @@ extension ACTTrainer {
                             BucketSnapshot(sampler: b.sampler.state, draws: b.draws, slotSteps: b.slotSteps, halted: b.halted,
                                            currentInputs: b.currentInputs, currentLabels: b.currentLabels,
                                            currentIdentifiers: b.currentIdentifiers, carry: b.carry.values)
-                        })
+                        },
+                        trainingWeights: weightAverage.flatMap { $0.hasStarted ? Array(model.parameters.values.array.prefix(model.denseParameterCount)) : nil })
     }
 
     /// Restores a snapshot already checked against this trainer (CheckpointStore.check).
@@ -478,6 +496,14 @@ extension ACTTrainer {
             b.currentLabels = saved.currentLabels
             b.currentIdentifiers = saved.currentIdentifiers
             b.carry.setValues(saved.carry)
+        }
+        // The model holds the checkpoint's model file: with an EMA under way, those are the EMA's
+        // weights, and the training weights come from the state.
+        if let average = weightAverage, let weights = s.trainingWeights {
+            let count = model.denseParameterCount
+            precondition(weights.count == count, "snapshot has \(weights.count) training weights, the model \(count)")
+            average.restore(shadow: Array(model.parameters.values.array.prefix(count)))
+            weights.withUnsafeBufferPointer { model.parameters.values.pointer.update(from: $0.baseAddress!, count: count) }
         }
     }
 }

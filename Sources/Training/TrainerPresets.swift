@@ -9,6 +9,14 @@ extension TrainerOptions {
 
     public static func preset(named name: String) -> TrainerOptions? { ModelPreset(rawValue: name).map(preset) }
 
+    /// The trainer settings of `preset` for `architecture`: the same for HRM and TRM (the TRM paper's
+    /// are HRM's), except the weight EMA (mu 0.999) of the TRM paper's runs.
+    public static func preset(_ preset: ModelPreset, architecture: ModelArchitecture) -> TrainerOptions {
+        var o = Self.preset(preset)
+        if preset == .paper && architecture == .trm { o.emaRate = 0.999 }
+        return o
+    }
+
     public static func preset(_ preset: ModelPreset) -> TrainerOptions {
         var o = TrainerOptions()
         switch preset {

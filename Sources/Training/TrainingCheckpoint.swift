@@ -59,7 +59,8 @@ public struct CheckpointStore {
         do {
             var meta = metadata
             meta["step"] = String(snapshot.step)
-            try model.save(to: temporary.appendingPathComponent("model.safetensors"), metadata: meta)
+            // With a weight EMA the model file holds its weights (what evaluation and export use).
+            try trainer.withAveragedWeights { try model.save(to: temporary.appendingPathComponent("model.safetensors"), metadata: meta) }
             try Self.stateFile(snapshot).write(to: temporary.appendingPathComponent("state.safetensors"))
             let final = checkpoints.appendingPathComponent(name)
             try? fm.removeItem(at: final)
@@ -92,6 +93,7 @@ public struct CheckpointStore {
         func i(_ name: String, _ v: [Int32]) { t[name] = SafeTensor(name: name, shape: [v.count], int32: v) }
         f("adam.first_moment", s.firstMoment)
         f("adam.second_moment", s.secondMoment)
+        if let weights = s.trainingWeights { f("ema.training_weights", weights) }
         var meta: [String: String] = [
             "format": s.buckets.count == 1 ? "arc-pipeline-train-state-v1" : "arc-pipeline-train-state-v2",
             "step": String(s.step), "adam_step": String(s.adamStep), "act_rng": String(s.rngState),
@@ -167,7 +169,8 @@ public struct CheckpointStore {
                                   currentIdentifiers: try ints(p + "act.current_identifiers"), carry: try floats(p + "act.carry"))
         }
         return TrainerSnapshot(step: try count("step"), adamStep: try count("adam_step"), firstMoment: try floats("adam.first_moment"),
-                               secondMoment: try floats("adam.second_moment"), rngState: try meta("act_rng"), buckets: buckets)
+                               secondMoment: try floats("adam.second_moment"), rngState: try meta("act_rng"), buckets: buckets,
+                               trainingWeights: file["ema.training_weights"] == nil ? nil : try floats("ema.training_weights"))
     }
 }
 
@@ -188,6 +191,15 @@ extension CheckpointStore {
             if let k = values.firstIndex(where: { !$0.isFinite }) { throw fail("\(name)[\(k)] is \(values[k]), expected a finite value") }
         }
         if let k = s.secondMoment.firstIndex(where: { $0 < 0 }) { throw fail("adam.second_moment[\(k)] is \(s.secondMoment[k]), expected >= 0") }
+        if let weights = s.trainingWeights {
+            guard trainer.weightAverage != nil else {
+                throw fail("holds ema.training_weights (saved with a weight EMA), this run has none; resume with the run's own --ema")
+            }
+            guard weights.count == parameters else { throw fail("ema.training_weights has \(weights.count) values, the model has \(parameters) parameters") }
+            if let k = weights.firstIndex(where: { !$0.isFinite }) { throw fail("ema.training_weights[\(k)] is \(weights[k]), expected a finite value") }
+        } else if trainer.weightAverage != nil && s.adamStep > 0 {
+            throw fail("has no ema.training_weights after \(s.adamStep) optimizer steps, this run has a weight EMA; resume with the run's own --ema")
+        }
         for (index, (saved, bucket)) in zip(s.buckets, trainer.buckets).enumerated() {
             let p = bucketPrefix(index, of: s.buckets.count)
             let seqLen = bucket.seqLen

@@ -9,16 +9,20 @@ import Training
 
 /// `--preset cpu|paper|cpu-bench`; an unknown name is refused by the parser with the known ones listed.
 extension ModelPreset: ExpressibleByArgument {}
+/// `--arch hrm|trm`.
+extension ModelArchitecture: ExpressibleByArgument {}
 /// `--preset arc1|arc2|kaggle` (build-dataset), `--dataset` (train-eval).
 extension DatasetPresetName: ExpressibleByArgument {}
 
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model and trainer preset: cpu (small, minutes on 2 cores), paper (the reference's 27M model), cpu-bench.")
+    @Option(help: "Architecture: hrm (the Hierarchical Reasoning Model, default) or trm (the Tiny Recursive Model: one network, its last cycle differentiated in full); --preset gives that architecture's version.")
+    var arch: ModelArchitecture?
+    @Option(help: "Model and trainer preset: cpu (small, minutes on 2 cores), paper (the paper's model: HRM 27M, TRM 7M parameters), cpu-bench.")
     var preset: ModelPreset = .cpu
     @Option(help: "Hidden size D (overrides the preset; 2...4096).") var hiddenSize: Int?
     @Option(help: "Attention heads (1...256; D / heads must be even).") var heads: Int?
-    @Option(name: .customLong("h-layers"), help: "Layers of the H module (1...64).") var hLayers: Int?
-    @Option(name: .customLong("l-layers"), help: "Layers of the L module (1...64).") var lLayers: Int?
+    @Option(name: .customLong("h-layers"), help: "Layers of the H module (1...64; HRM only).") var hLayers: Int?
+    @Option(name: .customLong("l-layers"), help: "Layers of the L module (HRM) or of the one network (TRM) (1...64).") var lLayers: Int?
     @Option(name: .customLong("h-cycles"), help: "H cycles per inner step (1...64).") var hCycles: Int?
     @Option(name: .customLong("l-cycles"), help: "L cycles per H cycle (1...64).") var lCycles: Int?
     @Option(help: "ACT: maximum inner steps (training) and steps run at evaluation (1...256).") var haltMaxSteps: Int?
@@ -35,9 +39,15 @@ struct ModelOptions: ParsableArguments {
         try OptionRanges.check("--halt-max-steps", haltMaxSteps, in: OptionRanges.haltMaxSteps)
         try OptionRanges.check("--expansion", expansion, in: OptionRanges.expansion)
         try OptionRanges.check("--puzzle-emb-ndim", puzzleEmbNdim, in: OptionRanges.puzzleEmbeddingWidth)
+        if architecture == .trm, hLayers != nil {
+            throw ValidationError("--h-layers: TRM has one network and no H layers; set its blocks with --l-layers")
+        }
 
         // The combination, with the preset's values for the options not given.
         let c = try shape()
+        if c.puzzleEmbeddingDim > c.puzzleTokens * c.hiddenSize {
+            throw ValidationError("--puzzle-emb-ndim \(c.puzzleEmbeddingDim) does not fit the \(c.puzzleTokens) puzzle tokens of width \(c.hiddenSize) of TRM's preset \(preset)")
+        }
         if c.hiddenSize % c.numHeads != 0 {
             throw ValidationError("--hidden-size \(c.hiddenSize) must be a multiple of --heads \(c.numHeads) (preset \(preset) gives the values not set)")
         }
@@ -51,9 +61,12 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
+    /// --arch, HRM when not given.
+    var architecture: ModelArchitecture { arch ?? .hrm }
+
     /// The preset with the shape overrides (dataset sizes still the preset's).
     func shape() throws -> HRMConfig {
-        var c = preset.config
+        var c = preset.config(for: architecture)
         if let hiddenSize { c.hiddenSize = hiddenSize; c.puzzleEmbeddingDim = hiddenSize }
         if let heads { c.numHeads = heads }
         if let hLayers { c.hLayers = hLayers }
@@ -85,6 +98,7 @@ struct TrainerArguments: ParsableArguments {
     @Option(help: "Puzzle-embedding weight decay (0.1; 0...10).") var puzzleEmbWeightDecay: Double?
     @Option(help: "Linear warm-up steps (preset: cpu 20, paper 2000; 0 or more).") var warmupSteps: Int?
     @Option(help: "Cosine floor as a fraction of the rate (1 = constant; 0...1).") var lrMinRatio: Double?
+    @Option(help: "Weight EMA rate mu: evaluate and export the average (1 - mu) * weights + mu * average, updated every step (0 = off; preset: TRM paper 0.999, otherwise off; 0...0.9999).") var ema: Double?
     @Option(help: "ACT exploration probability (0.1; 0...1).") var exploration: Double?
     @Option(help: "Epochs over the groups (sets the schedule's total steps; in (0, 10000000]; default: train 100, train-eval 100000, the reference's, so that its time budget stops training).") var epochs: Double?
     @Option(help: "Stop after this many steps (default: the epochs' total).") var maxSteps: Int?
@@ -100,14 +114,15 @@ struct TrainerArguments: ParsableArguments {
         try OptionRanges.check("--warmup-steps", warmupSteps, in: OptionRanges.warmupSteps)
         try OptionRanges.check("--lr-min-ratio", lrMinRatio, in: OptionRanges.fraction)
         try OptionRanges.check("--exploration", exploration, in: OptionRanges.fraction)
+        try OptionRanges.check("--ema", ema, in: OptionRanges.emaRate)
         try OptionRanges.check("--epochs", epochs, in: OptionRanges.epochs, aboveLowerBound: true)
         try OptionRanges.check("--max-steps", maxSteps, in: OptionRanges.steps)
         try OptionRanges.check("--log-interval", logInterval, in: OptionRanges.steps)
         try OptionRanges.check("--checkpoint-interval", checkpointInterval, in: OptionRanges.steps)
     }
 
-    func options(preset: ModelPreset, seed: UInt64) -> TrainerOptions {
-        var o = TrainerOptions.preset(preset)
+    func options(preset: ModelPreset, architecture: ModelArchitecture, seed: UInt64) -> TrainerOptions {
+        var o = TrainerOptions.preset(preset, architecture: architecture)
         if let batchSize { o.batchSize = batchSize }
         if let lr { o.learningRate = lr }
         if let puzzleEmbLr { o.puzzleEmbeddingLearningRate = puzzleEmbLr }
@@ -116,6 +131,7 @@ struct TrainerArguments: ParsableArguments {
         if let warmupSteps { o.warmupSteps = warmupSteps }
         if let lrMinRatio { o.lrMinRatio = lrMinRatio }
         if let exploration { o.explorationProbability = exploration }
+        if let ema { o.emaRate = ema }
         o.seed = seed
         return o
     }

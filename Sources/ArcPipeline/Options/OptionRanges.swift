@@ -26,6 +26,8 @@ enum OptionRanges {
     static let learningRate = 0.0...1.0
     static let weightDecay = 0.0...10.0
     static let fraction = 0.0...1.0
+    /// The weight EMA's mu (1 would never move).
+    static let emaRate = 0.0...0.9999
     /// Time budget in seconds: up to 365 days.
     static let timeBudgetSeconds = 0.0...(365.0 * 86_400)
     /// Model shape.

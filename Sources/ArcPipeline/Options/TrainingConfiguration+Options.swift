@@ -18,7 +18,7 @@ extension TrainingConfiguration {
     static func resolve(model: ModelOptions, trainer: TrainerArguments, run: RunArguments, metadata: BuiltDatasetMetadata,
                         metadataFile: URL, datasetDigest: String, defaultEpochs: Double = 100) throws -> TrainingConfiguration {
         let config = try model.config(seqLen: metadata.seqLen, numPuzzleIdentifiers: metadata.numPuzzleIdentifiers - 1, vocabSize: metadata.vocabSize)
-        var options = trainer.options(preset: model.preset, seed: run.seed)
+        var options = trainer.options(preset: model.preset, architecture: model.architecture, seed: run.seed)
         do { try config.validate(batchSize: options.batchSize) } catch {
             throw ValidationError("--batch-size \(options.batchSize) with this model: \(error)")
         }

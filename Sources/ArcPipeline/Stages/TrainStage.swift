@@ -58,6 +58,7 @@ enum TrainStage {
         func compare<V: Equatable>(_ option: String, _ given: V?, _ saved: V) {
             if let given, given != saved { conflicts.append("\(option) \(given) (the run has \(saved))") }
         }
+        compare("--arch", m.arch, config.architecture)
         compare("--hidden-size", m.hiddenSize, config.hiddenSize)
         compare("--heads", m.heads, config.numHeads)
         compare("--h-layers", m.hLayers, config.hLayers)
@@ -74,6 +75,7 @@ enum TrainStage {
         compare("--warmup-steps", t.warmupSteps, options.warmupSteps)
         compare("--lr-min-ratio", t.lrMinRatio, options.lrMinRatio)
         compare("--exploration", t.exploration, options.explorationProbability)
+        compare("--ema", t.ema, options.emaRate)
         guard conflicts.isEmpty else {
             throw ARCDataError(file: configFile, message: "--resume continues the run as it was configured, but "
                                + conflicts.joined(separator: ", ") + ": drop these options, or start a new run in another --out")
@@ -84,12 +86,12 @@ enum TrainStage {
     static func overridesText(_ request: TrainRequest) -> String {
         let m = request.model, t = request.trainer
         let given: [(String, CustomStringConvertible?)] = [
-            ("--hidden-size", m.hiddenSize), ("--heads", m.heads), ("--h-layers", m.hLayers), ("--l-layers", m.lLayers),
+            ("--arch", m.arch), ("--hidden-size", m.hiddenSize), ("--heads", m.heads), ("--h-layers", m.hLayers), ("--l-layers", m.lLayers),
             ("--h-cycles", m.hCycles), ("--l-cycles", m.lCycles), ("--halt-max-steps", m.haltMaxSteps),
             ("--expansion", m.expansion), ("--puzzle-emb-ndim", m.puzzleEmbNdim),
             ("--batch-size", t.batchSize), ("--lr", t.lr), ("--puzzle-emb-lr", t.puzzleEmbLr), ("--weight-decay", t.weightDecay),
             ("--puzzle-emb-weight-decay", t.puzzleEmbWeightDecay), ("--warmup-steps", t.warmupSteps),
-            ("--lr-min-ratio", t.lrMinRatio), ("--exploration", t.exploration),
+            ("--lr-min-ratio", t.lrMinRatio), ("--exploration", t.exploration), ("--ema", t.ema),
         ]
         let parts = given.compactMap { name, value in value.map { "\(name) \($0)" } }
         return parts.isEmpty ? "none" : parts.joined(separator: " ")
@@ -169,7 +171,9 @@ enum TrainStage {
         plan.checkpointInterval = request.trainer.checkpointInterval
         plan.quiet = request.quiet
         if !request.quiet {
-            FileHandle.standardError.write(Data(("training \(ParameterLayout(config: config).parameterCount) parameters (D \(config.hiddenSize), \(config.hLayers)+\(config.lLayers) layers, "
+            let shape = config.architecture == .trm ? "TRM, D \(config.hiddenSize), \(config.lLayers) layers"
+                : "D \(config.hiddenSize), \(config.hLayers)+\(config.lLayers) layers"
+            FileHandle.standardError.write(Data(("training \(ParameterLayout(config: config).parameterCount) parameters (\(shape), "
                 + "cycles \(config.hCycles)/\(config.lCycles), ACT \(config.haltMaxSteps)) on \(exampleCount) examples"
                 + (subsets.count > 1 || subsets.first?.side != nil
                    ? " in canvas buckets " + subsets.map { "\($0.side.map { "\($0)x\($0)" } ?? $0.name) (\($0.exampleCount))" }.joined(separator: ", ") : "")
