@@ -13,6 +13,6 @@ struct AllCommand: ParsableCommand {
         options.start()
         let peak = benchSgemm(repeats: options.repeats)
         try benchStep(options: options, shape: shape, peak: peak)
-        benchPaper(options: options)
+        benchPaper(options: options, architecture: shape.arch)
     }
 }

@@ -1,5 +1,5 @@
 // The options of the arc-bench subcommands: CommonOptions (--threads, --repeats, --seed: every
-// benchmark) and StepShapeOptions (--batch, --side: the inner step of `step` and `all`). Each
+// benchmark) and StepShapeOptions (--arch, --batch, --side: the inner step of `step` and `all`). Each
 // value is checked in validate(), before any benchmark runs; an error names the option and range.
 import ArgumentParser
 import Foundation
@@ -53,7 +53,12 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+extension ModelArchitecture: ExpressibleByArgument {}
+
 struct StepShapeOptions: ParsableArguments {
+    @Option(help: "Architecture of the step: hrm (cpu-bench) or trm (TRM's cpu-bench: D 128, 2 layers, 3 x 4 cycles, 16 puzzle tokens).")
+    var arch: ModelArchitecture = .hrm
+
     @Option(parsing: .unconditional, help: "Batch of the inner step (1...4096; default: the cpu-bench preset's).", transform: integerOption(BenchRanges.batch))
     var batch: Int?
 
@@ -64,6 +69,6 @@ struct StepShapeOptions: ParsableArguments {
     func validate() throws {
         try checkRange("--batch", batch, BenchRanges.batch)
         try checkRange("--side", side, BenchRanges.side)
-        do { try HRMCarry<Float>.validateSide(side, config: .cpuBench) } catch { throw ValidationError("--side: \(error)") }
+        do { try HRMCarry<Float>.validateSide(side, config: ModelPreset.cpuBench.config(for: arch)) } catch { throw ValidationError("--side: \(error)") }
     }
 }

@@ -1,4 +1,4 @@
-// `arc-bench export-check DIR`: a small Swift model (P = 2 puzzle tokens, random q_head and puzzle
+// `arc-bench export-check [--arch trm] DIR`: a small Swift model (P = 2 puzzle tokens, TRM 4; random q_head and puzzle
 // table) and its outputs after one inner step from the reset carry, written as
 // DIR/swift_model.safetensors and DIR/swift_outputs.safetensors for the PyTorch reference to check:
 // python3 Tools/bench/check_swift_checkpoint.py DIR
@@ -16,12 +16,18 @@ struct ExportCheckCommand: ParsableCommand {
     var directory: String
 
     @OptionGroup var options: CommonOptions
+    @Option(help: "hrm (checked by Tools/bench/check_swift_checkpoint.py against the project's reference) or trm (TRM names; Tools/bench/check_trm_checkpoint.py loads it into the official TRM model).")
+    var arch: ModelArchitecture = .hrm
 
     func run() throws {
         options.start()
         // A small model with P = 2 (puzzle_emb_ndim 48 > D 32), random q_head and puzzle table.
-        let config = HRMConfig(hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 2, lLayers: 1, hCycles: 2, lCycles: 3,
-                               haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16)
+        // TRM: 4 puzzle tokens (puzzle_emb_len), the first two carrying the row.
+        let config = arch == .trm
+            ? HRMConfig.trm(hiddenSize: 32, numHeads: 2, expansion: 4, lLayers: 2, hCycles: 2, lCycles: 3, haltMaxSteps: 4,
+                            puzzleEmbeddingDim: 48, puzzleEmbeddingLength: 4, numPuzzleIdentifiers: 6, seqLen: 16)
+            : HRMConfig(hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 2, lLayers: 1, hCycles: 2, lCycles: 3,
+                        haltMaxSteps: 4, puzzleEmbeddingDim: 48, numPuzzleIdentifiers: 6, seqLen: 16)
         let model = ReasoningModel<Float>.make(config: config, maxBatch: 3)
         model.parameters.initialize(seed: options.seed)
         var generator = SplitMix64(seed: options.seed &+ 99)

@@ -11,17 +11,20 @@ struct PaperCommand: ParsableCommand {
         abstract: "Paper-size inference at batch 1 for 16 ACT steps (run it in its own process to see its own peak RSS).")
 
     @OptionGroup var options: CommonOptions
+    @Option(help: "Architecture: hrm (HRM's paper model, 27M parameters) or trm (TRM's, 7M).")
+    var arch: ModelArchitecture = .hrm
 
     func run() {
         options.start()
-        benchPaper(options: options)
+        benchPaper(options: options, architecture: arch)
     }
 }
 
-func benchPaper(options: CommonOptions) {
-    var config = HRMConfig.paper
+func benchPaper(options: CommonOptions, architecture: ModelArchitecture = .hrm) {
+    var config = ModelPreset.paper.config(for: architecture)
     config.numPuzzleIdentifiers = 1000
-    print("== paper-size inference: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), batch 1, \(config.haltMaxSteps) ACT steps, puzzle table \(config.numPuzzleIdentifiers + 1) rows, threads \(KernelThreads.count)")
+    let layers = architecture == .trm ? "TRM, layers \(config.lLayers)" : "H/L layers \(config.hLayers)/\(config.lLayers)"
+    print("== paper-size inference: D \(config.hiddenSize), heads \(config.numHeads), \(layers), cycles \(config.hCycles)/\(config.lCycles), batch 1, \(config.haltMaxSteps) ACT steps, puzzle table \(config.numPuzzleIdentifiers + 1) rows, threads \(KernelThreads.count)")
     let model = ReasoningModel<Float>.make(config: config, maxBatch: 1)
     model.parameters.initialize(seed: options.seed)
     let data = randomBatch(config: config, batch: 1, seed: options.seed)
@@ -36,6 +39,6 @@ func benchPaper(options: CommonOptions) {
         }
         best = min(best, now() - start)
     }
-    print("  \(format(best, 2)) s per example (16 steps), \(format(flops.forward * 16 / best / 1e9, 1)) GFLOP/s; parameters \(model.parameters.layout.parameterCount)")
+    print("  \(format(best, 2)) s per example (\(config.haltMaxSteps) steps), \(format(flops.forward * Double(config.haltMaxSteps) / best / 1e9, 1)) GFLOP/s; parameters \(model.parameters.layout.parameterCount)")
     print("  peak RSS (VmHWM): \(format(peakRSSMegabytes(), 1)) MB")
 }

@@ -1,5 +1,6 @@
-// `arc-bench step`: the sgemm peak, then the HRM inner step at the cpu-bench config, forward and
-// forward + 1-step backward: tokens/s, achieved GFLOP/s from the analytic FLOP count (StepFLOPs),
+// `arc-bench step`: the sgemm peak, then the inner step at the cpu-bench config (HRM, or TRM's with
+// --arch trm), forward and forward + backward (HRM's 1 step, TRM's last cycle), with the activation
+// memory the backward keeps: tokens/s, achieved GFLOP/s from the analytic FLOP count (StepFLOPs),
 // share of the sgemm peak, a per-kernel time table and peak RSS. --side S runs the step on a
 // size-bucketed carry (the top-left S x S of the 30x30 canvas).
 import ArgumentParser
@@ -10,7 +11,7 @@ import Kernels
 struct StepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "The sgemm peak, then the HRM inner step at the cpu-bench config (forward; forward + 1-step backward).")
+        abstract: "The sgemm peak, then the HRM (or TRM: --arch trm) inner step at the cpu-bench config (forward; forward + backward).")
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var shape: StepShapeOptions
@@ -23,13 +24,14 @@ struct StepCommand: ParsableCommand {
 }
 
 func benchStep(options: CommonOptions, shape: StepShapeOptions, peak: Double) throws {
-    var config = HRMConfig.cpuBench
+    var config = ModelPreset.cpuBench.config(for: shape.arch)
     config.numPuzzleIdentifiers = 64
     let batch = shape.batch ?? 8  // the cpu-bench preset's trainer batch (TrainerOptions.preset(.cpuBench))
     let side = shape.side
     let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
     let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""
-    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), H/L layers \(config.hLayers)/\(config.lLayers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
+    let layers = config.architecture == .trm ? "TRM, layers \(config.lLayers)" : "H/L layers \(config.hLayers)/\(config.lLayers)"
+    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), \(layers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
     let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
     model.parameters.initialize(seed: options.seed)
     // Non-trivial q_head so the backward is representative.
@@ -47,6 +49,8 @@ func benchStep(options: CommonOptions, shape: StepShapeOptions, peak: Double) th
     carry.resetAll(model: model)
     let flops = StepFLOPs(config: config, batch: batch, tokens: tokensPerExample)
     print("  analytic FLOPs per step: forward \(format(flops.forward / 1e9, 2)) GFLOP, backward \(format(flops.backward / 1e9, 2)) GFLOP")
+    let recorded = Double(config.recordedActivationValues(batch: batch, tokens: tokensPerExample)) * 4 / 1e6
+    print("  activations kept for the backward: \(config.recordedBlockApplications) block applications, \(format(recorded, 1)) MB (Float)")
     let tokens = Double(batch * tokensPerExample)
 
     // Forward only (inference step).

@@ -1,4 +1,4 @@
-// The analytic FLOP count of one HRM inner step, for the GFLOP/s and share-of-peak figures of
+// The analytic FLOP count of one HRM or TRM inner step, for the GFLOP/s and share-of-peak figures of
 // `arc-bench step` and `paper` (the formula is in BENCHMARKS.md "Model and kernels").
 import HRM
 
@@ -13,10 +13,10 @@ struct StepFLOPs {
         let rows = b * s
         let linear = 2 * rows * d * (4 * d + 3 * inter)
         let attention = 4 * b * s * s * d
-        let applications = Double(config.hCycles * config.lCycles * config.lLayers + config.hCycles * config.hLayers)
+        let applications = Double(config.blockApplicationsPerStep)
         let headsFLOPs = 2 * b * Double(tokens ?? config.seqLen) * d * Double(config.vocabSize) + 2 * b * d * 2
         forward = applications * (linear + attention) + headsFLOPs
-        let differentiated = Double(config.lLayers + config.hLayers)
+        let differentiated = Double(config.recordedBlockApplications)
         backward = differentiated * (2 * linear + 2.5 * attention) + 2 * headsFLOPs
     }
 }

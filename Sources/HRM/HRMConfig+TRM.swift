@@ -35,3 +35,32 @@ extension HRMConfig {
     public static let trmCPUBench = HRMConfig.trm(hiddenSize: 128, numHeads: 4, lLayers: 2, hCycles: 3, lCycles: 4, haltMaxSteps: 16,
                                                   puzzleEmbeddingLength: 16)
 }
+
+extension HRMConfig {
+    /// Block applications per inner step: HRM hCycles * (lCycles * lLayers + hLayers), TRM
+    /// hCycles * (lCycles + 1) * lLayers (its one network for the latent and the answer updates).
+    public var blockApplicationsPerStep: Int {
+        switch architecture {
+        case .hrm: return hCycles * (lCycles * lLayers + hLayers)
+        case .trm: return hCycles * (lCycles + 1) * lLayers
+        }
+    }
+
+    /// Block applications differentiated by the backward: HRM's 1-step gradient the last L and H
+    /// module (lLayers + hLayers), TRM's whole last cycle ((lCycles + 1) * lLayers).
+    public var recordedBlockApplications: Int {
+        switch architecture {
+        case .hrm: return lLayers + hLayers
+        case .trm: return (lCycles + 1) * lLayers
+        }
+    }
+
+    /// Values the backward keeps for `batch` examples of `tokens` grid tokens (default seqLen): per
+    /// recorded block the input, rotated qkv (3 D), attention output, hidden, output (7 D in all),
+    /// gate|up (2 I) and the SwiGLU product (I), and two reciprocal rms values, per row
+    /// (rows = batch * (P + tokens)). Float: 4 bytes each.
+    public func recordedActivationValues(batch: Int, tokens: Int? = nil) -> Int {
+        let rows = batch * (puzzleTokens + (tokens ?? seqLen))
+        return recordedBlockApplications * rows * (7 * hiddenSize + 3 * intermediateSize + 2)
+    }
+}

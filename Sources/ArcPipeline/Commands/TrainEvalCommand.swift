@@ -112,7 +112,7 @@ struct TrainEvalCommand: ParsableCommand {
             model: model, trainer: trainer, run: budgeted, metadata: try BuiltDataset(directory: datasetURL).split("train").metadata,
             metadataFile: trainMetadata, datasetDigest: try TrainStage.datasetDigest(datasetURL), defaultEpochs: Self.defaultEpochs)
         let runURL = URL(fileURLWithPath: "runs").standardizedFileURL
-            .appendingPathComponent("\(datasetName)-\(model.preset)-\(try configuration.digest().prefix(8))")
+            .appendingPathComponent("\(datasetName)-\(model.architecture == .trm ? "trm-" : "")\(model.preset)-\(try configuration.digest().prefix(8))")
         let finished = runURL.appendingPathComponent("training_summary.json")
         // Rank 0 holds the run folder; its answers count on every MPI rank.
         let hasCheckpoint = CheckpointStore(runDirectory: runURL).latest() != nil

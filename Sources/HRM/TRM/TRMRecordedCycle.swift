@@ -26,8 +26,8 @@ struct RecordedCycle<T: KernelScalar> {
         answerUpdate = application()
     }
 
-    /// Values held (the formula above).
+    /// Values held (the formula above; HRMConfig.recordedActivationValues for any architecture).
     static func valueCount(config: HRMConfig, rows: Int) -> Int {
-        (config.lCycles + 1) * config.lLayers * rows * (7 * config.hiddenSize + 3 * config.intermediateSize + 2)
+        config.recordedBlockApplications * rows * (7 * config.hiddenSize + 3 * config.intermediateSize + 2)
     }
 }
