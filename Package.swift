@@ -53,7 +53,7 @@ let package = Package(
                 "ARCCore", "ARCFetch", "ARCAugment", "Kernels", "HRM", "Training", "Voting", "Report", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ArcBench", dependencies: ["Kernels", "HRM", "ARCAugment", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Helpers shared by the test targets (finite differences, tolerances, the reference's fixtures, the built
         // executable, test folders and the offline mirror, a loopback HTTP server).

@@ -407,28 +407,29 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         }
     }
 
-    /// For tests: embeds and runs only the cycles without gradient on the carry.
-    func noGradientCycles(carry: ReasoningCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32]) {
+    /// For tests: embeds array inputs on the carry's geometry (keeping them for backward when `save`);
+    /// returns the batch and the geometry.
+    func embedForTest(carry: ReasoningCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], save: Bool, _ caller: String) -> (Int, StepGeometry<T>) {
         let batch = puzzleIdentifiers.count
-        checkBatch(batch, carry: carry, "noGradientCycles")
+        checkBatch(batch, carry: carry, caller)
         let g = geometry(for: carry)
-        precondition(inputs.count == batch * g.tokens, "noGradientCycles: \(inputs.count) tokens for batch \(batch) x \(g.tokens)")
+        precondition(inputs.count == batch * g.tokens, "\(caller): \(inputs.count) tokens for batch \(batch) x \(g.tokens)")
         inputs.withUnsafeBufferPointer { ip in puzzleIdentifiers.withUnsafeBufferPointer { pp in
             embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, geometry: g)
+            if save { saveStepInputs(ip.baseAddress!, pp.baseAddress!, count: inputs.count, batch: batch) }
         } }
+        return (batch, g)
+    }
+
+    /// For tests: embeds and runs only the cycles without gradient on the carry.
+    func noGradientCycles(carry: ReasoningCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32]) {
+        let (batch, g) = embedForTest(carry: carry, inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, save: false, "noGradientCycles")
         runNoGradientCycles(carry: carry, batch: batch, geometry: g)
     }
 
     /// For tests that hold the no-gradient part fixed: only the recorded part and the heads from the given carry.
     func gradientStepOnly(carry: ReasoningCarry<T>, inputs: [Int32], puzzleIdentifiers: [Int32], withGradient: Bool) {
-        let batch = puzzleIdentifiers.count
-        checkBatch(batch, carry: carry, "gradientStepOnly")
-        let g = geometry(for: carry)
-        precondition(inputs.count == batch * g.tokens, "gradientStepOnly: \(inputs.count) tokens for batch \(batch) x \(g.tokens)")
-        inputs.withUnsafeBufferPointer { ip in puzzleIdentifiers.withUnsafeBufferPointer { pp in
-            embed(inputs: ip.baseAddress!, puzzleIdentifiers: pp.baseAddress!, batch: batch, geometry: g)
-            if withGradient { saveStepInputs(ip.baseAddress!, pp.baseAddress!, count: inputs.count, batch: batch) }
-        } }
+        let (batch, g) = embedForTest(carry: carry, inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, save: withGradient, "gradientStepOnly")
         gradientStep(carry: carry, batch: batch, geometry: g, withGradient: withGradient)
     }
 
