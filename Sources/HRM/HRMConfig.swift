@@ -173,8 +173,9 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         try validate()
     }
 
-    /// Encodes every field; the three TRM-era fields only when they differ from HRM's values, so an
-    /// HRM config is written exactly as before them (run folders and checkpoints stay comparable).
+    /// Encodes every field; the three TRM-era fields for a TRM config or when they differ from HRM's
+    /// values, so an HRM config is written exactly as before them (run folders and checkpoints stay
+    /// comparable).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(hiddenSize, forKey: .hiddenSize)
@@ -191,9 +192,11 @@ public struct HRMConfig: Codable, Sendable, Equatable {
         try c.encode(seqLen, forKey: .seqLen)
         try c.encode(ropeTheta, forKey: .ropeTheta)
         try c.encode(rmsNormEpsilon, forKey: .rmsNormEpsilon)
-        if architecture != .hrm { try c.encode(architecture, forKey: .architecture) }
-        if puzzleEmbeddingLength != 0 { try c.encode(puzzleEmbeddingLength, forKey: .puzzleEmbeddingLength) }
-        if noACTContinue { try c.encode(noACTContinue, forKey: .noACTContinue) }
+        // A TRM config writes all three (readers of the official field set need them).
+        let trm = architecture != .hrm
+        if trm { try c.encode(architecture, forKey: .architecture) }
+        if trm || puzzleEmbeddingLength != 0 { try c.encode(puzzleEmbeddingLength, forKey: .puzzleEmbeddingLength) }
+        if trm || noACTContinue { try c.encode(noACTContinue, forKey: .noACTContinue) }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -90,6 +90,8 @@ final class TRMConfigTests: XCTestCase {
         let trmObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(HRMConfig.trmPaper)) as? [String: Any])
         XCTAssertEqual(trmObject["architecture"] as? String, "trm")
         XCTAssertEqual(trmObject["noACTContinue"] as? Bool, true)
+        let cpuObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(HRMConfig.trmCPU)) as? [String: Any])
+        XCTAssertEqual(cpuObject["puzzleEmbeddingLength"] as? Int, 0, "a TRM config writes every field, its defaults too")
         XCTAssertEqual(try JSONDecoder().decode(HRMConfig.self, from: JSONEncoder().encode(HRMConfig.cpu)).architecture, .hrm)
         XCTAssertEqual(ModelPreset.paper.config(for: .trm), HRMConfig.trmPaper)
         for preset in ModelPreset.allCases {
