@@ -1,8 +1,8 @@
-"""Side by side, in one run: the official HRM training step (PyTorch, CPU) against arc-pipeline's trainer.
+"""Side by side, in one run: the official HRM or TRM training step (PyTorch, CPU) against arc-pipeline's trainer.
 
-Runs back to back, on the same built dataset and the same configuration (cpu-bench: hidden 128,
-4 heads, expansion 4, H/L layers 2/2, H/L cycles 2/2, ACT max 16 steps, exploration 0.1, puzzle
-embedding width 128, batch 8, seq 900, fp32, 2 threads):
+Runs back to back, on the same built dataset and the same configuration, with --arch hrm (the
+default; cpu-bench: hidden 128, 4 heads, expansion 4, H/L layers 2/2, H/L cycles 2/2, ACT max 16
+steps, exploration 0.1, puzzle embedding width 128, batch 8, seq 900, fp32, 2 threads):
   1. the official sapientinc/HRM model and loss head, eager;
   2. the same under torch.compile(dynamic=False), as the official pretrain.py does;
   3. `arc-pipeline train --preset cpu-bench` (the real trainer, a subprocess).
@@ -20,11 +20,28 @@ folder: hrm/hrm_act_v1.py, layers.py, losses.py, sparse_embedding.py, common.py)
 it is copied here. Get one with:
     git clone https://github.com/sapientinc/HRM /path/to/HRM
 
+--arch trm does the same for the Tiny Recursive Model (docs/SPEC.md §9) with the official
+SamsungSAILMontreal/TinyRecursiveModels code from a checkout given with --trm-dir
+(models/recursive_reasoning/trm.py, layers.py, losses.py, sparse_embedding.py, ema.py, common.py),
+and `arc-pipeline train --arch trm --preset cpu-bench` as the third run. The TRM cpu-bench
+configuration: hidden 128, 4 heads, expansion 4, L_layers 2 (one network, no H network),
+H_cycles 3, L_cycles 4, 16 puzzle tokens (puzzle embedding width 128 = hidden, so S = 916),
+ACT max 16 steps, exploration 0.1, no_ACT_continue (no Q-continue target step, loss lm_loss +
+0.5 q_halt_loss), trainer settings as HRM's cpu-bench, batch 8, seq 900, fp32, 2 threads. One
+step is train_batch as for HRM (forward through the whole last H cycle with gradient, the H_cycles
+- 1 cycles before it without) followed by the official weight EMA update (models/ema.py EMAHelper,
+mu 0.999, registered on the model after torch.compile as pretrain.py does with `ema=True`, the
+setting of every ARC command in the official README), timed as part of the step. Tokens per step
+= batch x 900 (the 16 puzzle tokens not counted), as for HRM. Get the code with:
+    git clone https://github.com/SamsungSAILMontreal/TinyRecursiveModels /path/to/TRM
+
 What differs from a GPU run of the official code, and why:
   - flash-attn does not run on a CPU: a stand-in `flash_attn_interface` module is put in
     sys.modules before models/layers.py imports it. Its flash_attn_func(q, k, v, causal) takes
     and returns [batch, seq, heads, head_dim] like flash-attn and computes the same attention
     (softmax scale 1/sqrt(head_dim), no dropout) with torch's scaled_dot_product_attention.
+    (The TRM code calls scaled_dot_product_attention itself; the stand-in is installed for it
+    only if its models/layers.py fails to import for want of flash-attn.)
   - AdamATan2: the `adam-atan2` package's optimizer class is used when installed, but its update
     kernel (`adam_atan2_backend`) is CUDA-only, so a stand-in backend module computes the
     package's published formula (the reference implementation in its adam_atan2_test.py) with
@@ -38,10 +55,17 @@ What differs from a GPU run of the official code, and why:
     (lr 1e-3, puzzle-embedding lr 1e-2, warm-up 20 steps, lr_min_ratio 1, weight decay 0.1,
     betas 0.9/0.95).
 
-Python needs: torch, pydantic, numpy (adam-atan2 optional). Example:
+--skip-arc-pipeline runs only the PyTorch side (no arc-pipeline executable needed; without
+--dataset, give --synthetic: batches of uniformly random tokens of the cpu-bench shape, seq 900,
+vocabulary 12, 1000 puzzle identifiers; the step time does not depend on the values, the
+lm_loss printed then means nothing).
+
+Python needs: torch, pydantic, numpy (adam-atan2 optional; einops for --arch trm). Example:
     swift build -c release
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch pydantic numpy adam-atan2
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch pydantic numpy einops adam-atan2
     /tmp/venv/bin/python Tools/bench/official_vs_trainer.py --hrm-dir /path/to/HRM \\
+        --mirror /path/to/arc-mirror --warmup 3 --steps 20
+    /tmp/venv/bin/python Tools/bench/official_vs_trainer.py --arch trm --trm-dir /path/to/TRM \\
         --mirror /path/to/arc-mirror --warmup 3 --steps 20
 """
 import argparse
@@ -66,6 +90,15 @@ CPU_BENCH_MODEL = dict(
     halt_max_steps=16, halt_exploration_prob=0.1, puzzle_emb_ndim=128, pos_encodings="rope",
     rms_norm_eps=1e-5, rope_theta=10000.0,
 )
+# The TRM variant of cpu-bench (`train --arch trm --preset cpu-bench`, docs/SPEC.md §9): one network
+# of L_layers 2 (H_layers is ignored by the official code), 16 puzzle tokens, no Q-continue target.
+CPU_BENCH_TRM_MODEL = dict(
+    hidden_size=128, num_heads=4, expansion=4, H_layers=0, L_layers=2, H_cycles=3, L_cycles=4,
+    halt_max_steps=16, halt_exploration_prob=0.1, puzzle_emb_ndim=128, puzzle_emb_len=16, no_ACT_continue=True,
+    mlp_t=False, pos_encodings="rope", rms_norm_eps=1e-5, rope_theta=10000.0,
+)
+TRM_EMA_RATE = 0.999  # pretrain.py's ema_rate
+SYNTHETIC_META = dict(seq_len=900, vocab_size=12, num_puzzle_identifiers=1001)  # --synthetic: 1000 puzzles + blank 0
 CPU_BENCH_TRAINER = dict(lr=1e-3, puzzle_emb_lr=1e-2, warmup_steps=20, lr_min_ratio=1.0,
                          weight_decay=0.1, puzzle_emb_weight_decay=0.1, beta1=0.9, beta2=0.95)
 IGNORE_LABEL_ID = -100  # models/losses.py
@@ -182,6 +215,41 @@ def load_batches(dataset, batch_size, count, seed):
     return meta, batches
 
 
+def synthetic_batches(batch_size, count, seed):
+    """--synthetic: `count` batches of uniformly random tokens in the cpu-bench shape (no dataset needed;
+    the work of a step does not depend on the values)."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    meta = dict(SYNTHETIC_META)
+    batches = []
+    for _ in range(count):
+        shape = (batch_size, meta["seq_len"])
+        batches.append({
+            "inputs": torch.randint(0, meta["vocab_size"], shape, generator=generator, dtype=torch.int32),
+            "labels": torch.randint(0, meta["vocab_size"], shape, generator=generator, dtype=torch.int32),
+            "puzzle_identifiers": torch.randint(1, meta["num_puzzle_identifiers"], (batch_size,),
+                                                generator=generator, dtype=torch.int32),
+        })
+    return meta, batches
+
+
+def import_trm_official(trm_dir):
+    """The official TRM code on sys.path; returns a note on flash-attn. Its models/layers.py calls
+    torch's scaled_dot_product_attention; the flash-attn stand-in is installed only if it fails to
+    import for want of flash-attn (an older or newer checkout)."""
+    sys.path.insert(0, os.path.abspath(trm_dir))
+    try:
+        import models.layers  # noqa: F401
+        return "not used (the TRM code calls torch SDPA)"
+    except ImportError as error:
+        if "flash_attn" not in str(error):
+            raise
+    install_flash_attn_stand_in()
+    for name in [n for n in sys.modules if n == "models" or n.startswith("models.")]:
+        del sys.modules[name]
+    return "STAND-IN (torch SDPA)"
+
+
 def learning_rate(base, step, settings):
     """pretrain.py's warm-up + cosine schedule; with lr_min_ratio 1 it is constant after warm-up."""
     warmup = settings["warmup_steps"]
@@ -196,21 +264,37 @@ def official_worker(args):
     import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    install_flash_attn_stand_in()
-    adam_class, adam_note = load_adam_atan2()
-    sys.path.insert(0, os.path.abspath(args.hrm_dir))
-    from models.hrm.hrm_act_v1 import HierarchicalReasoningModel_ACTV1
+    if args.arch == "trm":
+        flash_note = import_trm_official(args.trm_dir)
+        adam_class, adam_note = load_adam_atan2()
+        from models.recursive_reasoning.trm import TinyRecursiveReasoningModel_ACTV1 as model_class
+        from models.ema import EMAHelper
+        model_settings = CPU_BENCH_TRM_MODEL
+    else:
+        flash_note = "STAND-IN (torch SDPA)"
+        install_flash_attn_stand_in()
+        adam_class, adam_note = load_adam_atan2()
+        sys.path.insert(0, os.path.abspath(args.hrm_dir))
+        from models.hrm.hrm_act_v1 import HierarchicalReasoningModel_ACTV1 as model_class
+        model_settings = CPU_BENCH_MODEL
     from models.losses import ACTLossHead
     from models.sparse_embedding import CastedSparseEmbeddingSignSGD_Distributed
 
-    meta, batches = load_batches(args.dataset, args.batch, args.warmup + args.steps, seed=0)
-    model_config = dict(**CPU_BENCH_MODEL, batch_size=args.batch, seq_len=meta["seq_len"],
+    if args.synthetic:
+        meta, batches = synthetic_batches(args.batch, args.warmup + args.steps, seed=0)
+    else:
+        meta, batches = load_batches(args.dataset, args.batch, args.warmup + args.steps, seed=0)
+    model_config = dict(**model_settings, batch_size=args.batch, seq_len=meta["seq_len"],
                         vocab_size=meta["vocab_size"], num_puzzle_identifiers=meta["num_puzzle_identifiers"],
                         forward_dtype="float32", causal=False)
-    model = ACTLossHead(HierarchicalReasoningModel_ACTV1(model_config), loss_type="stablemax_cross_entropy")
+    model = ACTLossHead(model_class(model_config), loss_type="stablemax_cross_entropy")
     model.train()
     if args.worker == "compiled":
         model = torch.compile(model, dynamic=False)  # as pretrain.py
+    ema = None
+    if args.arch == "trm":  # pretrain.py with ema=True: registered on the (compiled) model, updated per step
+        ema = EMAHelper(mu=TRM_EMA_RATE)
+        ema.register(model)
     s = CPU_BENCH_TRAINER
     optimizers = [
         CastedSparseEmbeddingSignSGD_Distributed(model.model.puzzle_emb.buffers(), lr=0,
@@ -232,6 +316,8 @@ def official_worker(args):
                 group["lr"] = learning_rate(base, step, s)
             optimizer.step()
             optimizer.zero_grad()
+        if ema is not None:
+            ema.update(model)
         values = torch.stack([metrics[k] for k in sorted(metrics)]).cpu().numpy()
         return dict(zip(sorted(metrics), values.tolist()))
 
@@ -254,13 +340,17 @@ def official_worker(args):
         lm_loss=last.get("lm_loss", float("nan")) / args.batch,
         torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(),
         mkl=torch.backends.mkl.is_available(), threads=torch.get_num_threads(), adam=adam_note,
+        flash_attn=flash_note, ema=(f"official EMAHelper, mu {TRM_EMA_RATE}, updated after every step (timed)"
+                                    if ema is not None else None),
     )), flush=True)
 
 
 def run_official(args, mode):
     """Runs one official worker in a fresh process; returns its result dict or {'error': ...}."""
-    command = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--hrm-dir", args.hrm_dir,
-               "--dataset", args.dataset, "--batch", str(args.batch), "--threads", str(args.threads),
+    code = ["--arch", "trm", "--trm-dir", args.trm_dir] if args.arch == "trm" else ["--hrm-dir", args.hrm_dir]
+    data = ["--synthetic"] if args.synthetic else ["--dataset", args.dataset]
+    command = [sys.executable, os.path.abspath(__file__), "--worker", mode, *code, *data,
+               "--batch", str(args.batch), "--threads", str(args.threads),
                "--warmup", str(args.warmup), "--steps", str(args.steps)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     process = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -304,6 +394,8 @@ def run_arc_pipeline(args, work):
     command = [args.arc_pipeline, "train", "--preset", "cpu-bench", "--dataset", args.dataset, "--out", out,
                "--batch-size", str(args.batch), "--threads", str(args.threads), "--max-steps", str(total),
                "--log-interval", "1", "--checkpoint-interval", str(total + 1000), "--quiet"]
+    if args.arch == "trm":
+        command[2:2] = ["--arch", "trm"]
     process = subprocess.run(command, capture_output=True, text=True)
     if process.returncode != 0:
         return {"error": f"exit {process.returncode}: {process.stderr.strip()[-2000:]}"}
@@ -333,6 +425,8 @@ def machine_lines(args):
     lines = []
     model = [l.split(":", 1)[1].strip() for l in run_text(["lscpu"]).splitlines() if l.startswith("Model name")]
     lines.append(f"CPU (lscpu): {model[0] if model else 'unknown'}, {os.cpu_count()} logical CPUs")
+    if args.skip_arc_pipeline:
+        return lines
     system = run_text([args.arc_pipeline, "system"]).splitlines()
     lines += [f"arc-pipeline system: {l}" for l in system if l.startswith(("BLAS", "kernel set", "best kernel", "Float"))]
     return lines
@@ -345,7 +439,10 @@ def load_text():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hrm-dir", required=True, help="checkout of github.com/sapientinc/HRM (its models/ is imported)")
+    parser.add_argument("--arch", choices=["hrm", "trm"], default="hrm",
+                        help="hrm (default): the official HRM; trm: the official TRM and `train --arch trm`")
+    parser.add_argument("--hrm-dir", help="checkout of github.com/sapientinc/HRM (its models/ is imported); needed with --arch hrm")
+    parser.add_argument("--trm-dir", help="checkout of github.com/SamsungSAILMontreal/TinyRecursiveModels; needed with --arch trm")
     parser.add_argument("--arc-pipeline", default=os.path.join(REPO, ".build", "release", "arc-pipeline"))
     parser.add_argument("--dataset", help="built dataset with seq_len 900 (default: fetch and build one from --mirror)")
     parser.add_argument("--mirror", default=os.environ.get("ARC_MIRROR"), help="offline archive mirror for `arc-pipeline fetch` (env ARC_MIRROR)")
@@ -356,6 +453,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=3, help="steps run before timing (the compiled run compiles here)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps")
     parser.add_argument("--skip-compiled", action="store_true", help="do not run the torch.compile variant")
+    parser.add_argument("--skip-arc-pipeline", action="store_true",
+                        help="run only the PyTorch side (no arc-pipeline executable needed)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="with --skip-arc-pipeline and no --dataset: random batches of the cpu-bench shape")
     parser.add_argument("--worker", choices=["eager", "compiled"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0:
@@ -363,14 +464,27 @@ def main():
     if args.worker:
         official_worker(args)
         return
-    if not os.path.isfile(os.path.join(args.hrm_dir, "models", "hrm", "hrm_act_v1.py")):
-        parser.error(f"--hrm-dir {args.hrm_dir}: no models/hrm/hrm_act_v1.py (git clone https://github.com/sapientinc/HRM)")
-    if not os.access(args.arc_pipeline, os.X_OK):
+    if args.arch == "trm":
+        if not args.trm_dir:
+            parser.error("--arch trm needs --trm-dir (git clone https://github.com/SamsungSAILMontreal/TinyRecursiveModels)")
+        if not os.path.isfile(os.path.join(args.trm_dir, "models", "recursive_reasoning", "trm.py")):
+            parser.error(f"--trm-dir {args.trm_dir}: no models/recursive_reasoning/trm.py "
+                         "(git clone https://github.com/SamsungSAILMontreal/TinyRecursiveModels)")
+    else:
+        if not args.hrm_dir:
+            parser.error("the following arguments are required: --hrm-dir")
+        if not os.path.isfile(os.path.join(args.hrm_dir, "models", "hrm", "hrm_act_v1.py")):
+            parser.error(f"--hrm-dir {args.hrm_dir}: no models/hrm/hrm_act_v1.py (git clone https://github.com/sapientinc/HRM)")
+    if args.synthetic and (args.dataset or not args.skip_arc_pipeline):
+        parser.error("--synthetic goes with --skip-arc-pipeline and without --dataset (arc-pipeline trains on a built dataset)")
+    if args.skip_arc_pipeline and not (args.dataset or args.synthetic):
+        parser.error("--skip-arc-pipeline needs --dataset (a built dataset with seq_len 900) or --synthetic")
+    if not args.skip_arc_pipeline and not os.access(args.arc_pipeline, os.X_OK):
         parser.error(f"--arc-pipeline {args.arc_pipeline} is not an executable (swift build -c release)")
 
     work = tempfile.mkdtemp(prefix="official-vs-trainer-")
     try:
-        if not args.dataset:
+        if not args.dataset and not args.synthetic:
             if not args.mirror:
                 parser.error("give --dataset, or --mirror (or ARC_MIRROR) to build one")
             print(f"building a seq-900 dataset in {work} (kaggle, canvas 30, {args.num_aug} augmentations, "
@@ -383,23 +497,35 @@ def main():
             print(f"running official {mode} ...", flush=True)
             load = load_text()
             results[f"official {mode}"] = dict(run_official(args, mode), load=load)
-        print("running arc-pipeline train ...", flush=True)
-        load = load_text()
-        results["arc-pipeline"] = dict(run_arc_pipeline(args, work), load=load)
+        if not args.skip_arc_pipeline:
+            print("running arc-pipeline train ...", flush=True)
+            load = load_text()
+            results["arc-pipeline"] = dict(run_arc_pipeline(args, work), load=load)
         load_after = load_text()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"Official HRM training step vs arc-pipeline train, cpu-bench (D128, 4 heads, 2+2 layers, cycles 2/2, "
-          f"ACT max 16), batch {args.batch}, fp32, {args.threads} threads; {args.warmup} warm-up + {args.steps} timed steps")
+    if args.arch == "trm":
+        versus = "" if args.skip_arc_pipeline else " vs arc-pipeline train --arch trm"
+        print(f"Official TRM training step{versus}, cpu-bench TRM (D128, 4 heads, 2 layers, cycles 3 x 4, 16 puzzle "
+              f"tokens, ACT max 16, EMA {TRM_EMA_RATE}), batch {args.batch}, fp32, {args.threads} threads; "
+              f"{args.warmup} warm-up + {args.steps} timed steps")
+    else:
+        versus = "" if args.skip_arc_pipeline else " vs arc-pipeline train"
+        print(f"Official HRM training step{versus}, cpu-bench (D128, 4 heads, 2+2 layers, cycles 2/2, "
+              f"ACT max 16), batch {args.batch}, fp32, {args.threads} threads; {args.warmup} warm-up + {args.steps} timed steps")
+    if args.synthetic:
+        print("data: SYNTHETIC (uniformly random tokens, seq 900; lm_loss means nothing)")
     for line in machine_lines(args):
         print(line)
     official = next((r for k, r in results.items() if k.startswith("official") and "error" not in r), {})
     if official:
         print(f"torch {official['torch']} (CPU capability {official['cpu_capability']}, MKL {official['mkl']}, "
-              f"{official['threads']} threads); AdamATan2: {official['adam']}; flash-attn: STAND-IN (torch SDPA)")
-    for line in results["arc-pipeline"].get("first_lines", []):
+              f"{official['threads']} threads); AdamATan2: {official['adam']}; flash-attn: {official['flash_attn']}")
+        if official.get("ema"):
+            print(f"weight EMA: {official['ema']}")
+    for line in results.get("arc-pipeline", {}).get("first_lines", []):
         print(f"arc-pipeline train: {line}")
     print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
     print()
@@ -412,6 +538,8 @@ def main():
               f"{r['lm_loss']:8.4f}  {r['load']:>15}  " + " ".join(f"{t:.2f}" for t in r["step_seconds"]))
         if "warmup_seconds" in r and r["warmup_seconds"]:
             print(f"{'':20} warm-up steps (s): " + " ".join(f"{t:.1f}" for t in r["warmup_seconds"]))
+    if args.skip_arc_pipeline:
+        return
     ours = results["arc-pipeline"]
     for name, r in results.items():
         if name.startswith("official"):
