@@ -52,7 +52,12 @@ struct ExportCheckCommand: ParsableCommand {
         for i in 0..<model.parameters.puzzleEmbedding.count { model.parameters.puzzleEmbedding[i] = Float(generator.nextNormal() * 0.5) }
         let inputs = (0..<(3 * 16)).map { _ in Int32(generator.next() % 12) }
         let identifiers: [Int32] = [6, 2, 6]
-        let carry = HRMCarry<Float>(config: config, batch: 3)
+        try stepAndWrite(model: model, inputs: inputs, identifiers: identifiers)
+    }
+
+    /// One inner step from the reset carry on the batch, then DIR/swift_model.safetensors and swift_outputs.safetensors.
+    func stepAndWrite(model: ReasoningModel<Float>, inputs: [Int32], identifiers: [Int32]) throws {
+        let carry = ReasoningCarry<Float>(config: model.config, batch: identifiers.count)
         carry.resetAll(model: model)
         model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
         let folder = URL(fileURLWithPath: directory)
@@ -101,17 +106,7 @@ struct ExportCheckCommand: ParsableCommand {
             inputs += subset.input(example).map { Int32($0) }
             identifiers.append(Int32(subset.identifier(ofPuzzle: subset.puzzle(ofExample: example))))
         }
-        let carry = ReasoningCarry<Float>(config: config, batch: count)
-        carry.resetAll(model: model)
-        model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: identifiers, withGradient: false)
-        let folder = URL(fileURLWithPath: directory)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw ExportCheckFailure(description: "export-check: cannot create the folder \(folder.path) (\(error.localizedDescription))")
-        }
-        try model.save(to: folder.appendingPathComponent("swift_model.safetensors"))
-        try writeOutputs(model: model, carry: carry, inputs: inputs, identifiers: identifiers, folder: folder)
+        try stepAndWrite(model: model, inputs: inputs, identifiers: identifiers)
     }
 }
 
