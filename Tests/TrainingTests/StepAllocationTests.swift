@@ -29,15 +29,17 @@ final class StepAllocationTests: XCTestCase {
     }
 
     /// A model on a W x W position canvas, trained on two buckets of sides `small` and W.
-    func trainer(hiddenSize: Int, width: Int, small: Int, batch: Int) throws -> ACTTrainer {
-        var config = ResumeTests.tinyConfig()
+    /// `trm`: TRM's step (its whole last cycle recorded) with the weight EMA.
+    func trainer(hiddenSize: Int, width: Int, small: Int, batch: Int, trm: Bool = false) throws -> ACTTrainer {
+        var config = trm ? TRMResumeTests.tinyTRM() : ResumeTests.tinyConfig()
         config.hiddenSize = hiddenSize
         config.puzzleEmbeddingDim = hiddenSize
         config.seqLen = width * width
-        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         model.parameters.initialize(seed: 3)
         var options = ResumeTests.options()  // halt_max_steps 3 with exploration: resets, probes and halts all happen
         options.batchSize = batch
+        if trm { options.emaRate = 0.9 }
         let buckets: [ExampleSource] = [
             BucketTrainingTests.source(puzzles: 4, size: 3, firstIdentifier: 1, seed: 1, side: small),
             BucketTrainingTests.source(puzzles: 2, size: 2, firstIdentifier: 5, seed: 2, side: width),
@@ -58,11 +60,11 @@ final class StepAllocationTests: XCTestCase {
     }
 
     /// Training steps after warm-up: no allocation; `threads` worker threads.
-    func assertStepsAllocateNothing(threads: Int, hiddenSize: Int, width: Int, batch: Int) throws {
+    func assertStepsAllocateNothing(threads: Int, hiddenSize: Int, width: Int, batch: Int, trm: Bool = false) throws {
         let previous = KernelThreads.count
         KernelThreads.configure(threads: threads)
         defer { KernelThreads.count = previous }
-        let trainer = try trainer(hiddenSize: hiddenSize, width: width, small: width - 2, batch: batch)
+        let trainer = try trainer(hiddenSize: hiddenSize, width: width, small: width - 2, batch: batch, trm: trm)
         for _ in 0..<10 { try trainer.trainStep() }  // warm-up: lazy buffers, both geometries, a sampler pass
         let drawsBefore = trainer.buckets.map(\.draws)
         let steps = 16
@@ -83,6 +85,11 @@ final class StepAllocationTests: XCTestCase {
     func testTrainingStepsAllocateNothingSingleThreaded() throws {
         try skipUnlessCounting()
         try assertStepsAllocateNothing(threads: 1, hiddenSize: 16, width: 5, batch: 4)
+    }
+
+    func testTRMTrainingStepsWithTheEMAAllocateNothingSingleThreaded() throws {
+        try skipUnlessCounting()
+        try assertStepsAllocateNothing(threads: 1, hiddenSize: 16, width: 5, batch: 4, trm: true)
     }
 
     /// Big enough that the element-wise loops, the products and attention run on worker threads.
