@@ -111,6 +111,8 @@ final class TRMResumeTests: XCTestCase {
         XCTAssertEqual(TrainerOptions.preset(.cpu, architecture: .hrm).emaRate, 0)
         XCTAssertEqual(TrainerOptions.preset(.cpu, architecture: .trm).emaRate, 0)
         XCTAssertEqual(TrainerOptions.preset(.paper, architecture: .trm).emaRate, 0.999)
+        XCTAssertEqual(TrainerOptions.preset(.cpu, architecture: .trm).learningRate, 3e-4)
+        XCTAssertEqual(TrainerOptions.preset(.cpu, architecture: .hrm), TrainerOptions.preset(.cpu), "HRM's presets are unchanged")
         let model = ReasoningModel<Float>.make(config: ResumeTests.tinyConfig(), maxBatch: 4)
         model.parameters.initialize(seed: 3)
         var plan = TrainingPlan(maxSteps: 2)

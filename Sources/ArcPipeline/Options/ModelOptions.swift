@@ -92,7 +92,7 @@ struct ModelOptions: ParsableArguments {
 
 struct TrainerArguments: ParsableArguments {
     @Option(help: "Global batch size (preset: cpu 16, paper 768; 1...4096).") var batchSize: Int?
-    @Option(help: "AdamATan2 learning rate (preset: cpu 1e-3, paper 1e-4; in (0, 1]).") var lr: Double?
+    @Option(help: "AdamATan2 learning rate (preset: cpu 1e-3 (TRM 3e-4), paper 1e-4; in (0, 1]).") var lr: Double?
     @Option(help: "Puzzle-embedding sign-SGD learning rate (1e-2; 0...1).") var puzzleEmbLr: Double?
     @Option(help: "AdamATan2 weight decay (0.1; 0...10).") var weightDecay: Double?
     @Option(help: "Puzzle-embedding weight decay (0.1; 0...10).") var puzzleEmbWeightDecay: Double?
