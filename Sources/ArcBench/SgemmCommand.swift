@@ -7,7 +7,7 @@ import Kernels
 struct SgemmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sgemm",
-        abstract: "The sgemm peak: OpenBLAS single-threaded per call, row blocks over the kernel threads.")
+        abstract: "The sgemm peak: the matmul library (oneDNN or OpenBLAS) single-threaded per call, row blocks over the kernel threads.")
 
     @OptionGroup var options: CommonOptions
 
@@ -35,7 +35,7 @@ func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repeats: Int) -> Doub
 
 /// Prints the sgemm table and returns the peak (the largest GFLOP/s measured).
 func benchSgemm(repeats: Int) -> Double {
-    print("== sgemm (OpenBLAS single-threaded per call, row blocks over \(KernelThreads.count) threads), best of \(repeats + 1)")
+    print("== sgemm (\(BLASBackend.oneDNN?.name ?? "OpenBLAS") single-threaded per call, row blocks over \(KernelThreads.count) threads), best of \(repeats + 1)")
     let square = sgemmGFLOPS(m: 1024, n: 1024, k: 1024, transposeB: false, repeats: repeats)
     print("  1024 x 1024 x 1024            \(format(square, 1)) GFLOP/s")
     let rows = 8 * 901
@@ -51,6 +51,6 @@ func benchSgemm(repeats: Int) -> Double {
         best = max(best, g)
         print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(format(g, 1)) GFLOP/s")
     }
-    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [kernel set \(BLASBackend.loadedCoreName); load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
+    print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [\(BLASBackend.oneDNN.map { "\($0.name), \($0.instructionSet)" } ?? "OpenBLAS kernel set \(BLASBackend.loadedCoreName)"); load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
     return best
 }

@@ -1,5 +1,6 @@
-// BLASBackend: which OpenBLAS kernel set ("core") runs the matmuls, whether it is the best one this
-// CPU supports, and the switch to it.
+// BLASBackend: which library runs the fp32 matmuls (oneDNN when present, else OpenBLAS: OneDNN.swift),
+// which OpenBLAS kernel set ("core") runs OpenBLAS's products, whether it is the best one this CPU
+// supports, and the switch to it.
 //
 // Debian's OpenBLAS (DYNAMIC_ARCH) picks its kernel set from the CPU's family/model numbers when the
 // library loads. On CPUs it does not know (new Xeons, VMs that hide the model), it falls back to an
@@ -165,18 +166,75 @@ public enum BLASBackend {
         note = "could not re-execute to switch to \(core) (\(String(cString: strerror(errno)))); kept \(loadedCoreName)"
     }
 
-    /// sgemm on a few awkward shapes (both transposes, odd sizes) against a Double reference.
+    /// The matmul library of the Float products, chosen once per process from ARC_BLAS: `auto` (the
+    /// default) takes oneDNN when it loads and passes the self-check, else OpenBLAS; `openblas`;
+    /// `onednn` (OpenBLAS, said in the summary, when oneDNN cannot be used). OneDNN.swift says why.
+    public struct MatmulChoice: Sendable {
+        public let oneDNN: OneDNN.Library?
+        /// "oneDNN 2.6.3, AVX2 kernels, self-check passed" or "OpenBLAS (why)".
+        public let description: String
+    }
+
+    public static let matmul: MatmulChoice = chooseMatmul(request: ProcessInfo.processInfo.environment["ARC_BLAS"] ?? "auto")
+
+    /// oneDNN when it runs the Float products (the gemm's fast check).
+    public static var oneDNN: OneDNN.Library? { matmul.oneDNN }
+
+    /// The choice for an ARC_BLAS value (`auto`, `openblas`, `onednn`, any case).
+    public static func chooseMatmul(request: String) -> MatmulChoice {
+        let asked = request.lowercased()
+        guard asked == "auto" || asked == "onednn" else {
+            let why = asked == "openblas" ? "ARC_BLAS=openblas" : "ARC_BLAS=\(request) is not auto, openblas or onednn"
+            return MatmulChoice(oneDNN: nil, description: "OpenBLAS (\(why))")
+        }
+        let prefix = asked == "onednn" ? "ARC_BLAS=onednn, but " : ""
+        switch OneDNN.availability {
+        case .unavailable(let why):
+            return MatmulChoice(oneDNN: nil, description: "OpenBLAS (\(prefix)oneDNN unavailable: \(why))")
+        case .loaded(let library):
+            let gemm: SgemmCall = { transposeB, m, n, k, a, lda, b, ldb, c, ldc in
+                OneDNN.sgemm(library, transposeA: false, transposeB: transposeB, m: m, n: n, k: k,
+                             alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+            }
+            guard selfCheck(gemm) else {
+                return MatmulChoice(oneDNN: nil, description: "OpenBLAS (\(prefix)\(library.name) FAILED the sgemm self-check)")
+            }
+            return MatmulChoice(oneDNN: library, description: "\(library.name), \(library.instructionSet) kernels chosen by oneDNN, self-check passed")
+        }
+    }
+
+    /// One sgemm for the self-check: C = op(A) op(B), row-major, A not transposed; false = refused.
+    typealias SgemmCall = (Bool, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Bool
+
+    /// OpenBLAS's sgemm on a few awkward shapes (both transposes, odd sizes) against a Double reference.
     @discardableResult
     public static func selfCheck() -> Bool {
         if let passed = selfCheckPassed { return passed }
+        let passed = selfCheck { transposeB, m, n, k, a, lda, b, ldb, c, ldc in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+            return true
+        }
+        selfCheckPassed = passed
+        return passed
+    }
+
+    /// A library's sgemm on the self-check shapes against a Double reference.
+    static func selfCheck(_ gemm: SgemmCall) -> Bool {
         var generator = SplitMix64(seed: 20_251_129)
         var passed = true
         for (m, n, k, transposeB) in [(67, 45, 131, false), (33, 129, 70, true), (128, 96, 256, true), (5, 1, 17, false)] {
             let a = (0..<(m * k)).map { _ in Float(generator.nextUnit() * 2 - 1) }
             let b = (0..<(k * n)).map { _ in Float(generator.nextUnit() * 2 - 1) }
             var c = [Float](repeating: 0, count: m * n)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        1, a, Int32(k), b, transposeB ? Int32(k) : Int32(n), 0, &c, Int32(n))
+            let done = a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        gemm(transposeB, m, n, k, a.baseAddress!, k, b.baseAddress!, transposeB ? k : n, c.baseAddress!, n)
+                    }
+                }
+            }
+            if !done { return false }
             for i in 0..<m {
                 for j in 0..<n {
                     var sum = 0.0, magnitude = 0.0
@@ -189,7 +247,6 @@ public enum BLASBackend {
                 }
             }
         }
-        selfCheckPassed = passed
         return passed
     }
 
@@ -203,5 +260,6 @@ public enum BLASBackend {
         let check = selfCheckPassed.map { $0 ? "self-check passed" : "SELF-CHECK FAILED" } ?? "self-check not run"
         return "BLAS: \(libraryName), kernel set \(inUse), \(verdict); \(check); CPU: \(cpu.modelName)"
             + (note.isEmpty ? "" : "\n  (\(note))")
+            + "\n  fp32 matmuls: \(matmul.description)"
     }
 }

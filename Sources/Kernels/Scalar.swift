@@ -1,6 +1,7 @@
 // Scalar: the element types the kernels run in. Float is production (docs/SPEC.md §4: fp32 on CPU);
 // Double runs the same generic kernels for finite-difference gradient tests. Each scalar brings its
-// BLAS gemm (OpenBLAS sgemm/dgemm) and the elementary functions the kernels need.
+// gemm (Float: oneDNN or OpenBLAS sgemm, see BLASBackend; Double: OpenBLAS dgemm) and the
+// elementary functions the kernels need.
 import CBLAS
 import KernelsAVX2
 #if canImport(Glibc)
@@ -64,6 +65,12 @@ extension Float: KernelScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        // oneDNN when BLASBackend chose it (ARC_BLAS, OneDNN.swift); OpenBLAS otherwise or if it refuses.
+        if k > 0, let library = BLASBackend.oneDNN,
+           OneDNN.sgemm(library, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -1,6 +1,7 @@
 // Threading: how the kernels use the cores. All parallelism is ours: OpenBLAS is set to ONE thread
-// (openblas_set_num_threads(1)) and big products are split into one block per core, run with
-// DispatchQueue.concurrentPerform, like the Swift loops and the per-(batch, head) attention.
+// (openblas_set_num_threads(1)), oneDNN runs each call on the calling thread (OneDNN.swift), and
+// big products are split into one block per core, run with DispatchQueue.concurrentPerform, like
+// the Swift loops and the per-(batch, head) attention.
 // (Measured: OpenBLAS's own threads spin after each call and then fight the Swift loops' threads
 // for the 2 cores, which made attention ~10x slower; see BENCHMARKS.md.)
 import CBLAS

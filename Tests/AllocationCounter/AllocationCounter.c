@@ -30,12 +30,14 @@ static atomic_int counting;
 static atomic_int options;
 static atomic_long counted;
 static atomic_long dispatch_counted;
+static atomic_long matmul_counted;
 static __thread int inside_counter;
 
 static int in_file(const Dl_info *info, const char *name) { return info->dli_fname != NULL && strstr(info->dli_fname, name) != NULL; }
 
-/// 1 when the nearest caller past the counter, the Swift runtime's allocation and libc is Dispatch's code.
-COUNTER_CODE static int made_by_dispatch(void) {
+/// Who made the allocation: the nearest caller past the counter, the Swift runtime, libc and the C++
+/// runtime. 1: Dispatch's code; 2: the oneDNN matmul library; 0: anything else.
+COUNTER_CODE static int made_by(void) {
     void *frames[32];
     int depth = backtrace(frames, 32);
     for (int k = 0; k < depth; k++) {
@@ -43,18 +45,21 @@ COUNTER_CODE static int made_by_dispatch(void) {
         if (address >= __start_allocation_counter_code && address < __stop_allocation_counter_code) continue;
         Dl_info info;
         if (dladdr(frames[k], &info) == 0) return 0;
-        if (in_file(&info, "libswiftCore.so") || in_file(&info, "libc.so")) continue;
-        return in_file(&info, "libdispatch.so") || in_file(&info, "libswiftDispatch.so") || in_file(&info, "libBlocksRuntime.so");
+        if (in_file(&info, "libswiftCore.so") || in_file(&info, "libc.so") || in_file(&info, "libstdc++.so")) continue;
+        if (in_file(&info, "libdispatch.so") || in_file(&info, "libswiftDispatch.so") || in_file(&info, "libBlocksRuntime.so")) return 1;
+        return in_file(&info, "libdnnl.so") ? 2 : 0;
     }
     return 0;
 }
-
 COUNTER_CODE static void note_allocation(void) {
     if (!atomic_load_explicit(&counting, memory_order_relaxed) || inside_counter) return;
     inside_counter = 1;  // backtrace and dladdr may allocate: those are not counted
     int flags = atomic_load_explicit(&options, memory_order_relaxed);
-    if ((flags & ALLOCATION_COUNTER_SEPARATE_DISPATCH) && made_by_dispatch()) {
+    int maker = (flags & (ALLOCATION_COUNTER_SEPARATE_DISPATCH | ALLOCATION_COUNTER_SEPARATE_MATMUL)) ? made_by() : 0;
+    if ((flags & ALLOCATION_COUNTER_SEPARATE_DISPATCH) && maker == 1) {
         atomic_fetch_add_explicit(&dispatch_counted, 1, memory_order_relaxed);
+    } else if ((flags & ALLOCATION_COUNTER_SEPARATE_MATMUL) && maker == 2) {
+        atomic_fetch_add_explicit(&matmul_counted, 1, memory_order_relaxed);
     } else {
         atomic_fetch_add_explicit(&counted, 1, memory_order_relaxed);
         if (flags & ALLOCATION_COUNTER_BACKTRACES) {
@@ -76,6 +81,7 @@ void allocation_counter_start(int start_options) {
     backtrace(frames, 2);
     atomic_store(&counted, 0);
     atomic_store(&dispatch_counted, 0);
+    atomic_store(&matmul_counted, 0);
     atomic_store(&options, start_options);
     atomic_store(&counting, 1);
 }
@@ -86,6 +92,7 @@ long allocation_counter_stop(void) {
 }
 
 long allocation_counter_dispatch_count(void) { return atomic_load(&dispatch_counted); }
+long allocation_counter_matmul_count(void) { return atomic_load(&matmul_counted); }
 
 COUNTER_CODE void *malloc(size_t size) { note_allocation(); return __libc_malloc(size); }
 COUNTER_CODE void *calloc(size_t count, size_t size) { note_allocation(); return __libc_calloc(count, size); }
@@ -110,4 +117,5 @@ int allocation_counter_supported(void) { return 0; }
 void allocation_counter_start(int start_options) { (void)start_options; }
 long allocation_counter_stop(void) { return 0; }
 long allocation_counter_dispatch_count(void) { return 0; }
+long allocation_counter_matmul_count(void) { return 0; }
 #endif

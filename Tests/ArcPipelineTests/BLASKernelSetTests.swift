@@ -62,4 +62,28 @@ final class BLASKernelSetTests: XCTestCase {
         let result = try PipelineExecutable.run(["train", "--dataset", "/nonexistent-dataset", "--out", "/nonexistent-run"])
         XCTAssertTrue(result.stdout.hasPrefix("BLAS: OpenBLAS"), result.stdout)
     }
+
+    /// The fp32 products run on oneDNN when it is installed (it is on CI), on OpenBLAS when ARC_BLAS
+    /// says so, and a wrong ARC_BLAS value is named, not obeyed blindly; train prints the choice.
+    func testMatmulLibraryFollowsARCBLAS() throws {
+        func library(_ environment: [String: String]) throws -> (String, String) {
+            var merged = ProcessInfo.processInfo.environment
+            merged["ARC_BLAS"] = nil
+            for (key, value) in environment { merged[key] = value }
+            let result = try PipelineExecutable.run(["system"], environment: merged)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let line = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("fp32 matmul library: ") }, result.stdout)
+            return (String(line.dropFirst("fp32 matmul library: ".count)), result.stdout)
+        }
+        let (byDefault, output) = try library([:])
+        XCTAssertTrue(byDefault.hasPrefix("oneDNN "), "oneDNN (Debian's libdnnl2) should run the products by default\n\(output)")
+        XCTAssertTrue(output.contains("kernels chosen by oneDNN, self-check passed"), output)
+        XCTAssertTrue(try library(["ARC_BLAS": "onednn"]).0.hasPrefix("oneDNN "))
+        XCTAssertEqual(try library(["ARC_BLAS": "openblas"]).0, "OpenBLAS")
+        let (bogus, bogusOutput) = try library(["ARC_BLAS": "mkl"])
+        XCTAssertEqual(bogus, "OpenBLAS")
+        XCTAssertTrue(bogusOutput.contains("ARC_BLAS=mkl is not auto, openblas or onednn"), bogusOutput)
+        let train = try PipelineExecutable.run(["train", "--dataset", "/nonexistent-dataset", "--out", "/nonexistent-run"])
+        XCTAssertTrue(train.stdout.contains("fp32 matmuls: oneDNN "), train.stdout)
+    }
 }

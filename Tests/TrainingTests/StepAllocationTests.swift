@@ -6,7 +6,9 @@
 // the count must be zero. With worker threads, DispatchQueue.concurrentPerform itself allocates on
 // each call (its Swift overlay's closure object, _Block_copy, libdispatch's continuations: about 4
 // per call on Linux, which the project cannot avoid while it uses Dispatch); those are counted
-// apart, by the allocation's nearest caller, and everything else must be zero.
+// apart, by the allocation's nearest caller, and everything else must be zero. The same goes for
+// the oneDNN matmul library when it runs the products (OneDNN.swift): dnnl_sgemm allocates its
+// packing buffers on each call; those are counted apart and printed.
 // Run with ALLOCATION_BACKTRACES=1 to print the call stack of each allocation that is not Dispatch's.
 import AllocationCounter
 import Foundation
@@ -17,15 +19,24 @@ import XCTest
 
 final class StepAllocationTests: XCTestCase {
     /// Heap allocations made while `body` runs, on every thread: (those of Dispatch's own code when
-    /// `separatingDispatch`, all others).
-    func allocations(separatingDispatch: Bool = false, _ body: () throws -> Void) rethrows -> (dispatch: Int, others: Int) {
-        var options: Int32 = separatingDispatch ? ALLOCATION_COUNTER_SEPARATE_DISPATCH : 0
+    /// `separatingDispatch`, those of the oneDNN matmul library, all others).
+    func allocations(separatingDispatch: Bool = false, _ body: () throws -> Void) rethrows -> (dispatch: Int, matmul: Int, others: Int) {
+        var options: Int32 = ALLOCATION_COUNTER_SEPARATE_MATMUL | (separatingDispatch ? ALLOCATION_COUNTER_SEPARATE_DISPATCH : 0)
         if ProcessInfo.processInfo.environment["ALLOCATION_BACKTRACES"] == "1" { options |= ALLOCATION_COUNTER_BACKTRACES }
         allocation_counter_start(options)
         defer { _ = allocation_counter_stop() }
         try body()
         let others = allocation_counter_stop()
-        return (allocation_counter_dispatch_count(), others)
+        return (allocation_counter_dispatch_count(), allocation_counter_matmul_count(), others)
+    }
+
+    /// oneDNN's own allocations are only possible when it runs the products.
+    func checkMatmulAllocations(_ counted: (dispatch: Int, matmul: Int, others: Int), _ what: String) {
+        if let library = BLASBackend.oneDNN {
+            print("StepAllocationTests: \(what): \(library.name)'s own allocations (its packing buffers) \(counted.matmul)")
+        } else {
+            XCTAssertEqual(counted.matmul, 0, "allocations attributed to oneDNN while OpenBLAS runs the products")
+        }
     }
 
     /// A model on a W x W position canvas, trained on two buckets of sides `small` and W.
@@ -76,6 +87,7 @@ final class StepAllocationTests: XCTestCase {
         XCTAssertEqual(trainer.step, 10 + steps)
         XCTAssertTrue(zip(trainer.buckets.map(\.draws), drawsBefore).allSatisfy { $0 > $1 }, "both buckets (both carries) stepped in the window")
         XCTAssertEqual(counted.others, 0, "\(counted.others) heap allocations in \(steps) training steps (\(threads) thread(s)); ALLOCATION_BACKTRACES=1 shows where")
+        checkMatmulAllocations(counted, "\(steps) training steps, \(threads) thread(s)")
         if threads > 1 {
             XCTAssertGreaterThan(counted.dispatch, 0, "no work ran on Dispatch's worker threads: the model is too small for this test")
             print("StepAllocationTests: \(threads) threads: Dispatch's own allocations \(Double(counted.dispatch) / Double(steps)) per step, others 0")
@@ -120,6 +132,7 @@ final class StepAllocationTests: XCTestCase {
             }
         }
         XCTAssertEqual(counted.others, 0, "\(counted.others) heap allocations in 6 prediction batches; ALLOCATION_BACKTRACES=1 shows where")
+        checkMatmulAllocations(counted, "6 prediction batches")
         // The batch's tokens are the ones predict returns.
         let predicted = try predictor.predict(examples, from: sources[1], identifierOf: identifierOf)
         XCTAssertEqual(predicted.map(\.example), examples)
