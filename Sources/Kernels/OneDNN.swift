@@ -31,6 +31,8 @@ public enum OneDNN {
         public let name: String
         /// The instruction set oneDNN's kernels use on this CPU (dnnl_get_effective_cpu_isa).
         public let instructionSet: String
+        /// The file the library was loaded from (the Kaggle bundle carries its own copy).
+        public let path: String
     }
 
     /// What loading found: the library, or why there is none.
@@ -73,7 +75,12 @@ public enum OneDNN {
             name = "oneDNN \(numbers[0]).\(numbers[1]).\(numbers[2])"
         }
         let isa = symbol("dnnl_get_effective_cpu_isa", as: IsaFunction.self).map { instructionSetName($0()) } ?? "?"
-        return .loaded(Library(sgemm: sgemm, setThreads: setThreads, name: name, instructionSet: isa))
+        // The mapped file (dladdr is not visible to Swift on glibc): the process's memory map names it.
+        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        let path = maps.split(separator: "\n").lazy
+            .compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) }
+            .first { $0.hasSuffix("/" + sharedObject) || $0.contains("/" + sharedObject + ".") } ?? sharedObject
+        return .loaded(Library(sgemm: sgemm, setThreads: setThreads, name: name, instructionSet: isa, path: path))
         #else
         return .unavailable("oneDNN is only opened on Linux")
         #endif

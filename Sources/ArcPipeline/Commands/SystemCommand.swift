@@ -24,6 +24,7 @@ struct SystemCommand: ParsableCommand {
         print("CPU features: " + features.map { "\($0) \(cpu.flags.contains($0) ? "yes" : "no")" }.joined(separator: ", "))
         print(BLASBackend.summary)
         print("fp32 matmul library: \(BLASBackend.oneDNN?.name ?? "OpenBLAS")")
+        if let library = OneDNN.library { print("oneDNN loaded from: \(library.path)") }
         print("kernel set in use: \(BLASBackend.loadedCoreName)")
         print("best kernel set for this CPU: \(BLASBackend.best.name)")
         print("Float inner loops: \(KernelsCPU.hasAVX2FMA ? "AVX2+FMA" : "portable SIMD")")
