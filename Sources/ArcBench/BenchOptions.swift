@@ -1,5 +1,5 @@
 // The options of the arc-bench subcommands: CommonOptions (--threads, --repeats, --seed: every
-// benchmark) and StepShapeOptions (--arch, --batch, --side: the inner step of `step` and `all`). Each
+// benchmark) and StepShapeOptions (--preset, --arch, --batch, --side: the inner step of `step` and `all`). Each
 // value is checked in validate(), before any benchmark runs; an error names the option and range.
 import ArgumentParser
 import Foundation
@@ -54,12 +54,16 @@ struct CommonOptions: ParsableArguments {
 }
 
 extension ModelArchitecture: ExpressibleByArgument {}
+extension ModelPreset: ExpressibleByArgument {}
 
 struct StepShapeOptions: ParsableArguments {
     @Option(help: "Architecture of the step: hrm (cpu-bench) or trm (TRM's cpu-bench: D 128, 2 layers, 3 x 4 cycles, 16 puzzle tokens).")
     var arch: ModelArchitecture = .hrm
 
-    @Option(parsing: .unconditional, help: "Batch of the inner step (1...4096; default: the cpu-bench preset's).", transform: integerOption(BenchRanges.batch))
+    @Option(help: "Model preset of the step: cpu-bench (default), cpu (the train-eval default) or paper.")
+    var preset: ModelPreset = .cpuBench
+
+    @Option(parsing: .unconditional, help: "Batch of the inner step (1...4096; default: the preset's trainer batch: cpu-bench 8, cpu 16, paper 8).", transform: integerOption(BenchRanges.batch))
     var batch: Int?
 
     @Option(parsing: .unconditional, help: "The step on a size-bucketed carry: the top-left S x S of the 30x30 canvas (1...30); tokens/s counts S*S per example.",
@@ -69,6 +73,6 @@ struct StepShapeOptions: ParsableArguments {
     func validate() throws {
         try checkRange("--batch", batch, BenchRanges.batch)
         try checkRange("--side", side, BenchRanges.side)
-        do { try HRMCarry<Float>.validateSide(side, config: ModelPreset.cpuBench.config(for: arch)) } catch { throw ValidationError("--side: \(error)") }
+        do { try HRMCarry<Float>.validateSide(side, config: preset.config(for: arch)) } catch { throw ValidationError("--side: \(error)") }
     }
 }

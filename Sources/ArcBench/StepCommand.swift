@@ -1,5 +1,5 @@
-// `arc-bench step`: the sgemm peak, then the inner step at the cpu-bench config (HRM, or TRM's with
-// --arch trm), forward and forward + backward (HRM's 1 step, TRM's last cycle), with the activation
+// `arc-bench step`: the sgemm peak, then the inner step at the cpu-bench config (or --preset cpu /
+// paper; HRM, or TRM's with --arch trm), forward and forward + backward (HRM's 1 step, TRM's last cycle), with the activation
 // memory the backward keeps: tokens/s, achieved GFLOP/s from the analytic FLOP count (StepFLOPs),
 // share of the sgemm peak, a per-kernel time table and peak RSS. --side S runs the step on a
 // size-bucketed carry (the top-left S x S of the 30x30 canvas).
@@ -11,7 +11,7 @@ import Kernels
 struct StepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "The sgemm peak, then the HRM (or TRM: --arch trm) inner step at the cpu-bench config (forward; forward + backward).")
+        abstract: "The sgemm peak, then the HRM (or TRM: --arch trm) inner step at the cpu-bench config or --preset (forward; forward + backward).")
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var shape: StepShapeOptions
@@ -24,14 +24,15 @@ struct StepCommand: ParsableCommand {
 }
 
 func benchStep(options: CommonOptions, shape: StepShapeOptions, peak: Double) throws {
-    var config = ModelPreset.cpuBench.config(for: shape.arch)
+    var config = shape.preset.config(for: shape.arch)
     config.numPuzzleIdentifiers = 64
-    let batch = shape.batch ?? 8  // the cpu-bench preset's trainer batch (TrainerOptions.preset(.cpuBench))
+    // The preset's trainer batch (TrainerOptions.preset): cpu 16; cpu-bench 8; paper 8 here (768 on GPUs).
+    let batch = shape.batch ?? (shape.preset == .cpu ? 16 : 8)
     let side = shape.side
     let tokensPerExample = side.map { $0 * $0 } ?? config.seqLen
     let sideText = side.map { ", side \($0) (\($0)x\($0) crop of the 30x30 canvas)" } ?? ""
     let layers = config.architecture == .trm ? "TRM, layers \(config.lLayers)" : "H/L layers \(config.hLayers)/\(config.lLayers)"
-    print("== inner step, preset cpu-bench: D \(config.hiddenSize), heads \(config.numHeads), \(layers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
+    print("== inner step, preset \(shape.preset): D \(config.hiddenSize), heads \(config.numHeads), \(layers), cycles \(config.hCycles)/\(config.lCycles), inter \(config.intermediateSize), batch \(batch), seq \(tokensPerExample)+\(config.puzzleTokens)\(sideText), threads \(KernelThreads.count)")
     let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
     model.parameters.initialize(seed: options.seed)
     // Non-trivial q_head so the backward is representative.

@@ -18,6 +18,7 @@ final class ArcBenchArgumentsTests: XCTestCase {
             (["step", "--batch", "0"], "--batch must be an integer in 1...4096"),
             (["step", "--side", "31"], "--side must be an integer in 1...30"),
             (["all", "--side", "x"], "'--side <side>': must be an integer in 1...30"),
+            (["step", "--preset", "huge"], "'--preset <preset>'"),
             (["export-check"], "Missing expected argument '<directory>'"),
             (["bogus"], "Unexpected argument 'bogus'"),
         ]
