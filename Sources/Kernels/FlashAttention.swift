@@ -10,7 +10,7 @@
 // The blocked kernel of Attention.swift is the test oracle.
 import KernelsAVX2
 
-/// Default query rows per tile (the AVX2 kernels need a multiple of 6).
+/// Default query rows per tile (the AVX2 kernels need a multiple of 6; other tiles run the portable path).
 public let flashQueryTile = 48
 /// Default keys per tile (the AVX2 kernels need a multiple of 24).
 public let flashKeyTile = 96
@@ -39,13 +39,20 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
         self.seq = seq
         self.headDim = headDim
         self.workers = max(1, workers)
-        self.queryTile = (max(1, queryTile) + 5) / 6 * 6
-        self.keyTile = (max(1, keyTile) + 23) / 24 * 24
+        self.queryTile = max(1, queryTile)
+        self.keyTile = max(1, keyTile)
         paddedSeq = (max(1, seq) + self.keyTile - 1) / self.keyTile * self.keyTile
         let fast = avx2FlashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile, keyTile: self.keyTile)
         let portable = 2 * self.queryTile * self.keyTile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
         workspaceStride = (max(fast, portable) + 15) / 16 * 16
         workspace = Tensor(shape: [self.workers, workspaceStride])
+    }
+
+    /// Whether attentionForward / attentionBackward run the AVX2 kernels with this scratch: Float on a
+    /// CPU with AVX2 + FMA, the automatic path, a head dim multiple of 8, tiles multiples of 6 and 24.
+    public func usesAVX2(path: AttentionPath) -> Bool {
+        path == .automatic && T.self == Float.self && KernelsCPU.hasAVX2FMA && headDim % 8 == 0
+            && queryTile % 6 == 0 && keyTile % 24 == 0
     }
 }
 
@@ -59,12 +66,6 @@ func floats<T>(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> {
     UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
 }
 
-/// Whether the AVX2 kernels run for this scalar, path and head dim.
-@inlinable
-public func flashAttentionUsesAVX2<T: KernelScalar>(_ type: T.Type, path: AttentionPath, headDim: Int) -> Bool {
-    path == .automatic && T.self == Float.self && KernelsCPU.hasAVX2FMA && headDim % 8 == 0
-}
-
 /// out[batch*seq, D] = attention(qkv[batch*seq, 3D]); logSumExp[batch, heads, seq] = the row
 /// log-sum-exp of the scaled scores (what attentionBackward needs).
 @inlinable
@@ -76,7 +77,7 @@ public func attentionForward<T: KernelScalar>(
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionForward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let fast = flashAttentionUsesAVX2(T.self, path: path, headDim: headDim)
+    let fast = scratch.usesAVX2(path: path)
     let o = SendablePointer(out), lse = SendablePointer(logSumExp), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let work = SendablePointer(scratch.workspace.pointer)
     let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.keyTile, paddedSeq = scratch.paddedSeq
@@ -109,7 +110,7 @@ public func attentionBackward<T: KernelScalar>(
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionBackward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let fast = flashAttentionUsesAVX2(T.self, path: path, headDim: headDim)
+    let fast = scratch.usesAVX2(path: path)
     let gradient = SendablePointer(dqkv), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let upstream = SendablePointer(UnsafeMutablePointer(mutating: dout)), output = SendablePointer(UnsafeMutablePointer(mutating: out))
     let lse = SendablePointer(UnsafeMutablePointer(mutating: logSumExp)), work = SendablePointer(scratch.workspace.pointer)
