@@ -1,20 +1,43 @@
-// `arc-bench micro`: the SIMD exp of the softmax (ns per element, one thread) and the attention
-// layer (B 8, S 901, D 128, 4 heads) forward and backward for several query-block sizes.
+// `arc-bench micro`: the SIMD exp of the softmax (ns per element, one thread) and one attention layer
+// (docs/SPEC.md §4 attention) forward and backward, the blocked kernel (old) against the flash kernel
+// (new, the model's), on the cpu-bench layer (B 8, S 901, 4 heads x 32), the cpu preset's D 64 on
+// 12x12 and 16x16 canvases (B 16, S 145 / 257, 2 heads x 32) and the paper's layer (B 1, S 916, 8 x 64).
 import ArgumentParser
 import Kernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU seconds used by this process (all threads): unlike the wall clock, not inflated when other
+/// processes share the core.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
 
 struct MicroCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "micro",
-        abstract: "SIMD exp and attention-layer query-block sizes.")
+        abstract: "SIMD exp and the attention layer: blocked (old) vs flash (new) kernel.")
 
     @OptionGroup var options: CommonOptions
+
+    @Option(help: "Query rows per flash tile (1...960; the AVX2 kernels need a multiple of 6).", transform: integerOption(1...960))
+    var queryTile: Int = flashQueryTile
+
+    @Option(help: "Keys per flash tile (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
+    var keyTile: Int = flashKeyTile
+
+    func validate() throws {
+        try checkRange("--query-tile", queryTile, 1...960)
+        try checkRange("--key-tile", keyTile, 1...960)
+    }
 
     func run() {
         options.start()
         let n = 901 * 901
         let buffer = Tensor<Float>(shape: [n])
-        for i in 0..<n { buffer[i] = Float(i % 1000) * -0.01 }
         var start = now()
         var best = Double.infinity
         for _ in 0..<10 {
@@ -24,21 +47,52 @@ struct MicroCommand: ParsableCommand {
             best = min(best, now() - start)
         }
         print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), AVX2 build in use: \(KernelsCPU.hasAVX2FMA)")
-        let qkv = Tensor<Float>(shape: [8 * 901, 384]), out = Tensor<Float>(shape: [8 * 901, 128])
-        for i in 0..<qkv.count { qkv[i] = Float(i % 17) * 0.01 }
-        let dqkv = Tensor<Float>(shape: [8 * 901, 384])
-        for blockRows in [32, 64, 128, 256, 901] {
-            let scratch = AttentionScratch<Float>(seq: 901, blockRows: blockRows)
-            var best = Double.infinity, bestBackward = Double.infinity
-            for _ in 0..<4 {
-                start = now()
-                attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
-                best = min(best, now() - start)
-                start = now()
-                attentionBackward(dqkv.pointer, out.pointer, qkv.pointer, scratch: scratch, batch: 8, seq: 901, heads: 4, headDim: 32)
-                bestBackward = min(bestBackward, now() - start)
-            }
-            print("attention layer (B 8, S 901, D 128, 4 heads), query blocks of \(blockRows): forward \(format(best * 1000, 1)) ms, backward \(format(bestBackward * 1000, 1)) ms")
+        let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile)
+        print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.keyTile) keys; "
+              + "AVX2 kernels for head dims multiple of 8: \(scratch.usesAVX2(path: .automatic)))")
+        print("shape                        old fwd   old bwd   new fwd   new bwd   speed-up fwd+bwd: CPU, wall")
+        for (batch, seq, heads, headDim) in [(8, 901, 4, 32), (16, 145, 2, 32), (16, 257, 2, 32), (1, 916, 8, 64)] {
+            measureLayer(batch: batch, seq: seq, heads: heads, headDim: headDim)
         }
+    }
+
+    func measureLayer(batch: Int, seq: Int, heads: Int, headDim: Int) {
+        let dim = heads * headDim, rows = batch * seq
+        let qkv = Tensor<Float>(shape: [rows, 3 * dim]), out = Tensor<Float>(shape: [rows, dim]), dout = Tensor<Float>(shape: [rows, dim])
+        let dqkv = Tensor<Float>(shape: [rows, 3 * dim]), lse = Tensor<Float>(shape: [batch * heads * seq])
+        var state = options.seed | 1
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(state >> 40) / Double(1 << 24)) * 2 - 1
+        }
+        for i in 0..<qkv.count { qkv[i] = next() }
+        for i in 0..<dout.count { dout[i] = next() }
+        let blocked = BlockedAttentionScratch<Float>(seq: seq)
+        let flash = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+        var times = [Double](repeating: .infinity, count: 4), wall = [Double](repeating: .infinity, count: 4)
+        // Small layers run several times per measurement so one measurement is long enough to time.
+        let inner = max(1, 20_000_000 / (batch * heads * seq * seq * headDim))
+        for _ in 0..<options.repeats {
+            let runs: [() -> Void] = [
+                { blockedAttentionForward(out.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
+                { blockedAttentionBackward(dqkv.pointer, dout.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
+                { attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim) },
+                { attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim) },
+            ]
+            for (index, run) in runs.enumerated() {
+                let start = now(), cpuStart = processCPUSeconds()
+                for _ in 0..<inner { run() }
+                times[index] = min(times[index], (processCPUSeconds() - cpuStart) / Double(inner))
+                wall[index] = min(wall[index], (now() - start) / Double(inner))
+            }
+        }
+        let name = "B \(batch), S \(seq), \(heads) x \(headDim)"
+        let padded = name + String(repeating: " ", count: max(0, 28 - name.count))
+        let cells = times.map { value -> String in
+            let text = format(value * 1000, 2)
+            return String(repeating: " ", count: max(0, 9 - text.count)) + text + " "
+        }
+        print(padded + cells.joined() + "  " + format((times[0] + times[1]) / (times[2] + times[3]), 2) + "x, "
+              + format((wall[0] + wall[1]) / (wall[2] + wall[3]), 2) + "x")
     }
 }

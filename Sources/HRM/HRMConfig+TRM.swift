@@ -57,10 +57,10 @@ extension HRMConfig {
 
     /// Values the backward keeps for `batch` examples of `tokens` grid tokens (default seqLen): per
     /// recorded block the input, rotated qkv (3 D), attention output, hidden, output (7 D in all),
-    /// gate|up (2 I) and the SwiGLU product (I), and two reciprocal rms values, per row
-    /// (rows = batch * (P + tokens)). Float: 4 bytes each.
+    /// gate|up (2 I) and the SwiGLU product (I), two reciprocal rms values and the attention's row
+    /// log-sum-exp (one per head), per row (rows = batch * (P + tokens)). Float: 4 bytes each.
     public func recordedActivationValues(batch: Int, tokens: Int? = nil) -> Int {
         let rows = batch * (puzzleTokens + (tokens ?? seqLen))
-        return recordedBlockApplications * rows * (7 * hiddenSize + 3 * intermediateSize + 2)
+        return recordedBlockApplications * rows * (7 * hiddenSize + 3 * intermediateSize + 2 + numHeads)
     }
 }

@@ -39,8 +39,8 @@ public final class HRMModel<T: KernelScalar>: ReasoningModel<T>, @unchecked Send
     @_specialize(where T == Float)
     override func recordedUpdates(carry: ReasoningCarry<T>, batch: Int, geometry g: StepGeometry<T>, record: Bool) {
         if record && hActivations.isEmpty {
-            hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter) }
-            lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter) }
+            hActivations = (0..<config.hLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter, heads: heads) }
+            lActivations = (0..<config.lLayers).map { _ in BlockActivations(rows: maxRows, dim: dim, inter: inter, heads: heads) }
         }
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)

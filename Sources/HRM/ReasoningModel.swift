@@ -54,11 +54,13 @@ struct BlockActivations<T: KernelScalar> {
     let activation: Tensor<T> // [R, I]
     let output: Tensor<T>     // [R, D] block output (after the second rms)
     let rstd2: Tensor<T>      // [R]
+    let logSumExp: Tensor<T>  // [R * heads] the attention's row log-sum-exp ([batch, heads, seq])
 
-    init(rows: Int, dim: Int, inter: Int) {
+    init(rows: Int, dim: Int, inter: Int, heads: Int) {
         input = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); attention = Tensor(shape: [rows, dim])
         hidden = Tensor(shape: [rows, dim]); rstd1 = Tensor(shape: [rows]); gateUp = Tensor(shape: [rows, 2 * inter])
         activation = Tensor(shape: [rows, inter]); output = Tensor(shape: [rows, dim]); rstd2 = Tensor(shape: [rows])
+        logSumExp = Tensor(shape: [rows * heads])
     }
 }
 
@@ -122,6 +124,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     let puzzleRows: Tensor<T>
     let qkvScratch: Tensor<T>, attentionScratchBuffer: Tensor<T>, projection: Tensor<T>
     let gateUpScratch: Tensor<T>, activationScratch: Tensor<T>, rstdScratch: Tensor<T>
+    /// The attention's row log-sum-exp of a block that saves nothing, [maxRows * heads].
+    let logSumExpScratch: Tensor<T>
     /// Geometry of the full sequence (side nil), and of each side seen so far (made on first use).
     let fullGeometry: StepGeometry<T>
     var sideGeometries: [Int: StepGeometry<T>] = [:]
@@ -172,7 +176,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         gateUpScratch = Tensor(shape: [maxRows, 2 * inter])
         activationScratch = Tensor(shape: [maxRows, inter])
         rstdScratch = Tensor(shape: [maxRows])
-        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, attention: AttentionScratch(seq: seq))
+        logSumExpScratch = Tensor(shape: [maxRows * heads])
+        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, attention: AttentionScratch(seq: seq, headDim: headDim))
         firstTokens = Tensor(shape: [maxBatch, dim])
         savedFirstTokens = Tensor(shape: [maxBatch, dim])
     }
@@ -229,7 +234,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let tokens = side * side
         let made = StepGeometry<T>(side: side, tokens: tokens, seq: puzzleTokens + tokens,
                                    positions: ReasoningCarry<T>.positions(side: side, config: config),
-                                   attention: AttentionScratch(seq: puzzleTokens + tokens))
+                                   attention: AttentionScratch(seq: puzzleTokens + tokens, headDim: headDim))
         sideGeometries[side] = made
         return made
     }
@@ -284,7 +289,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         if let save { save.input.pointer.update(from: z, count: rows * dim) }
         timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
         timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
-        timed("attention") { attentionForward(attention, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
+        let logSumExp = save?.logSumExp.pointer ?? logSumExpScratch.pointer
+        timed("attention") { attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
         timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
         timed("residual+rms") {
             addInPlace(z, projection.pointer, count: rows * dim)
@@ -460,7 +466,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("linear o backward") {
             linearBackward(dAttention, gradient + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
         }
-        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
+        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
         timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
         timed("linear qkv backward") {
             linearBackward(dz, gradient + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)

@@ -1,16 +1,17 @@
-// Non-causal multi-head attention (docs/SPEC.md §4): softmax(q k^T / sqrt(hd)) v per (batch, head) over a
+// The blocked attention kernel (docs/SPEC.md §4), kept as the test oracle of FlashAttention.swift (which the
+// model uses) and for `arc-bench micro`. Non-causal multi-head attention: softmax(q k^T / sqrt(hd)) v per (batch, head) over a
 // packed, already rotated qkv buffer [batch*seq, 3*D] (rows q|k|v, heads contiguous); output
 // [batch*seq, D] with heads contiguous. Memory-conscious: the scores are computed for a block of
 // query rows at a time (blockRows x S, about 0.5 MB at S = 901, so it stays in L2) in a reusable
 // per-worker scratch; the full B x heads x S x S probabilities never exist, and the backward
 // recomputes them block by block. (batch, head) pairs are spread over the worker threads.
 
-/// Query rows per score block.
+/// Query rows per score block of the blocked kernel.
 public let attentionBlockRows = 128
 
-/// Scratch for attention: per worker (a piece of the (batch, head) pairs; KernelThreads.parts by
+/// Scratch for the blocked attention: per worker (a piece of the (batch, head) pairs; KernelThreads.parts by
 /// default), one block of probabilities and one of their gradients.
-public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
+public struct BlockedAttentionScratch<T: KernelScalar>: @unchecked Sendable {
     public let probabilities: Tensor<T>
     public let probabilityGradients: Tensor<T>
     public let rowSums: Tensor<T>
@@ -70,12 +71,12 @@ func forEachHeadPair(pairs: Int, workers: Int, _ body: (Int, Int) -> Void) {
 
 /// out[batch*seq, D] = attention(qkv[batch*seq, 3D]).
 @inlinable
-public func attentionForward<T: KernelScalar>(
+public func blockedAttentionForward<T: KernelScalar>(
     _ out: UnsafeMutablePointer<T>,
-    _ qkv: UnsafePointer<T>, scratch: AttentionScratch<T>,
+    _ qkv: UnsafePointer<T>, scratch: BlockedAttentionScratch<T>,
     batch: Int, seq: Int, heads: Int, headDim: Int
 ) {
-    precondition(scratch.seq == seq, "attentionForward: scratch for seq \(scratch.seq), asked \(seq)")
+    precondition(scratch.seq == seq, "blockedAttentionForward: scratch for seq \(scratch.seq), asked \(seq)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
     let blockRows = scratch.blockRows
@@ -112,12 +113,12 @@ public func attentionForward<T: KernelScalar>(
 
 /// dqkv[batch*seq, 3D] (overwritten) from dout[batch*seq, D], recomputing the probabilities block by block.
 @inlinable
-public func attentionBackward<T: KernelScalar>(
+public func blockedAttentionBackward<T: KernelScalar>(
     _ dqkv: UnsafeMutablePointer<T>,
-    _ dout: UnsafePointer<T>, _ qkv: UnsafePointer<T>, scratch: AttentionScratch<T>,
+    _ dout: UnsafePointer<T>, _ qkv: UnsafePointer<T>, scratch: BlockedAttentionScratch<T>,
     batch: Int, seq: Int, heads: Int, headDim: Int
 ) {
-    precondition(scratch.seq == seq, "attentionBackward: scratch for seq \(scratch.seq), asked \(seq)")
+    precondition(scratch.seq == seq, "blockedAttentionBackward: scratch for seq \(scratch.seq), asked \(seq)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
     let blockRows = scratch.blockRows

@@ -93,18 +93,19 @@ final class KernelGradientTests: XCTestCase {
         finiteDifferenceCheck("rope.dinput", parameter: x.pointer, count: x.count, analytic: dx.array, loss: loss)
     }
 
-    func testAttentionGradientAndValue() { checkAttention(blockRows: attentionBlockRows, name: "attention") }
+    // The blocked kernel (the flash kernel's oracle; FlashAttentionTests checks the flash kernel).
+    func testAttentionGradientAndValue() { checkAttention(blockRows: attentionBlockRows, name: "blocked attention") }
     /// Several query blocks per (batch, head) (blocks of 4, 4, 2 rows), 3 workers for 4 pairs.
-    func testAttentionBlockedGradientAndValue() { checkAttention(blockRows: 4, workers: 3, seq: 10, name: "attention(blocks of 4)") }
+    func testAttentionBlockedGradientAndValue() { checkAttention(blockRows: 4, workers: 3, seq: 10, name: "blocked attention(blocks of 4)") }
 
     func checkAttention(blockRows: Int, workers: Int = 2, seq: Int = 6, name: String) {
         var g = SplitMix64(seed: 5)
         let batch = 2, heads = 2, headDim = 4, dim = heads * headDim
         let qkv = randomTensor([batch * seq, 3 * dim], &g), r = randomTensor([batch * seq, dim], &g)
         let out = Tensor<Double>(shape: [batch * seq, dim])
-        let scratch = AttentionScratch<Double>(seq: seq, workers: workers, blockRows: blockRows)
+        let scratch = BlockedAttentionScratch<Double>(seq: seq, workers: workers, blockRows: blockRows)
         func loss() -> Double {
-            attentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
+            blockedAttentionForward(out.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
             return dot(out, r)
         }
         _ = loss()
@@ -127,7 +128,7 @@ final class KernelGradientTests: XCTestCase {
             XCTAssertEqual(out[(b * seq + query) * dim + h * headDim + d], v, accuracy: 1e-12)
         }
         let dqkv = Tensor<Double>(shape: [batch * seq, 3 * dim])
-        attentionBackward(dqkv.pointer, r.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
+        blockedAttentionBackward(dqkv.pointer, r.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim)
         finiteDifferenceCheck("\(name).dqkv", parameter: qkv.pointer, count: qkv.count, analytic: dqkv.array, maxChecks: 400, loss: loss)
     }
 

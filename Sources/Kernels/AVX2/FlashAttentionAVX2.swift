@@ -1,0 +1,417 @@
+// The Float fast path of the fused ("flash") attention (docs/SPEC.md §4 attention; Kernels/FlashAttention.swift
+// is the generic driver): one (batch, head) pair forward with online softmax, and its recomputing
+// backward (FlashAttention-2), built on 6 x 16 / 6 x 8 register-tiled FMA micro-kernels over small
+// query-tile x key-tile blocks in a per-worker workspace. Head dims must be multiples of 8, the query
+// tile a multiple of 6 and the key tile a multiple of 24. Same conventions as VectorMath.swift: only
+// pointers and scalars cross the module boundary, entry points are @inline(never).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Offsets (in floats) of the parts of one worker's workspace, and its size.
+struct FlashWorkspaceLayout {
+    let keysTransposed: Int, valuesTransposed: Int, rowsPacked: Int, queryTile: Int, outputGradientTile: Int
+    let probabilities: Int, probabilityGradients: Int, accumulator: Int, rowMaximum: Int, rowSum: Int
+    let delta: Int, keyGradients: Int, valueGradients: Int, count: Int
+
+    init(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int) {
+        var at = 0
+        func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
+        keysTransposed = take(headDim * paddedSeq)
+        valuesTransposed = take(headDim * paddedSeq)
+        rowsPacked = take(paddedSeq * headDim)
+        self.queryTile = take(queryTile * headDim)
+        outputGradientTile = take(queryTile * headDim)
+        probabilities = take(queryTile * keyTile)
+        probabilityGradients = take(queryTile * keyTile)
+        accumulator = take(queryTile * headDim)
+        rowMaximum = take(queryTile)
+        rowSum = take(queryTile)
+        delta = take(paddedSeq)
+        keyGradients = take(paddedSeq * headDim)
+        valueGradients = take(paddedSeq * headDim)
+        count = at
+    }
+}
+
+/// Floats one worker's workspace needs for avx2FlashAttentionForwardPair / BackwardPair.
+public func avx2FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int) -> Int {
+    FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile).count
+}
+
+/// C[6, 16] (+)= A[6, depth] B[depth, 16]; A(r, d) = a[r * aRow + d * aDepth], B row d at b + d * ldb.
+/// Not inlined: inlined into its caller, the 12 accumulators no longer stayed in registers.
+@inline(never)
+func microTile6x16(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
+                   _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool) {
+    let zero = SIMD8<Float>(repeating: 0)
+    var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
+    var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
+    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
+    var rb = UnsafeRawPointer(b)
+    let step = ldb &* 4
+    var index = 0, remaining = depth
+    while remaining > 0 {
+        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
+        let b1 = rb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        var x = SIMD8<Float>(repeating: a0[index])
+        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a1[index])
+        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a2[index])
+        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a3[index])
+        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a4[index])
+        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a5[index])
+        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+        rb = rb.advanced(by: step)
+        index = index &+ aDepth
+        remaining = remaining &- 1
+    }
+    let rc = UnsafeMutableRawPointer(c), row = ldc * 4
+    @inline(__always) func put(_ value: SIMD8<Float>, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD8<Float>.self)
+    }
+    put(c00, 0); put(c01, 32)
+    put(c10, row); put(c11, row + 32)
+    put(c20, 2 * row); put(c21, 2 * row + 32)
+    put(c30, 3 * row); put(c31, 3 * row + 32)
+    put(c40, 4 * row); put(c41, 4 * row + 32)
+    put(c50, 5 * row); put(c51, 5 * row + 32)
+}
+
+/// C[6, 8] (+)= A[6, depth] B[depth, 8] (the 8-column remainder of microTile6x16).
+@inline(never)
+func microTile6x8(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
+                  _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool) {
+    let zero = SIMD8<Float>(repeating: 0)
+    var c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero
+    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
+    var rb = UnsafeRawPointer(b)
+    let step = ldb &* 4
+    var index = 0, remaining = depth
+    while remaining > 0 {
+        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
+        c0 = c0.addingProduct(SIMD8<Float>(repeating: a0[index]), b0)
+        c1 = c1.addingProduct(SIMD8<Float>(repeating: a1[index]), b0)
+        c2 = c2.addingProduct(SIMD8<Float>(repeating: a2[index]), b0)
+        c3 = c3.addingProduct(SIMD8<Float>(repeating: a3[index]), b0)
+        c4 = c4.addingProduct(SIMD8<Float>(repeating: a4[index]), b0)
+        c5 = c5.addingProduct(SIMD8<Float>(repeating: a5[index]), b0)
+        rb = rb.advanced(by: step)
+        index = index &+ aDepth
+        remaining = remaining &- 1
+    }
+    let rc = UnsafeMutableRawPointer(c), row = ldc * 4
+    @inline(__always) func put(_ value: SIMD8<Float>, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD8<Float>.self)
+    }
+    put(c0, 0); put(c1, row); put(c2, 2 * row); put(c3, 3 * row); put(c4, 4 * row); put(c5, 5 * row)
+}
+
+/// C[m, n] (+)= A[m, depth] B[depth, n] for m a multiple of 6 and n a multiple of 8 (strides as in
+/// microTile6x16). Every row of A and column of B up to m and n must be readable.
+@inline(never)
+func tiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
+                  _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, depth: Int, accumulate: Bool) {
+    var column = 0
+    while column + 16 <= n {
+        var row = 0
+        while row < m {
+            microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
+            row += 6
+        }
+        column += 16
+    }
+    if column < n {
+        var row = 0
+        while row < m {
+            microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
+            row += 6
+        }
+    }
+}
+
+/// 2^x for 8 lanes, x <= 126 (clamped below at -126): round to the nearest integer n (the 1.5 * 2^23 trick),
+/// Cephes' degree-6 polynomial for 2^f on [-0.5, 0.5] in fused multiply-adds, times 2^n. Scores are
+/// kept in base-2 units (q pre-scaled by log2(e) / sqrt(hd)), which saves exp's range reduction.
+@inline(__always)
+func exp2x8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    // Only the low end is clamped: the callers' arguments are <= 0 (score minus row max or log-sum-exp),
+    // up to rounding.
+    let low = SIMD8<Float>(repeating: -126)
+    let x = input.replacing(with: low, where: input .< low)
+    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
+    let shifted = x + magic
+    let f = x - (shifted - magic)
+    var p = SIMD8<Float>(repeating: 1.535336188319500e-4)
+    p = SIMD8<Float>(repeating: 1.339887440266574e-3).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 9.618437357674640e-3).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 5.550332471162809e-2).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 2.402264791363012e-1).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 6.931472028550421e-1).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 1).addingProduct(p, f)
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    return p * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+}
+
+/// log2(e) and ln(2).
+let log2e: Float = 1.44269504088896341, ln2: Float = 0.693147180559945309
+
+@inline(__always)
+func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+
+/// Lanes j of the 8-wide chunk starting at `start` with start + j < valid.
+@inline(__always)
+func validLanes(_ start: Int, _ valid: Int) -> SIMDMask<SIMD8<Int32>> {
+    SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(clamping: valid - start))
+}
+
+@inline(__always)
+func load8(_ line: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+    line.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ value: SIMD8<Float>, _ line: UnsafeMutableRawPointer, _ index: Int) {
+    line.storeBytes(of: value, toByteOffset: index &* 4, as: SIMD8<Float>.self)
+}
+
+/// max of line[0 ..< valid] (valid >= 1).
+@inline(__always)
+func maximumOfRow(_ line: UnsafeRawPointer, _ valid: Int) -> Float {
+    var best0 = SIMD8<Float>(repeating: -.infinity), best1 = best0
+    let full = valid & ~7
+    var j = 0
+    while j + 16 <= full {
+        let x = load8(line, j), y = load8(line, j + 8)
+        best0.replace(with: x, where: x .> best0)
+        best1.replace(with: y, where: y .> best1)
+        j += 16
+    }
+    if j < full {
+        let x = load8(line, j)
+        best0.replace(with: x, where: x .> best0)
+    }
+    if full < valid {
+        let x = load8(line, full)
+        best1.replace(with: x, where: validLanes(full, valid) .& (x .> best1))
+    }
+    best0.replace(with: best1, where: best1 .> best0)
+    return best0.max()
+}
+
+/// line[j] = 2^(line[j] - shift) for j < valid and 0 up to the next multiple of 8; returns the sum.
+/// Unrolled by 4: the exp's chain of fused multiply-adds is latency-bound one vector at a time.
+@inline(__always)
+func exponentiateRow(_ line: UnsafeMutableRawPointer, _ valid: Int, _ shift: Float) -> Float {
+    let offset = SIMD8<Float>(repeating: shift)
+    var sum0 = SIMD8<Float>(repeating: 0), sum1 = sum0, sum2 = sum0, sum3 = sum0
+    let full = valid & ~7
+    var j = 0
+    while j + 32 <= full {
+        let a = exp2x8(load8(line, j) - offset), b = exp2x8(load8(line, j + 8) - offset)
+        let c = exp2x8(load8(line, j + 16) - offset), d = exp2x8(load8(line, j + 24) - offset)
+        store8(a, line, j); store8(b, line, j + 8); store8(c, line, j + 16); store8(d, line, j + 24)
+        sum0 += a; sum1 += b; sum2 += c; sum3 += d
+        j += 32
+    }
+    while j < full {
+        let a = exp2x8(load8(line, j) - offset)
+        store8(a, line, j)
+        sum0 += a
+        j += 8
+    }
+    if full < valid {
+        var a = exp2x8(load8(line, full) - offset)
+        a.replace(with: 0, where: .!validLanes(full, valid))
+        store8(a, line, full)
+        sum1 += a
+    }
+    return ((sum0 + sum1) + (sum2 + sum3)).sum()
+}
+
+/// p[j] = 2^(p[j] - shift) and g[j] = p[j] * (g[j] - delta) for j < valid, both 0 up to the next
+/// multiple of 8 (unrolled by 2, as exponentiateRow).
+@inline(__always)
+func probabilityGradientRow(_ p: UnsafeMutableRawPointer, _ g: UnsafeMutableRawPointer, _ valid: Int, _ shift: Float, _ delta: Float) {
+    let offset = SIMD8<Float>(repeating: shift), rowDelta = SIMD8<Float>(repeating: delta)
+    let full = valid & ~7
+    var j = 0
+    while j + 16 <= full {
+        let a = exp2x8(load8(p, j) - offset), b = exp2x8(load8(p, j + 8) - offset)
+        store8(a, p, j); store8(b, p, j + 8)
+        store8(a * (load8(g, j) - rowDelta), g, j)
+        store8(b * (load8(g, j + 8) - rowDelta), g, j + 8)
+        j += 16
+    }
+    if j < full {
+        let a = exp2x8(load8(p, j) - offset)
+        store8(a, p, j)
+        store8(a * (load8(g, j) - rowDelta), g, j)
+    }
+    if full < valid {
+        var a = exp2x8(load8(p, full) - offset)
+        a.replace(with: 0, where: .!validLanes(full, valid))
+        store8(a, p, full)
+        store8(a * (load8(g, full) - rowDelta), g, full)
+    }
+}
+
+/// t[d * paddedSeq + j] = x[j * stride + d] for j < seq, 0 for seq <= j < paddedSeq.
+@inline(__always)
+func packTransposed(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, seq: Int, paddedSeq: Int, headDim: Int) {
+    for d in 0..<headDim {
+        let line = t + d * paddedSeq
+        for j in 0..<seq { line[j] = x[j * stride + d] }
+        for j in seq..<paddedSeq { line[j] = 0 }
+    }
+}
+
+/// rows x headDim rows of x (row stride `stride`) times `factor` into t (row stride headDim), zero rows up to paddedRows.
+@inline(__always)
+func packRows(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, rows: Int, paddedRows: Int, headDim: Int, factor: Float) {
+    for i in 0..<rows {
+        for d in 0..<headDim { t[i * headDim + d] = x[i * stride + d] * factor }
+    }
+    (t + rows * headDim).initialize(repeating: 0, count: (paddedRows - rows) * headDim)
+}
+
+/// Forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
+/// logSumExp[i] = log sum_j exp(scale q_i k_j), q/k/v rows of headDim floats at stride qkvStride.
+@inline(never)
+public func avx2FlashAttentionForwardPair(
+    _ out: UnsafeMutablePointer<Float>, outStride: Int, logSumExp: UnsafeMutablePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
+    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, paddedSeq: Int,
+    workspace: UnsafeMutablePointer<Float>
+) {
+    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+    let kt = workspace + layout.keysTransposed, qTile = workspace + layout.queryTile
+    let scores = workspace + layout.probabilities, accumulator = workspace + layout.accumulator
+    let rowMaximum = workspace + layout.rowMaximum, rowSum = workspace + layout.rowSum
+    // K^T and V packed contiguous: read in place (row stride 3 D), the rows of V fell in few L1 sets.
+    let vPacked = workspace + layout.rowsPacked
+    packTransposed(kt, k, stride: qkvStride, seq: seq, paddedSeq: paddedSeq, headDim: headDim)
+    packRows(vPacked, v, stride: qkvStride, rows: seq, paddedRows: seq, headDim: headDim, factor: 1)
+    var first = 0
+    while first < seq {
+        let rows = min(queryTile, seq - first), paddedRows = roundUp(rows, 6)
+        packRows(qTile, q + first * qkvStride, stride: qkvStride, rows: rows, paddedRows: paddedRows, headDim: headDim, factor: scale * log2e)
+        accumulator.initialize(repeating: 0, count: paddedRows * headDim)
+        rowMaximum.initialize(repeating: -.infinity, count: rows)
+        rowSum.initialize(repeating: 0, count: rows)
+        var key = 0
+        while key < seq {
+            let keys = min(keyTile, seq - key), keyColumns = roundUp(keys, 8)
+            // S = (scale log2(e) Q) K^T on the tile (base-2 units)
+            tiledProduct(scores, keyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
+            // online softmax: new row max, P = 2^(S - max), rescale the running sum and output
+            for i in 0..<rows {
+                let line = UnsafeMutableRawPointer(scores + i * keyTile)
+                let newMaximum = max(rowMaximum[i], maximumOfRow(line, keys))
+                let sum = exponentiateRow(line, keys, newMaximum)
+                let correction = exp2f(rowMaximum[i] - newMaximum)
+                rowSum[i] = rowSum[i] * correction + sum
+                rowMaximum[i] = newMaximum
+                if correction != 1 {
+                    let o = UnsafeMutableRawPointer(accumulator + i * headDim)
+                    let factor = SIMD8<Float>(repeating: correction)
+                    var d = 0
+                    while d < headDim {
+                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self) * factor, toByteOffset: d * 4, as: SIMD8<Float>.self)
+                        d += 8
+                    }
+                }
+            }
+            // O += P V on the tile (valid keys only)
+            tiledProduct(accumulator, headDim, scores, keyTile, 1, vPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)
+            key += keys
+        }
+        for i in 0..<rows {
+            let inverse = 1 / rowSum[i]
+            let o = out + (first + i) * outStride, a = accumulator + i * headDim
+            for d in 0..<headDim { o[d] = a[d] * inverse }
+            logSumExp[first + i] = (rowMaximum[i] + log2f(rowSum[i])) * ln2
+        }
+        first += rows
+    }
+}
+
+/// Backward of one (batch, head) pair (FlashAttention-2): from dout, the forward's out and
+/// logSumExp, writes dq, dk, dv rows (stride dqkvStride, overwritten).
+@inline(never)
+public func avx2FlashAttentionBackwardPair(
+    dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, dqkvStride: Int,
+    dout: UnsafePointer<Float>, out: UnsafePointer<Float>, outStride: Int, logSumExp: UnsafePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
+    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, paddedSeq: Int,
+    workspace: UnsafeMutablePointer<Float>
+) {
+    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+    let kt = workspace + layout.keysTransposed, vt = workspace + layout.valuesTransposed
+    let qTile = workspace + layout.queryTile, dOTile = workspace + layout.outputGradientTile
+    let p = workspace + layout.probabilities, dS = workspace + layout.probabilityGradients
+    let dQTile = workspace + layout.accumulator, delta = workspace + layout.delta
+    let dKAll = workspace + layout.keyGradients, dVAll = workspace + layout.valueGradients
+    packTransposed(kt, k, stride: qkvStride, seq: seq, paddedSeq: paddedSeq, headDim: headDim)
+    packTransposed(vt, v, stride: qkvStride, seq: seq, paddedSeq: paddedSeq, headDim: headDim)
+    let kPacked = workspace + layout.rowsPacked
+    packRows(kPacked, k, stride: qkvStride, rows: seq, paddedRows: seq, headDim: headDim, factor: 1)
+    dKAll.initialize(repeating: 0, count: paddedSeq * headDim)
+    dVAll.initialize(repeating: 0, count: paddedSeq * headDim)
+    // D_i = rowsum(dO_i * O_i)
+    for i in 0..<seq {
+        let a = UnsafeRawPointer(dout + i * outStride), b = UnsafeRawPointer(out + i * outStride)
+        var sum = SIMD8<Float>(repeating: 0)
+        var d = 0
+        while d < headDim {
+            sum = sum.addingProduct(a.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self))
+            d += 8
+        }
+        delta[i] = sum.sum()
+    }
+    var first = 0
+    while first < seq {
+        let rows = min(queryTile, seq - first), paddedRows = roundUp(rows, 6)
+        packRows(qTile, q + first * qkvStride, stride: qkvStride, rows: rows, paddedRows: paddedRows, headDim: headDim, factor: scale * log2e)
+        packRows(dOTile, dout + first * outStride, stride: outStride, rows: rows, paddedRows: paddedRows, headDim: headDim, factor: 1)
+        dQTile.initialize(repeating: 0, count: paddedRows * headDim)
+        var key = 0
+        while key < seq {
+            let keys = min(keyTile, seq - key), keyColumns = roundUp(keys, 8), keyRows = roundUp(keys, 6)
+            let width = max(keyColumns, keyRows)
+            // S = (scale log2(e) Q) K^T, P = 2^(S - log2(e) lse); dP = dO V^T
+            tiledProduct(p, keyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
+            tiledProduct(dS, keyTile, dOTile, headDim, 1, vt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
+            // dS = P * (dP - D)
+            for i in 0..<rows {
+                probabilityGradientRow(UnsafeMutableRawPointer(p + i * keyTile), UnsafeMutableRawPointer(dS + i * keyTile), keys,
+                                       logSumExp[first + i] * log2e, delta[first + i])
+                for j in keyColumns..<width {
+                    p[i * keyTile + j] = 0
+                    dS[i * keyTile + j] = 0
+                }
+            }
+            // dV_j += P^T dO_i ; dK_j += dS^T (scale log2(e) Q_i) (times ln 2 at the end) ; dQ_i += dS K_j (scaled at the end)
+            tiledProduct(dVAll + key * headDim, headDim, p, 1, keyTile, dOTile, headDim, m: keyRows, n: headDim, depth: rows, accumulate: true)
+            tiledProduct(dKAll + key * headDim, headDim, dS, 1, keyTile, qTile, headDim, m: keyRows, n: headDim, depth: rows, accumulate: true)
+            tiledProduct(dQTile, headDim, dS, keyTile, 1, kPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)
+            key += keys
+        }
+        for i in 0..<rows {
+            let target = dq + (first + i) * dqkvStride, source = dQTile + i * headDim
+            for d in 0..<headDim { target[d] = source[d] * scale }
+        }
+        first += rows
+    }
+    for j in 0..<seq {
+        let target = dk + j * dqkvStride, source = dKAll + j * headDim
+        for d in 0..<headDim { target[d] = source[d] * ln2 }
+        (dv + j * dqkvStride).update(from: dVAll + j * headDim, count: headDim)
+    }
+}

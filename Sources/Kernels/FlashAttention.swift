@@ -1,0 +1,227 @@
+// The attention the model uses (docs/SPEC.md §4 attention): non-causal multi-head softmax(q k^T / sqrt(hd)) v
+// over the packed, already rotated qkv [batch*seq, 3D] (rows q|k|v, heads contiguous) into out
+// [batch*seq, D], computed flash-style: per (batch, head) pair, query tiles x key tiles with an online
+// softmax (running row max and sum, the output rescaled), so only a query-tile x key-tile block of
+// scores ever exists. The forward also writes the row log-sum-exp of the scaled scores
+// ([batch, heads, seq]); the backward (FlashAttention-2) recomputes P = exp(S - lse) tile by tile with
+// D = rowsum(dO * O). One worker does a whole pair, so results do not depend on the thread count.
+// Float with AVX2 + FMA and head dims that are multiples of 8 runs the register-tiled kernels of
+// KernelsAVX2 (FlashAttentionAVX2.swift); everything else runs the portable tiles below (BLAS gemm).
+// The blocked kernel of Attention.swift is the test oracle.
+import KernelsAVX2
+
+/// Default query rows per tile (the AVX2 kernels need a multiple of 6; other tiles run the portable path).
+public let flashQueryTile = 48
+/// Default keys per tile (the AVX2 kernels need a multiple of 24).
+public let flashKeyTile = 96
+
+/// Which implementation runs: the AVX2 kernels when they can (automatic), or the portable tiles.
+public enum AttentionPath: Sendable {
+    case automatic, portable
+}
+
+/// Per-worker workspace of the flash attention for one sequence length and head dim: packed K^T and
+/// V^T, the query / dO tiles, one score block and one score-gradient block, the output / dQ tile
+/// accumulator, row statistics, D, and the dK / dV accumulators of a pair.
+public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
+    public let workspace: Tensor<T>
+    public let seq: Int
+    public let headDim: Int
+    public let workers: Int
+    public let queryTile: Int
+    public let keyTile: Int
+    /// seq rounded up to a whole number of key tiles.
+    public let paddedSeq: Int
+    /// Values of workspace per worker.
+    public let workspaceStride: Int
+
+    public init(seq: Int, headDim: Int, workers: Int = KernelThreads.parts, queryTile: Int = flashQueryTile, keyTile: Int = flashKeyTile) {
+        self.seq = seq
+        self.headDim = headDim
+        self.workers = max(1, workers)
+        self.queryTile = max(1, queryTile)
+        self.keyTile = max(1, keyTile)
+        paddedSeq = (max(1, seq) + self.keyTile - 1) / self.keyTile * self.keyTile
+        let fast = avx2FlashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile, keyTile: self.keyTile)
+        let portable = 2 * self.queryTile * self.keyTile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
+        workspaceStride = (max(fast, portable) + 15) / 16 * 16
+        workspace = Tensor(shape: [self.workers, workspaceStride])
+    }
+
+    /// Whether attentionForward / attentionBackward run the AVX2 kernels with this scratch: Float on a
+    /// CPU with AVX2 + FMA, the automatic path, a head dim multiple of 8, tiles multiples of 6 and 24.
+    public func usesAVX2(path: AttentionPath) -> Bool {
+        path == .automatic && T.self == Float.self && KernelsCPU.hasAVX2FMA && headDim % 8 == 0
+            && queryTile % 6 == 0 && keyTile % 24 == 0
+    }
+}
+
+@inlinable @inline(__always)
+func floats<T>(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
+}
+
+@inlinable @inline(__always)
+func floats<T>(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+}
+
+/// out[batch*seq, D] = attention(qkv[batch*seq, 3D]); logSumExp[batch, heads, seq] = the row
+/// log-sum-exp of the scaled scores (what attentionBackward needs).
+@inlinable
+public func attentionForward<T: KernelScalar>(
+    _ out: UnsafeMutablePointer<T>, logSumExp: UnsafeMutablePointer<T>,
+    _ qkv: UnsafePointer<T>, scratch: AttentionScratch<T>,
+    batch: Int, seq: Int, heads: Int, headDim: Int, path: AttentionPath = .automatic
+) {
+    precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionForward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
+    let dim = heads * headDim
+    let scale = 1 / T(headDim).squareRoot()
+    let fast = scratch.usesAVX2(path: path)
+    let o = SendablePointer(out), lse = SendablePointer(logSumExp), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
+    let work = SendablePointer(scratch.workspace.pointer)
+    let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.keyTile, paddedSeq = scratch.paddedSeq
+    forEachHeadPair(pairs: batch * heads, workers: scratch.workers) { worker, pair in
+        let b = pair / heads, h = pair % heads
+        let q = input.pointer + b * seq * 3 * dim + h * headDim, k = q + dim, v = q + 2 * dim
+        let output = o.pointer + b * seq * dim + h * headDim
+        let rowLSE = lse.pointer + pair * seq
+        let workspace = work.pointer + worker * stride
+        if fast {
+            avx2FlashAttentionForwardPair(
+                floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
+                v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
+                queryTile: queryTile, keyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
+        } else {
+            flashForwardPairPortable(
+                output, outStride: dim, logSumExp: rowLSE, q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim,
+                scale: scale, queryTile: queryTile, keyTile: keyTile, workspace: workspace)
+        }
+    }
+}
+
+/// dqkv[batch*seq, 3D] (overwritten) from dout[batch*seq, D], the forward's out and logSumExp, and qkv.
+@inlinable
+public func attentionBackward<T: KernelScalar>(
+    _ dqkv: UnsafeMutablePointer<T>,
+    _ dout: UnsafePointer<T>, _ out: UnsafePointer<T>, logSumExp: UnsafePointer<T>, _ qkv: UnsafePointer<T>,
+    scratch: AttentionScratch<T>, batch: Int, seq: Int, heads: Int, headDim: Int, path: AttentionPath = .automatic
+) {
+    precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionBackward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
+    let dim = heads * headDim
+    let scale = 1 / T(headDim).squareRoot()
+    let fast = scratch.usesAVX2(path: path)
+    let gradient = SendablePointer(dqkv), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
+    let upstream = SendablePointer(UnsafeMutablePointer(mutating: dout)), output = SendablePointer(UnsafeMutablePointer(mutating: out))
+    let lse = SendablePointer(UnsafeMutablePointer(mutating: logSumExp)), work = SendablePointer(scratch.workspace.pointer)
+    let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.keyTile, paddedSeq = scratch.paddedSeq
+    forEachHeadPair(pairs: batch * heads, workers: scratch.workers) { worker, pair in
+        let b = pair / heads, h = pair % heads
+        let offset = b * seq * 3 * dim + h * headDim
+        let q = UnsafePointer(input.pointer + offset), k = q + dim, v = q + 2 * dim
+        let dq = gradient.pointer + offset, dk = dq + dim, dv = dq + 2 * dim
+        let dO = UnsafePointer(upstream.pointer + b * seq * dim + h * headDim), o = UnsafePointer(output.pointer + b * seq * dim + h * headDim)
+        let rowLSE = UnsafePointer(lse.pointer + pair * seq)
+        let workspace = work.pointer + worker * stride
+        if fast {
+            avx2FlashAttentionBackwardPair(
+                dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
+                logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
+                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
+        } else {
+            flashBackwardPairPortable(
+                dq: dq, dk: dk, dv: dv, dqkvStride: 3 * dim, dout: dO, out: o, outStride: dim, logSumExp: rowLSE,
+                q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: scale,
+                queryTile: queryTile, keyTile: keyTile, workspace: workspace)
+        }
+    }
+}
+
+/// The portable forward of one pair: the same tiles, products by T.gemm.
+@inlinable
+func flashForwardPairPortable<T: KernelScalar>(
+    _ out: UnsafeMutablePointer<T>, outStride: Int, logSumExp: UnsafeMutablePointer<T>,
+    q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, qkvStride: Int,
+    seq: Int, headDim: Int, scale: T, queryTile: Int, keyTile: Int, workspace: UnsafeMutablePointer<T>
+) {
+    let scores = workspace, accumulator = scores + queryTile * keyTile
+    let rowMaximum = accumulator + queryTile * headDim, rowSum = rowMaximum + queryTile
+    var first = 0
+    while first < seq {
+        let rows = min(queryTile, seq - first)
+        accumulator.initialize(repeating: 0, count: rows * headDim)
+        rowMaximum.initialize(repeating: -.infinity, count: rows)
+        rowSum.initialize(repeating: 0, count: rows)
+        var key = 0
+        while key < seq {
+            let keys = min(keyTile, seq - key)
+            T.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: headDim, alpha: scale, a: q + first * qkvStride, lda: qkvStride,
+                   b: k + key * qkvStride, ldb: qkvStride, beta: 0, c: scores, ldc: keyTile)
+            for i in 0..<rows {
+                let line = scores + i * keyTile
+                let newMaximum = max(rowMaximum[i], T.maximum(line, count: keys))
+                let sum = T.exponentialShiftedInPlace(line, count: keys, shift: newMaximum)
+                let correction = T.exponential(rowMaximum[i] - newMaximum)
+                rowSum[i] = rowSum[i] * correction + sum
+                rowMaximum[i] = newMaximum
+                if correction != 1 {
+                    let o = accumulator + i * headDim
+                    for d in 0..<headDim { o[d] *= correction }
+                }
+            }
+            T.gemm(transposeA: false, transposeB: false, m: rows, n: headDim, k: keys, alpha: 1, a: scores, lda: keyTile,
+                   b: v + key * qkvStride, ldb: qkvStride, beta: 1, c: accumulator, ldc: headDim)
+            key += keys
+        }
+        for i in 0..<rows {
+            let inverse = 1 / rowSum[i]
+            let o = out + (first + i) * outStride, a = accumulator + i * headDim
+            for d in 0..<headDim { o[d] = a[d] * inverse }
+            logSumExp[first + i] = rowMaximum[i] + T.logarithm(rowSum[i])
+        }
+        first += rows
+    }
+}
+
+/// The portable backward of one pair (FlashAttention-2 with T.gemm): dq, dk, dv overwritten.
+@inlinable
+func flashBackwardPairPortable<T: KernelScalar>(
+    dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>, dqkvStride: Int,
+    dout: UnsafePointer<T>, out: UnsafePointer<T>, outStride: Int, logSumExp: UnsafePointer<T>,
+    q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, qkvStride: Int,
+    seq: Int, headDim: Int, scale: T, queryTile: Int, keyTile: Int, workspace: UnsafeMutablePointer<T>
+) {
+    let p = workspace, dS = p + queryTile * keyTile, delta = dS + queryTile * keyTile
+    for i in 0..<seq { delta[i] = T.dot(dout + i * outStride, out + i * outStride, count: headDim) }
+    var first = 0
+    while first < seq {
+        let rows = min(queryTile, seq - first)
+        let qBlock = q + first * qkvStride, dOBlock = dout + first * outStride
+        var key = 0
+        while key < seq {
+            let keys = min(keyTile, seq - key)
+            let kBlock = k + key * qkvStride
+            // P = exp(scale Q K^T - lse), dP = dO V^T, dS = P * (dP - D)
+            T.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: headDim, alpha: scale, a: qBlock, lda: qkvStride,
+                   b: kBlock, ldb: qkvStride, beta: 0, c: p, ldc: keyTile)
+            T.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: headDim, alpha: 1, a: dOBlock, lda: outStride,
+                   b: v + key * qkvStride, ldb: qkvStride, beta: 0, c: dS, ldc: keyTile)
+            for i in 0..<rows {
+                let pLine = p + i * keyTile, gLine = dS + i * keyTile
+                _ = T.exponentialShiftedInPlace(pLine, count: keys, shift: logSumExp[first + i])
+                let rowDelta = delta[first + i]
+                for j in 0..<keys { gLine[j] = pLine[j] * (gLine[j] - rowDelta) }
+            }
+            let firstQueryTile: T = first == 0 ? 0 : 1
+            // dV_j += P^T dO_i ; dK_j += scale dS^T Q_i ; dQ_i += scale dS K_j
+            T.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: rows, alpha: 1, a: p, lda: keyTile,
+                   b: dOBlock, ldb: outStride, beta: firstQueryTile, c: dv + key * dqkvStride, ldc: dqkvStride)
+            T.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: rows, alpha: scale, a: dS, lda: keyTile,
+                   b: qBlock, ldb: qkvStride, beta: firstQueryTile, c: dk + key * dqkvStride, ldc: dqkvStride)
+            T.gemm(transposeA: false, transposeB: false, m: rows, n: headDim, k: keys, alpha: scale, a: dS, lda: keyTile,
+                   b: kBlock, ldb: qkvStride, beta: key == 0 ? 0 : 1, c: dq + first * dqkvStride, ldc: dqkvStride)
+            key += keys
+        }
+        first += rows
+    }
+}
