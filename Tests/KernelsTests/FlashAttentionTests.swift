@@ -82,8 +82,10 @@ final class FlashAttentionTests: XCTestCase {
             let difference = abs(Double(a) - Double(b))
             if !(difference <= largest) { largest = difference }
         }
-        // An all-zero reference (dq, dk at seq 1: the softmax of one score is constant) allows 1e-6 absolute.
-        let bound = scale > 0 ? tolerance * scale : 1e-6
+        // A reference that is zero in exact arithmetic (dq, dk at seq 1: the softmax of one score is
+        // constant) holds only rounding (~1e-8, from whichever matmul library runs the portable tiles):
+        // the bound never drops below 1e-6 absolute.
+        let bound = max(tolerance * scale, 1e-6)
         print("\(name): largest |diff| \(largest), max |ref| \(scale), relative \(largest / max(scale, 1e-30))")
         XCTAssert(largest <= bound, "\(name): largest |diff| \(largest) > \(tolerance) x max |ref| \(scale) (bound \(bound))", file: file, line: line)
     }
