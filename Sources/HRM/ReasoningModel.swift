@@ -85,14 +85,31 @@ struct BlockWeights {
     let qkv: Int, output: Int, gateUp: Int, down: Int
 }
 
+/// Sequences (puzzle tokens included) shorter than this run the blocked attention kernel
+/// (Attention.swift), longer ones the flash kernel (FlashAttention.swift). Measured with
+/// `arc-bench micro` on one thread (AMD EPYC Zen 1, oneDNN matmuls; BENCHMARKS.md), flash against
+/// blocked, forward + backward: 0.92x at S 145 (12x12 canvas), 1.03x at S 257, 1.15x at S 901.
+public let flashAttentionMinimumSequence = 200
+
 /// The sequence geometry of one inner step, from its carry: grid tokens per example, rows per slot,
-/// RoPE positions per row (nil = 0 ..< seq), and the attention scratch for that length.
+/// RoPE positions per row (nil = 0 ..< seq), and the attention scratch for that length (the blocked
+/// kernel's too when the sequence is short enough to run it).
 struct StepGeometry<T: KernelScalar> {
     let side: Int?
     let tokens: Int
     let seq: Int
     let positions: [Int32]?
     let attention: AttentionScratch<T>
+    let blockedAttention: BlockedAttentionScratch<T>?
+
+    init(side: Int?, tokens: Int, seq: Int, positions: [Int32]?, headDim: Int) {
+        self.side = side
+        self.tokens = tokens
+        self.seq = seq
+        self.positions = positions
+        attention = AttentionScratch(seq: seq, headDim: headDim)
+        blockedAttention = seq < flashAttentionMinimumSequence ? BlockedAttentionScratch(seq: seq) : nil
+    }
 }
 
 public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
@@ -112,6 +129,9 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     public private(set) lazy var qLogitGradients: Tensor<T> = Tensor(shape: [maxBatch, 2])
     public let maxBatch: Int
     public var profiler: KernelProfiler?
+    /// Runs the flash attention kernel at every sequence length (tests: the model's golden and
+    /// gradient checks through both kernels). Set before the first step, not between a step and its backward.
+    public var alwaysFlashAttention = false
 
     let dim: Int, heads: Int, headDim: Int, inter: Int, seq: Int, puzzleTokens: Int, ndim: Int, vocab: Int
     let maxRows: Int
@@ -177,7 +197,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         activationScratch = Tensor(shape: [maxRows, inter])
         rstdScratch = Tensor(shape: [maxRows])
         logSumExpScratch = Tensor(shape: [maxRows * heads])
-        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, attention: AttentionScratch(seq: seq, headDim: headDim))
+        fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, headDim: headDim)
         firstTokens = Tensor(shape: [maxBatch, dim])
         savedFirstTokens = Tensor(shape: [maxBatch, dim])
     }
@@ -233,8 +253,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         precondition((try? ReasoningCarry<T>.validateSide(side, config: config)) != nil, "carry side \(side) is not valid for seqLen \(config.seqLen)")
         let tokens = side * side
         let made = StepGeometry<T>(side: side, tokens: tokens, seq: puzzleTokens + tokens,
-                                   positions: ReasoningCarry<T>.positions(side: side, config: config),
-                                   attention: AttentionScratch(seq: puzzleTokens + tokens, headDim: headDim))
+                                   positions: ReasoningCarry<T>.positions(side: side, config: config), headDim: headDim)
         sideGeometries[side] = made
         return made
     }
@@ -290,7 +309,13 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
         timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
         let logSumExp = save?.logSumExp.pointer ?? logSumExpScratch.pointer
-        timed("attention") { attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
+        timed("attention") {
+            if let blocked = g.blockedAttention, !alwaysFlashAttention {
+                blockedAttentionForward(attention, qkv, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            } else {
+                attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            }
+        }
         timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
         timed("residual+rms") {
             addInPlace(z, projection.pointer, count: rows * dim)
@@ -466,7 +491,14 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("linear o backward") {
             linearBackward(dAttention, gradient + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
         }
-        timed("attention backward") { attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim) }
+        timed("attention backward") {
+            if let blocked = g.blockedAttention, !alwaysFlashAttention {
+                blockedAttentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            } else {
+                attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer,
+                                  scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            }
+        }
         timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
         timed("linear qkv backward") {
             linearBackward(dz, gradient + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)

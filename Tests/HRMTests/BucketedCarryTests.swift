@@ -208,4 +208,18 @@ final class BucketedCarryTests: XCTestCase {
         print("side-3 crop of a 4x4 canvas vs 9 contiguous tokens: largest |logit diff| = \(largest)")
         XCTAssertGreaterThan(largest, 1e-4)
     }
+
+    /// Short sequences (puzzle tokens included) run the blocked attention kernel, long ones the flash
+    /// kernel (flashAttentionMinimumSequence); alwaysFlashAttention forces flash at every length.
+    func testAttentionKernelFollowsTheSequenceLength() {
+        var config = Self.config
+        config.seqLen = 15 * 15
+        let model = HRMModel<Float>(config: config, maxBatch: 1)
+        for side in [8, 13, 14, 15] {
+            let seq = config.puzzleTokens + side * side
+            let geometry = model.geometry(for: HRMCarry<Float>(config: config, batch: 1, side: side == 15 ? nil : side))
+            XCTAssertEqual(geometry.seq, seq)
+            XCTAssertEqual(geometry.blockedAttention != nil, seq < flashAttentionMinimumSequence, "side \(side): seq \(seq)")
+        }
+    }
 }

@@ -22,7 +22,8 @@ final class ModelGoldenTests: XCTestCase {
             numPuzzleIdentifiers: int("num_puzzle_identifiers") - 1, vocabSize: int("vocab_size"), seqLen: int("seq_len"))
     }
 
-    func runGolden(_ name: String) throws {
+    /// `flash`: the flash attention kernel at every length (the fixtures' short sequences run the blocked one by default).
+    func runGolden(_ name: String, flash: Bool = false) throws {
         let fixture = try Fixtures.load(name)
         let c = fixture.configJSON
         let config = self.config(from: fixture)
@@ -41,6 +42,7 @@ final class ModelGoldenTests: XCTestCase {
             XCTAssertEqual(HRMCarry<Float>.positions(side: side, config: config), try fixture.ints("batch.position_ids"))
         }
         let model = HRMModel<Float>(config: config, maxBatch: batch)
+        model.alwaysFlashAttention = flash
         try model.load(from: fixture, source: name)
         // Shapes first: every arena tensor and gradient has the fixture's shape.
         for entry in model.parameters.layout.entries {
@@ -132,4 +134,7 @@ final class ModelGoldenTests: XCTestCase {
     func testModelA() throws { try runGolden("model_a.safetensors") }
     func testModelB() throws { try runGolden("model_b.safetensors") }
     func testModelCrop() throws { try runGolden("model_crop.safetensors") }
+    func testModelAWithFlashAttention() throws { try runGolden("model_a.safetensors", flash: true) }
+    func testModelBWithFlashAttention() throws { try runGolden("model_b.safetensors", flash: true) }
+    func testModelCropWithFlashAttention() throws { try runGolden("model_crop.safetensors", flash: true) }
 }

@@ -15,9 +15,10 @@ final class ModelGradientTests: XCTestCase {
         hiddenSize: 8, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 2,
         puzzleEmbeddingDim: 12, numPuzzleIdentifiers: 3, vocabSize: 12, seqLen: 9)
 
-    func makeTinyModel() -> (HRMModel<Double>, [Int32], [Int32], [Int32]) {
+    func makeTinyModel(flash: Bool = false) -> (HRMModel<Double>, [Int32], [Int32], [Int32]) {
         let config = Self.tinyConfig
         let model = HRMModel<Double>(config: config, maxBatch: 2)
+        model.alwaysFlashAttention = flash
         model.parameters.initialize(seed: 42)
         var generator = SplitMix64(seed: 7)
         // Random q_head weight and puzzle table so every gradient path is non-zero.
@@ -29,8 +30,12 @@ final class ModelGradientTests: XCTestCase {
         return (model, inputs, labels, [2, 3])
     }
 
-    func testInnerStepGradientMatchesFiniteDifferences() {
-        let (model, inputs, labels, identifiers) = makeTinyModel()
+    func testInnerStepGradientMatchesFiniteDifferences() { checkInnerStepGradient(flash: false) }
+    /// The same check through the flash attention kernel (short sequences run the blocked one by default).
+    func testInnerStepGradientMatchesFiniteDifferencesWithFlashAttention() { checkInnerStepGradient(flash: true) }
+
+    func checkInnerStepGradient(flash: Bool) {
+        let (model, inputs, labels, identifiers) = makeTinyModel(flash: flash)
         let config = Self.tinyConfig
         let batch = 2
         let base = HRMCarry<Double>(config: config, batch: batch)

@@ -27,7 +27,11 @@ final class TRMGoldenTests: XCTestCase {
             noACTContinue: (c["no_ACT_continue"] as? NSNumber)?.boolValue ?? false)
     }
 
-    func testTinyTRMMatchesReference() throws {
+    func testTinyTRMMatchesReference() throws { try checkTinyTRM(flash: false) }
+    /// Through the flash attention kernel (the fixture's short sequence runs the blocked one by default).
+    func testTinyTRMMatchesReferenceWithFlashAttention() throws { try checkTinyTRM(flash: true) }
+
+    func checkTinyTRM(flash: Bool) throws {
         let name = "trm_tiny.safetensors"
         let fixture = try Fixtures.load(name)
         let c = fixture.configJSON
@@ -40,6 +44,7 @@ final class TRMGoldenTests: XCTestCase {
         let tokens = config.seqLen, rows = config.totalLength, d = config.hiddenSize, vocab = config.vocabSize
 
         let model = TRMModel<Float>(config: config, maxBatch: batch)
+        model.alwaysFlashAttention = flash
         // Shapes first: every arena tensor and gradient has the fixture's shape, the names are the same set.
         for entry in model.parameters.layout.entries {
             XCTAssertEqual(fixture.shape(entry.name), entry.shape, "\(name): shape of \(entry.name)")
