@@ -41,6 +41,9 @@ struct CommonOptions: ParsableArguments {
     })
     var seed: UInt64 = 1
 
+    @Option(help: "Precision of the model's linear-layer matmuls (step, all, paper): auto (bf16 where the CPU has bf16 matmul instructions and they measure faster), fp32, bf16 (emulated, not faster, on a CPU without them).")
+    var precision: PrecisionRequest = .auto
+
     func validate() throws {
         try checkRange("--threads", threads, BenchRanges.threads)
         try checkRange("--repeats", repeats, BenchRanges.repeats)
@@ -50,10 +53,12 @@ struct CommonOptions: ParsableArguments {
     func start() {
         KernelThreads.configure(threads: threads)
         print(BLASBackend.summary)
+        print(KernelPrecision.configure(PrecisionChoice.choose(precision)))
     }
 }
 
 extension ModelArchitecture: ExpressibleByArgument {}
+extension PrecisionRequest: ExpressibleByArgument {}
 extension ModelPreset: ExpressibleByArgument {}
 
 struct StepShapeOptions: ParsableArguments {

@@ -132,6 +132,11 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     /// Runs the flash attention kernel at every sequence length (tests: the model's golden and
     /// gradient checks through both kernels). Set before the first step, not between a step and its backward.
     public var alwaysFlashAttention = false
+    /// bf16 operands with fp32 accumulation for the linear layers (qkv, o, gate_up, down, lm_head;
+    /// BF16Matmul.swift), or nil for fp32. Taken from KernelPrecision when the model is made; only a
+    /// Float model uses it. The q head (2 outputs) stays fp32.
+    public var bf16Matmul: BF16Matmul?
+    lazy var bf16Workspace = BF16Workspace()
 
     let dim: Int, heads: Int, headDim: Int, inter: Int, seq: Int, puzzleTokens: Int, ndim: Int, vocab: Int
     let maxRows: Int
@@ -200,6 +205,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, headDim: headDim)
         firstTokens = Tensor(shape: [maxBatch, dim])
         savedFirstTokens = Tensor(shape: [maxBatch, dim])
+        bf16Matmul = T.self == Float.self ? KernelPrecision.matmul : nil
     }
 
     /// The arena offsets of the blocks `<level>.layers.0 ..< count` of `layout`.
@@ -279,6 +285,37 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         precondition(batch >= 1 && batch <= maxBatch && batch <= carry.batch, "\(caller): batch \(batch) outside 1...min(model \(maxBatch), carry \(carry.batch))")
     }
 
+    /// A linear layer without bias (linearForward), in bf16 when `bf16Matmul` is set.
+    @inline(__always)
+    func linear(_ out: UnsafeMutablePointer<T>, _ inp: UnsafePointer<T>, _ weight: UnsafePointer<T>, rows: Int, inFeatures: Int, outFeatures: Int) {
+        if let matmul = bf16Matmul, T.self == Float.self {
+            bf16LinearForward(Self.floats(out), Self.floats(inp), Self.floats(weight), nil, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
+                              matmul: matmul, workspace: bf16Workspace)
+        } else {
+            linearForward(out, inp, weight, nil, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+    }
+
+    /// linearBackward without bias, in bf16 when `bf16Matmul` is set.
+    @inline(__always)
+    func linearGradient(_ dinp: UnsafeMutablePointer<T>, _ dweight: UnsafeMutablePointer<T>, _ dout: UnsafePointer<T>, _ inp: UnsafePointer<T>,
+                        _ weight: UnsafePointer<T>, rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false) {
+        if let matmul = bf16Matmul, T.self == Float.self {
+            bf16LinearBackward(Self.floats(dinp), Self.floats(dweight), nil, Self.floats(dout), Self.floats(inp), Self.floats(weight),
+                               rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, accumulateInput: accumulateInput,
+                               matmul: matmul, workspace: bf16Workspace)
+        } else {
+            linearBackward(dinp, dweight, nil, dout, inp, weight, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, accumulateInput: accumulateInput)
+        }
+    }
+
+    @inline(__always) static func floats(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+    @inline(__always) static func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
     // MARK: forward
 
     /// Embeds inputs [batch, g.tokens] and puzzle identifiers [batch] into inputEmbedding.
@@ -306,7 +343,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let gateUp = save?.gateUp.pointer ?? gateUpScratch.pointer
         let activation = save?.activation.pointer ?? activationScratch.pointer
         if let save { save.input.pointer.update(from: z, count: rows * dim) }
-        timed("linear qkv") { linearForward(qkv, z, w + weights.qkv, nil, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
+        timed("linear qkv") { linear(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
         timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
         let logSumExp = save?.logSumExp.pointer ?? logSumExpScratch.pointer
         timed("attention") {
@@ -316,15 +353,15 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
             }
         }
-        timed("linear o") { linearForward(projection.pointer, attention, w + weights.output, nil, rows: rows, inFeatures: dim, outFeatures: dim) }
+        timed("linear o") { linear(projection.pointer, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim) }
         timed("residual+rms") {
             addInPlace(z, projection.pointer, count: rows * dim)
             rmsNormForward(z, save?.rstd1.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
         }
         if let save { save.hidden.pointer.update(from: z, count: rows * dim) }
-        timed("linear gate_up") { linearForward(gateUp, z, w + weights.gateUp, nil, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
+        timed("linear gate_up") { linear(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
         timed("swiglu") { swiGLUForward(activation, gateUp, rows: rows, inter: inter) }
-        timed("linear down") { linearForward(projection.pointer, activation, w + weights.down, nil, rows: rows, inFeatures: inter, outFeatures: dim) }
+        timed("linear down") { linear(projection.pointer, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim) }
         timed("residual+rms") {
             addInPlace(z, projection.pointer, count: rows * dim)
             rmsNormForward(z, save?.rstd2.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
@@ -377,8 +414,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("lm_head") {
             if tokenLogits {
                 for b in 0..<batch {
-                    linearForward(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead, nil,
-                                  rows: g.tokens, inFeatures: dim, outFeatures: vocab)
+                    linear(logits.pointer + b * g.tokens * vocab, zH + (b * g.seq + puzzleTokens) * dim, w + offsets.lmHead,
+                           rows: g.tokens, inFeatures: dim, outFeatures: vocab)
                 }
             }
             for b in 0..<batch { (firstTokens.pointer + b * dim).update(from: zH + b * g.seq * dim, count: dim) }
@@ -480,16 +517,16 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
         timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
         timed("linear down backward") {
-            linearBackward(dActivation, gradient + weights.down, nil, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
+            linearGradient(dActivation, gradient + weights.down, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
         }
         timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
         timed("linear gate_up backward") {
             // d hidden = residual (dz) + dGateUp W_gu
-            linearBackward(dz, gradient + weights.gateUp, nil, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
+            linearGradient(dz, gradient + weights.gateUp, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
         }
         timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
         timed("linear o backward") {
-            linearBackward(dAttention, gradient + weights.output, nil, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
+            linearGradient(dAttention, gradient + weights.output, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
         }
         timed("attention backward") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
@@ -501,7 +538,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         }
         timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
         timed("linear qkv backward") {
-            linearBackward(dz, gradient + weights.qkv, nil, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
+            linearGradient(dz, gradient + weights.qkv, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
         }
     }
 
@@ -531,7 +568,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
             for b in 0..<batch {
                 let slot = dz + b * seq * dim
                 for j in 0..<(puzzleTokens * dim) { slot[j] = 0 }
-                linearBackward(slot + puzzleTokens * dim, gradient + offsets.lmHead, nil, dlogits + b * g.tokens * vocab, zH + (b * seq + puzzleTokens) * dim,
+                linearGradient(slot + puzzleTokens * dim, gradient + offsets.lmHead, dlogits + b * g.tokens * vocab, zH + (b * seq + puzzleTokens) * dim,
                                w + offsets.lmHead, rows: g.tokens, inFeatures: dim, outFeatures: vocab)
             }
             let dFirst = backwardScratch.firstTokens.pointer

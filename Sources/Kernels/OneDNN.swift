@@ -19,6 +19,10 @@ public enum OneDNN {
     public typealias SgemmFunction = @convention(c) (
         CChar, CChar, Int64, Int64, Int64, Float, UnsafePointer<Float>?, Int64,
         UnsafePointer<Float>?, Int64, Float, UnsafeMutablePointer<Float>?, Int64) -> Int32
+    /// dnnl_gemm_bf16bf16f32: the same with bf16 A and B (their bits as UInt16) and fp32 C.
+    public typealias GemmBF16Function = @convention(c) (
+        CChar, CChar, Int64, Int64, Int64, Float, UnsafePointer<UInt16>?, Int64,
+        UnsafePointer<UInt16>?, Int64, Float, UnsafeMutablePointer<Float>?, Int64) -> Int32
     public typealias SetThreadsFunction = @convention(c) (Int32) -> Void
     typealias IsaFunction = @convention(c) () -> Int32
     typealias VersionFunction = @convention(c) () -> UnsafeRawPointer?
@@ -26,6 +30,8 @@ public enum OneDNN {
     /// The library's entry points when it is loaded.
     public struct Library: @unchecked Sendable {
         public let sgemm: SgemmFunction
+        /// The bf16 x bf16 -> fp32 product (BF16Matmul.swift checks it runs and is right before use).
+        public let gemmBF16: GemmBF16Function?
         @usableFromInline let setThreads: SetThreadsFunction
         /// "oneDNN 2.6.3".
         public let name: String
@@ -80,7 +86,7 @@ public enum OneDNN {
         let path = maps.split(separator: "\n").lazy
             .compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) }
             .first { $0.hasSuffix("/" + sharedObject) || $0.contains("/" + sharedObject + ".") } ?? sharedObject
-        return .loaded(Library(sgemm: sgemm, setThreads: setThreads, name: name, instructionSet: isa, path: path))
+        return .loaded(Library(sgemm: sgemm, gemmBF16: symbol("dnnl_gemm_bf16bf16f32", as: GemmBF16Function.self), setThreads: setThreads, name: name, instructionSet: isa, path: path))
         #else
         return .unavailable("oneDNN is only opened on Linux")
         #endif
@@ -111,6 +117,20 @@ public enum OneDNN {
     ) -> Bool {
         library.setThreads(1)
         return library.sgemm(
+            transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
+            b, Int64(ldb), beta, c, Int64(ldc)) == 0
+    }
+
+    /// The bf16 product through oneDNN on the calling thread; false when there is none or it refused.
+    @inlinable
+    public static func gemmBF16(
+        _ library: Library, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        guard let gemm = library.gemmBF16 else { return false }
+        library.setThreads(1)
+        return gemm(
             transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
             b, Int64(ldb), beta, c, Int64(ldc)) == 0
     }

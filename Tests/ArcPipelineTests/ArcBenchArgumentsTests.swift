@@ -19,6 +19,7 @@ final class ArcBenchArgumentsTests: XCTestCase {
             (["step", "--side", "31"], "--side must be an integer in 1...30"),
             (["all", "--side", "x"], "'--side <side>': must be an integer in 1...30"),
             (["step", "--preset", "huge"], "'--preset <preset>'"),
+            (["step", "--precision", "fp16"], "'--precision <precision>'"),
             (["export-check"], "Missing expected argument '<directory>'"),
             (["bogus"], "Unexpected argument 'bogus'"),
         ]

@@ -86,4 +86,29 @@ final class BLASKernelSetTests: XCTestCase {
         let train = try PipelineExecutable.run(["train", "--dataset", "/nonexistent-dataset", "--out", "/nonexistent-run"])
         XCTAssertTrue(train.stdout.contains("fp32 matmuls: oneDNN "), train.stdout)
     }
+
+    /// --precision says what runs in one line: fp32 when asked; bf16 (on oneDNN or emulated) when asked;
+    /// auto by this CPU's flags, read here from /proc/cpuinfo.
+    func testPrecisionLineFollowsTheOption() throws {
+        func line(_ precision: String?) throws -> String {
+            let result = try PipelineExecutable.run(["train", "--dataset", "/nonexistent-dataset", "--out", "/nonexistent-run"]
+                                                    + (precision.map { ["--precision", $0] } ?? []))
+            XCTAssertNotEqual(result.status, 0, "no dataset: the run must fail after the precision line")
+            return String(try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("matmul precision: ") }, result.stdout))
+        }
+        XCTAssertEqual(try line("fp32"), "matmul precision: fp32 (--precision fp32)")
+        let bf16 = try line("bf16")
+        XCTAssertTrue(bf16.hasPrefix("matmul precision: bf16 operands, fp32 accumulation"), bf16)
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = Set(try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("flags") }).split(separator: " ").map(String.init))
+        let auto = try line(nil)
+        XCTAssertEqual(auto, try line("auto"))
+        if flags.contains("avx512_bf16") || flags.contains("amx_bf16") {
+            XCTAssertTrue(bf16.contains("dnnl_gemm_bf16bf16f32"), "this CPU has bf16 instructions: oneDNN's product, not emulation\n\(bf16)")
+            XCTAssertTrue(auto.contains("2048x512x128"), "auto decides by a measured product on this CPU\n\(auto)")
+        } else {
+            XCTAssertEqual(auto, "matmul precision: fp32 (auto: this CPU has no bf16 matmul instructions, avx512_bf16 / amx_bf16)")
+            XCTAssertTrue(bf16.contains("EMULATED"), bf16)
+        }
+    }
 }

@@ -69,6 +69,7 @@ final class HostileOptionsTests: XCTestCase {
         ("--seed", ["18446744073709551615", "9223372036854775808"], ["0...9223372036854775807"]),
         ("--seed", ["-1", "18446744073709551616"], []),  // not a UInt64: the parser names the option
         ("--threads", ["0", "-2", "100000", "257"], ["1...256"]),
+        ("--precision", ["bf32", "fp16", "BF16x"], ["auto", "fp32", "bf16"]),
         ("--time-budget", ["inf", "nan", "-5", "10x", "1h30", "1e3", "infs", "1..5m", "0x10", "5 m",
                            String(repeating: "9", count: 400)], ["not a duration"]),
         ("--time-budget", [""], []),  // the parser: missing value
@@ -114,6 +115,7 @@ final class HostileOptionsTests: XCTestCase {
             ("--seed", ["18446744073709551615"], ["0...9223372036854775807"]), ("--threads", ["100000"], ["1...256"]),
             ("--time-budget", ["inf"], ["not a duration"]), ("--expansion", ["0"], ["[0.5, 16]"]),
             ("--warmup-steps", ["-5"], ["0...1000000000"]), ("--hidden-size", ["66"], ["even"]), ("--preset", ["nosuch"], ["nosuch", "cpu-bench"]),
+            ("--precision", ["fp16"], ["auto", "fp32", "bf16"]),
         ]
         table += [
             ("--num-aug", ["0", "-1", "10001"], ["1...10000"]),
@@ -142,6 +144,7 @@ final class HostileOptionsTests: XCTestCase {
             ("--batch-size", ["0", "-1", "5000"], ["1...4096"]),
             ("--halt-max-steps", ["0", "300"], ["1...256"]),
             ("--threads", ["0", "100000"], ["1...256"]),
+            ("--precision", ["fp16", "bfloat16"], ["auto", "fp32", "bf16"]),
         ]))
     }
 

@@ -3,6 +3,7 @@ import ARCCore
 import ArgumentParser
 import Distributed
 import Foundation
+import Kernels
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Examples per forward batch (1...4096).") var batchSize: Int = 16
     @Option(help: "ACT steps (default: the model's halt_max_steps; 1...256).") var haltMaxSteps: Int?
     @Option(help: "Threads (default: all cores; 1...256).") var threads: Int = RunArguments.defaultThreads
+    @Option(help: "Precision of the linear layers' matmuls: auto (bf16 where the CPU has bf16 matmul instructions and they measure faster, else fp32), fp32, bf16 (emulated, not faster, on a CPU without them).")
+    var precision: PrecisionRequest = .auto
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
@@ -31,6 +34,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        PrecisionOption.configure(precision)
         let datasetURL = URL(fileURLWithPath: dataset).standardizedFileURL
         let request = EvaluateRequest(
             dataset: datasetURL, model: URL(fileURLWithPath: model).standardizedFileURL,

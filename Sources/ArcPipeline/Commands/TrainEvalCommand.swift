@@ -51,6 +51,7 @@ struct TrainEvalCommand: ParsableCommand {
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // stage lines interleave with stderr progress in order
         let start = Date()
+        runOptions.configurePrecision()
         let dataDir = data.dataDirectory
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)

@@ -4,7 +4,9 @@
 import ARCAugment
 import ArgumentParser
 import Foundation
+import Distributed
 import HRM
+import Kernels
 import Training
 
 /// `--preset cpu|paper|cpu-bench`; an unknown name is refused by the parser with the known ones listed.
@@ -143,6 +145,8 @@ struct RunArguments: ParsableArguments {
     var threads: Int = RunArguments.defaultThreads
     @Option(help: "Time budget, e.g. 90s, 10m, 1h30m (at most 365 days). train: stop training cleanly (with a checkpoint) after this long; train-eval: the whole job, evaluation time reserved.")
     var timeBudget: String?
+    @Option(help: "Precision of the linear layers' matmuls: auto (bf16 where the CPU has bf16 matmul instructions and they measure faster, else fp32), fp32 (bit-reproducible reruns), bf16 (bf16 operands, fp32 accumulation; emulated, not faster, on a CPU without them).")
+    var precision: PrecisionRequest = .auto
 
     /// All cores, within the allowed range.
     static var defaultThreads: Int { min(max(1, ProcessInfo.processInfo.activeProcessorCount), OptionRanges.threads.upperBound) }
@@ -162,4 +166,18 @@ struct RunArguments: ParsableArguments {
     }
 
     var timeBudgetSeconds: TimeInterval? { timeBudget.flatMap(DurationOption.seconds) }
+
+    /// Resolves --precision on this CPU, sets it for the models made from now on, prints its line.
+    func configurePrecision() { PrecisionOption.configure(precision) }
+}
+
+extension PrecisionRequest: ExpressibleByArgument {}
+
+enum PrecisionOption {
+    /// Resolves a --precision request on this CPU, sets it for the models made from now on (KernelPrecision)
+    /// and prints the line that says what runs (once per process, on the root rank).
+    static func configure(_ request: PrecisionRequest) {
+        let line = KernelPrecision.configure(PrecisionChoice.choose(request))
+        if ProcessGroup.world.isRoot { print(line) }
+    }
 }
