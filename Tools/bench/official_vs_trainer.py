@@ -5,7 +5,8 @@ default; cpu-bench: hidden 128, 4 heads, expansion 4, H/L layers 2/2, H/L cycles
 steps, exploration 0.1, puzzle embedding width 128, batch 8, seq 900, fp32, 2 threads):
   1. the official sapientinc/HRM model and loss head, eager;
   2. the same under torch.compile(dynamic=False), as the official pretrain.py does;
-  3. `arc-pipeline train --preset cpu-bench` (the real trainer, a subprocess).
+  3. `arc-pipeline train --preset cpu-bench --precision fp32` (the real trainer, a subprocess), and
+     with --precision bf16 as well on a CPU with bf16 matmul instructions (--precisions);
 and prints tokens/s for each, the ratios arc-pipeline / official, and the machine: CPU model
 (lscpu), BLAS kernel set (`arc-pipeline system`), torch version and load average.
 
@@ -387,13 +388,23 @@ def prepare_dataset(args, work):
     return out
 
 
-def run_arc_pipeline(args, work):
+def cpu_has_bf16():
+    """Whether /proc/cpuinfo lists bf16 matmul instructions (what `--precision auto` looks for first)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def run_arc_pipeline(args, work, precision):
     """Trains warmup + steps steps with one metrics line per step; returns tokens/s over the measured steps."""
-    out = os.path.join(work, "run")
+    out = os.path.join(work, f"run-{precision}")
     total = args.warmup + args.steps
     command = [args.arc_pipeline, "train", "--preset", "cpu-bench", "--dataset", args.dataset, "--out", out,
                "--batch-size", str(args.batch), "--threads", str(args.threads), "--max-steps", str(total),
-               "--log-interval", "1", "--checkpoint-interval", str(total + 1000), "--quiet"]
+               "--log-interval", "1", "--checkpoint-interval", str(total + 1000), "--precision", precision, "--quiet"]
     if args.arch == "trm":
         command[2:2] = ["--arch", "trm"]
     process = subprocess.run(command, capture_output=True, text=True)
@@ -457,10 +468,19 @@ def main():
                         help="run only the PyTorch side (no arc-pipeline executable needed)")
     parser.add_argument("--synthetic", action="store_true",
                         help="with --skip-arc-pipeline and no --dataset: random batches of the cpu-bench shape")
+    parser.add_argument("--precisions", default="auto",
+                        help="arc-pipeline runs: comma-separated fp32,bf16; auto (default): fp32, and bf16 too when the "
+                             "CPU lists avx512_bf16 or amx_bf16 (the official code runs fp32 on a CPU either way)")
     parser.add_argument("--worker", choices=["eager", "compiled"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be >= 1 and --warmup >= 0")
+    if args.precisions == "auto":
+        args.precisions = ["fp32", "bf16"] if cpu_has_bf16() else ["fp32"]
+    else:
+        args.precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+        if not args.precisions or any(p not in ("fp32", "bf16") for p in args.precisions):
+            parser.error("--precisions takes auto or a comma-separated list of fp32 and bf16")
     if args.worker:
         official_worker(args)
         return
@@ -498,9 +518,10 @@ def main():
             load = load_text()
             results[f"official {mode}"] = dict(run_official(args, mode), load=load)
         if not args.skip_arc_pipeline:
-            print("running arc-pipeline train ...", flush=True)
-            load = load_text()
-            results["arc-pipeline"] = dict(run_arc_pipeline(args, work), load=load)
+            for precision in args.precisions:
+                print(f"running arc-pipeline train --precision {precision} ...", flush=True)
+                load = load_text()
+                results[f"arc-pipeline {precision}"] = dict(run_arc_pipeline(args, work, precision), load=load)
         load_after = load_text()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -525,28 +546,30 @@ def main():
               f"{official['threads']} threads); AdamATan2: {official['adam']}; flash-attn: {official['flash_attn']}")
         if official.get("ema"):
             print(f"weight EMA: {official['ema']}")
-    for line in results.get("arc-pipeline", {}).get("first_lines", []):
-        print(f"arc-pipeline train: {line}")
+    for precision in args.precisions:
+        for line in results.get(f"arc-pipeline {precision}", {}).get("first_lines", []):
+            print(f"arc-pipeline train --precision {precision}: {line}")
     print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
     print()
-    print(f"{'':20} {'tokens/s':>10} {'s/step':>8} {'seq':>5} {'lm_loss':>8}  {'load at start':>15}  per-step seconds")
+    print(f"{'':21} {'tokens/s':>10} {'s/step':>8} {'seq':>5} {'lm_loss':>8}  {'load at start':>15}  per-step seconds")
     for name, r in results.items():
         if "error" in r:
-            print(f"{name:20} FAILED: {r['error']}")
+            print(f"{name:21} FAILED: {r['error']}")
             continue
-        print(f"{name:20} {r['tokens_per_second']:10.0f} {r['seconds_per_step']:8.3f} {r['seq_len']:5d} "
+        print(f"{name:21} {r['tokens_per_second']:10.0f} {r['seconds_per_step']:8.3f} {r['seq_len']:5d} "
               f"{r['lm_loss']:8.4f}  {r['load']:>15}  " + " ".join(f"{t:.2f}" for t in r["step_seconds"]))
         if "warmup_seconds" in r and r["warmup_seconds"]:
             print(f"{'':20} warm-up steps (s): " + " ".join(f"{t:.1f}" for t in r["warmup_seconds"]))
     if args.skip_arc_pipeline:
         return
-    ours = results["arc-pipeline"]
-    for name, r in results.items():
-        if name.startswith("official"):
-            if "error" in r or "error" in ours:
-                print(f"arc-pipeline / {name}: n/a")
-            else:
-                print(f"arc-pipeline / {name}: {ours['tokens_per_second'] / r['tokens_per_second']:.2f}x")
+    for precision in args.precisions:
+        ours = results[f"arc-pipeline {precision}"]
+        for name, r in results.items():
+            if name.startswith("official"):
+                if "error" in r or "error" in ours:
+                    print(f"arc-pipeline {precision} / {name}: n/a")
+                else:
+                    print(f"arc-pipeline {precision} / {name}: {ours['tokens_per_second'] / r['tokens_per_second']:.2f}x")
 
 
 if __name__ == "__main__":
