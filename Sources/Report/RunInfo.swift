@@ -20,6 +20,7 @@ public struct RunConfig: Sendable {
         ("halt_max_steps", ["training.model.haltMaxSteps", "halt_max_steps"]), ("batch_size", ["training.trainer.batchSize", "batch_size"]),
         ("lr", ["training.trainer.learningRate", "lr"]), ("puzzle_emb_lr", ["training.trainer.puzzleEmbeddingLearningRate", "puzzle_emb_lr"]),
         ("steps", ["steps"]), ("train_seconds", ["train_seconds"]), ("num_aug", ["num_aug"]), ("seed", ["training.trainer.seed", "seed"]),
+        ("precision", ["precision"]),
     ]
     public static var highlightedKeys: [String] { highlighted.map(\.name) }
 

@@ -1,6 +1,6 @@
 // A run folder's config.json: the TrainingConfiguration (what is trained, train-eval's reuse
 // key) and how the run was asked for (code version, the preset and the options given over it,
-// the dataset folder, threads, parameter count, time). Every value is stored once. Written once
+// the dataset folder, threads, matmul precision, parameter count, time). Every value is stored once. Written once
 // when a fresh run starts (atomically), read directly by `train --resume` and train-eval (reuse),
 // shown by the report, and read by the benchmark scripts (Tools/bench/learn_common.py). Run
 // folders of earlier versions (flat keys beside "model" and "trainer", no "format") are read too.
@@ -31,9 +31,12 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var trainingTimeBudgetSeconds: Double?
     /// ISO 8601.
     public var createdAt: String
+    /// The linear layers' matmul precision the run started with ("fp32", "bf16 (oneDNN)", "bf16
+    /// (emulated)"; `--precision`); nil in files from before it was recorded.
+    public var precision: String?
 
     public init(training: TrainingConfiguration, codeVersion: String, preset: String, overrides: String, dataset: String,
-                threads: Int, parameters: Int, trainingTimeBudgetSeconds: Double?, createdAt: String) {
+                threads: Int, parameters: Int, trainingTimeBudgetSeconds: Double?, createdAt: String, precision: String? = nil) {
         format = Self.currentFormat
         self.training = training
         self.codeVersion = codeVersion
@@ -44,6 +47,7 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
         self.parameters = parameters
         self.trainingTimeBudgetSeconds = trainingTimeBudgetSeconds
         self.createdAt = createdAt
+        self.precision = precision
     }
 
     public static func url(in runDirectory: URL) -> URL { runDirectory.appendingPathComponent(fileName) }
@@ -95,6 +99,7 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
         parameters = try c.decode(Int.self, forKey: .parameters)
         trainingTimeBudgetSeconds = try c.decodeIfPresent(Double.self, forKey: .trainingTimeBudgetSeconds)
         createdAt = try c.decode(String.self, forKey: .createdAt)
+        precision = try c.decodeIfPresent(String.self, forKey: .precision)
     }
 
     /// The earlier layout's keys (snake_case; "model" and "trainer" as here).

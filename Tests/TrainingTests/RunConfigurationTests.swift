@@ -109,9 +109,11 @@ final class RunConfigurationTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-config-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = RunConfiguration(training: Self.configuration(), codeVersion: "arc-pipeline test", preset: "cpu", overrides: "--batch-size 4",
-                                   dataset: "/data/built/a/b", threads: 1, parameters: 12345, trainingTimeBudgetSeconds: 250, createdAt: "2026-01-01T00:00:00Z")
+                                   dataset: "/data/built/a/b", threads: 1, parameters: 12345, trainingTimeBudgetSeconds: 250, createdAt: "2026-01-01T00:00:00Z",
+                                   precision: "bf16 (emulated)")
         try run.write(runDirectory: folder)
         let text = try String(contentsOf: RunConfiguration.url(in: folder), encoding: .utf8)
+        XCTAssertTrue(text.contains("\"precision\":\"bf16 (emulated)\""), text)
         XCTAssertTrue(text.hasSuffix("}\n") && text.filter { $0 == "\n" }.count == 1, "one line")
         XCTAssertTrue(text.contains("\"dataset\":\"/data/built/a/b\""), "paths are written as they are")
         XCTAssertTrue(text.contains("\"numHeads\":2"), "compact: a value is found by its key")
@@ -120,6 +122,11 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertEqual(read, run)
         XCTAssertTrue(try read.training.isSameRun(as: run.training))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["config.json"], "no temporary file is left")
+        // A file from before the precision was recorded reads as nil.
+        var old = try Self.object(Data(text.utf8))
+        old["precision"] = nil
+        try JSONSerialization.data(withJSONObject: old).write(to: RunConfiguration.url(in: folder))
+        XCTAssertNil(try RunConfiguration.read(runDirectory: folder).precision)
     }
 
     /// config.json as the earlier version wrote it (flat snake_case keys beside "model", whose

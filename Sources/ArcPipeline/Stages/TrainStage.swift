@@ -156,7 +156,7 @@ enum TrainStage {
             try RunConfiguration(training: configuration, codeVersion: CodeVersion.string, preset: request.model.preset.rawValue,
                                  overrides: overridesText(request), dataset: request.dataset.path, threads: request.run.threads,
                                  parameters: ParameterLayout(config: config).parameterCount, trainingTimeBudgetSeconds: request.timeLimit,
-                                 createdAt: ISO8601DateFormatter().string(from: Date()))
+                                 createdAt: ISO8601DateFormatter().string(from: Date()), precision: model.bf16Matmul.map { $0.isNative ? "bf16 (oneDNN)" : "bf16 (emulated)" } ?? "fp32")
                 .write(runDirectory: request.runDirectory)
             started = true
         }
