@@ -4,23 +4,26 @@
 // older x86-64. Functions are @inline(never) so the AVX2 code never lands in a baseline caller.
 // Only pointers and scalars cross the module boundary (no SIMD types), so there is no ABI mismatch.
 
+/// expf for 8 lanes (Cephes polynomial, as Kernels' fastExponential), written with fused
+/// multiply-adds: Swift does not contract `a * b + c` itself, and this build may use FMA (measured
+/// on the silu product, AMD EPYC Zen 1: 2.4 -> 1.85 ns per element, one thread).
 @inline(__always)
 func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
     let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
     let low = SIMD8<Float>(repeating: -87.3), high = SIMD8<Float>(repeating: 88.3)
     var x = input.replacing(with: low, where: input .< low)
     x.replace(with: high, where: x .> high)
-    let shifted = x * 1.44269504088896341 + magic
+    let shifted = magic.addingProduct(x, SIMD8(repeating: 1.44269504088896341))
     let fx = shifted - magic
-    x = x - fx * 0.693359375 + fx * 2.12194440e-4
+    x = x.addingProduct(fx, SIMD8(repeating: -0.693359375))
+    x = x.addingProduct(fx, SIMD8(repeating: 2.12194440e-4))
     let z = x * x
-    var y = SIMD8<Float>(repeating: 1.9875691500e-4)
-    y = y * x + 1.3981999507e-3
-    y = y * x + 8.3334519073e-3
-    y = y * x + 4.1665795894e-2
-    y = y * x + 1.6666665459e-1
-    y = y * x + 5.0000001201e-1
-    y = y * z + x + 1
+    var y = SIMD8<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD8(repeating: 1.9875691500e-4), x)
+    y = SIMD8<Float>(repeating: 8.3334519073e-3).addingProduct(y, x)
+    y = SIMD8<Float>(repeating: 4.1665795894e-2).addingProduct(y, x)
+    y = SIMD8<Float>(repeating: 1.6666665459e-1).addingProduct(y, x)
+    y = SIMD8<Float>(repeating: 5.0000001201e-1).addingProduct(y, x)
+    y = (x + 1).addingProduct(y, z)
     let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
     return y * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
 }
