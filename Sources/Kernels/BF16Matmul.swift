@@ -80,10 +80,19 @@ public struct BF16Matmul: Sendable {
             if k == 0 || !OneDNN.gemmBF16(library, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                           a: a16, lda: lda, b: b16, ldb: ldb, beta: beta, c: c, ldc: ldc) {
                 // k == 0, or oneDNN refused a call after passing its check: the same product, plainly.
+                if k > 0 { BF16Matmul.warnFallbackOnce(m: m, n: n, k: k) }
                 BF16Matmul.plainGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                      a: a16, lda: lda, b: b16, ldb: ldb, beta: beta, c: c, ldc: ldc)
             }
         }
+    }
+
+    nonisolated(unsafe) static var warned = false
+    /// One line on stderr the first time oneDNN refuses a product it ran in its self-check.
+    public static func warnFallbackOnce(m: Int, n: Int, k: Int) {
+        guard !warned else { return }
+        warned = true
+        FileHandle.standardError.write(Data("warning: oneDNN refused a bf16 product (\(m)x\(n)x\(k)) after passing its self-check; such products run in plain loops (slow): --precision fp32 avoids them\n".utf8))
     }
 
     /// C = alpha op(A) op(B) + beta C on bf16 operands with fp32 loops (the fallback and the reference).

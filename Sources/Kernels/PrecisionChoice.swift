@@ -47,15 +47,20 @@ public struct PrecisionChoice: Sendable {
     }
 
     /// The choice from the facts (separated for tests): the CPU's flags, oneDNN's check, the measured speed-up.
-    public static func choose(_ request: PrecisionRequest, cpuHasInstructions: Bool, native: Native, speedup: () -> Double?) -> PrecisionChoice {
+    /// `native` is evaluated only when the request needs it (fp32, and auto on a CPU without the
+    /// instructions, never call oneDNN's bf16 product).
+    public static func choose(_ request: PrecisionRequest, cpuHasInstructions: Bool, native nativeCheck: @autoclosure () -> Native,
+                              speedup: () -> Double?) -> PrecisionChoice {
         let flagsText = instructionFlags.joined(separator: " / ")
         switch request {
         case .fp32:
             return PrecisionChoice(precision: .fp32, matmul: nil, description: "fp32 (--precision fp32)")
         case .bf16:
+            let native = nativeCheck()
             if case .available(let library) = native {
+                let emulatedByOneDNN = cpuHasInstructions ? "" : "; this CPU has no bf16 instructions, so oneDNN emulates them (likely slower than fp32)"
                 return PrecisionChoice(precision: .bf16, matmul: BF16Matmul(engine: .oneDNN(library)),
-                                       description: "bf16 operands, fp32 accumulation: \(nativeName(library)), self-check passed (--precision bf16)")
+                                       description: "bf16 operands, fp32 accumulation: \(nativeName(library)), self-check passed\(emulatedByOneDNN) (--precision bf16)")
             }
             let why: String
             if case .unavailable(let reason) = native { why = reason } else { why = "" }
@@ -65,6 +70,7 @@ public struct PrecisionChoice: Sendable {
             guard cpuHasInstructions else {
                 return PrecisionChoice(precision: .fp32, matmul: nil, description: "fp32 (auto: this CPU has no bf16 matmul instructions, \(flagsText))")
             }
+            let native = nativeCheck()
             guard case .available(let library) = native else {
                 var why = ""
                 if case .unavailable(let reason) = native { why = reason }
@@ -106,11 +112,17 @@ public struct PrecisionChoice: Sendable {
     public static func selfCheck(_ engine: BF16Matmul, refusalCheck library: OneDNN.Library? = nil) -> CheckOutcome {
         var generator = SplitMix64(seed: 20_261_130)
         let bytes = engine.elementBytes
-        for (m, n, k, transposeA, transposeB) in [(67, 45, 131, false, false), (33, 129, 70, false, true), (40, 96, 256, true, false), (5, 1, 17, true, true)] {
-            let a = (0..<(m * k)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        // Shapes as the linear layers use them: both transposes, odd sizes, a leading dimension wider than
+        // the operand (the weight gradient's column blocks), beta 0 on a C full of NaN (uninitialised
+        // outputs), 0.5 and 1 (accumulated gradients).
+        let cases: [(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, padA: Int, beta: Float)] = [
+            (67, 45, 131, false, false, 0, 0), (33, 129, 70, false, true, 0, 0.5), (40, 96, 256, true, false, 24, 1), (5, 1, 17, true, true, 3, 0)]
+        for (m, n, k, transposeA, transposeB, padA, beta) in cases {
+            let lda = (transposeA ? m : k) + padA, ldb = transposeB ? k : n
+            let a = (0..<((transposeA ? k : m) * lda)).map { _ in Float(generator.nextUnit() * 2 - 1) }
             let b = (0..<(k * n)).map { _ in Float(generator.nextUnit() * 2 - 1) }
-            var c = [Float](repeating: 0.5, count: m * n)
-            let lda = transposeA ? m : k, ldb = transposeB ? k : n
+            let start = (0..<(m * n)).map { _ in beta == 0 ? Float.nan : Float(generator.nextUnit() * 2 - 1) }
+            var c = start
             let a16 = UnsafeMutableRawPointer.allocate(byteCount: a.count * bytes, alignment: 64)
             let b16 = UnsafeMutableRawPointer.allocate(byteCount: b.count * bytes, alignment: 64)
             defer { a16.deallocate(); b16.deallocate() }
@@ -121,16 +133,17 @@ public struct PrecisionChoice: Sendable {
                 if let library {
                     refused = !OneDNN.gemmBF16(library, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
                                                a: a16.assumingMemoryBound(to: UInt16.self), lda: lda,
-                                               b: b16.assumingMemoryBound(to: UInt16.self), ldb: ldb, beta: 0.5, c: c.baseAddress!, ldc: n)
+                                               b: b16.assumingMemoryBound(to: UInt16.self), ldb: ldb, beta: beta, c: c.baseAddress!, ldc: n)
                 } else {
                     engine.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a16, lda: lda, b: b16, ldb: ldb,
-                                beta: 0.5, c: c.baseAddress!, ldc: n)
+                                beta: beta, c: c.baseAddress!, ldc: n)
                 }
             }
             if refused { return .refused }
             for i in 0..<m {
                 for j in 0..<n {
-                    var sum = 0.25, magnitude = 0.25
+                    let initial = beta == 0 ? 0 : Double(beta) * Double(start[i * n + j])
+                    var sum = initial, magnitude = abs(initial)
                     for p in 0..<k {
                         let x = Double(roundedToBFloat16(transposeA ? a[p * lda + i] : a[i * lda + p]))
                         let y = Double(roundedToBFloat16(transposeB ? b[j * ldb + p] : b[p * ldb + j]))
@@ -144,7 +157,7 @@ public struct PrecisionChoice: Sendable {
         return .passed
     }
 
-    /// Best of 3 timings of one 2048x512x128 product (operand conversion included) in bf16 over fp32.
+    /// Best of 4 timings of one 2048x512x128 product (operand conversion included) in bf16 over fp32, one thread.
     static func measureSpeedup(_ library: OneDNN.Library) -> Double? {
         let m = 2048, n = 512, k = 128
         var generator = SplitMix64(seed: 7)
@@ -168,8 +181,9 @@ public struct PrecisionChoice: Sendable {
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
                     best {
-                        engine.convert(a.baseAddress!, count: a.count, into: a16)
-                        engine.convert(b.baseAddress!, count: b.count, into: b16)
+                        // Converted on this thread, as the products run here: one thread against one thread.
+                        convertToBFloat16(a16.assumingMemoryBound(to: UInt16.self), a.baseAddress!, count: a.count)
+                        convertToBFloat16(b16.assumingMemoryBound(to: UInt16.self), b.baseAddress!, count: b.count)
                         engine.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1, a: a16, lda: k, b: b16, ldb: k,
                                     beta: 0, c: c.baseAddress!, ldc: n)
                     }

@@ -67,9 +67,26 @@ final class BF16MatmulTests: XCTestCase {
         return all
     }
 
+    /// Small shapes run on the calling thread; 300 x 128 x 64 is big enough for every parallel path
+    /// (row blocks of the product, the weight gradient split over output features, parallel conversion)
+    /// on the 2 kernel threads of setUp. Tolerances: (tight, loose bound) per shape.
+    static let shapes: [(rows: Int, inFeatures: Int, outFeatures: Int, tight: Double, loose: Double)] = [
+        (37, 48, 20, 1e-5, 0.05), (29, 24, 40, 1e-5, 0.05), (300, 128, 64, 1e-4, 0.1)]
+
+    func testParallelShapeReachesTheParallelPaths() {
+        let big = Self.shapes[2]
+        XCTAssertGreaterThanOrEqual(KernelThreads.count, 2)
+        XCTAssertGreaterThanOrEqual(big.rows * big.inFeatures * big.outFeatures, 1 << 20, "row blocks (parallelGemmRows' threshold)")
+        XCTAssertGreaterThanOrEqual(big.outFeatures, 16 * KernelThreads.count, "weight gradient split over output features")
+        XCTAssertGreaterThanOrEqual(big.rows * big.inFeatures, 32_768, "parallel conversion (parallelChunks' threshold)")
+    }
+
     func testLinearForwardIsTheFP32ProductOfRoundedOperands() {
+        for shape in Self.shapes { checkLinearForward(rows: shape.rows, inFeatures: shape.inFeatures, outFeatures: shape.outFeatures, tightBound: shape.tight, looseBound: shape.loose) }
+    }
+
+    func checkLinearForward(rows: Int, inFeatures: Int, outFeatures: Int, tightBound: Double, looseBound: Double) {
         var generator = SplitMix64(seed: 11)
-        let rows = 37, inFeatures = 48, outFeatures = 20
         let inp = random(rows * inFeatures, &generator), weight = random(outFeatures * inFeatures, &generator)
         let bias = random(outFeatures, &generator)
         var reference = [Float](repeating: 0, count: rows * outFeatures), plain = reference
@@ -81,15 +98,18 @@ final class BF16MatmulTests: XCTestCase {
                               matmul: engine, workspace: BF16Workspace())
             let tight = maxDifference(out, reference)
             let loose = maxDifference(out, plain)
-            XCTAssertLessThan(tight, 1e-5, "\(engine.engine): against fp32 on rounded operands")
+            XCTAssertLessThan(tight, tightBound, "\(engine.engine) \(rows)x\(inFeatures)x\(outFeatures): against fp32 on rounded operands")
             XCTAssertGreaterThan(loose, 1e-4, "\(engine.engine): bf16 rounding must show against plain fp32")
-            XCTAssertLessThan(loose, 0.05, "\(engine.engine): against plain fp32 (48 products of 2^-9-rounded operands)")
+            XCTAssertLessThan(loose, looseBound, "\(engine.engine) \(rows)x\(inFeatures)x\(outFeatures): against plain fp32 (products of 2^-9-rounded operands)")
         }
     }
 
     func testLinearBackwardIsTheFP32ProductOfRoundedOperands() {
+        for shape in Self.shapes { checkLinearBackward(rows: shape.rows, inFeatures: shape.inFeatures, outFeatures: shape.outFeatures, tightBound: shape.tight) }
+    }
+
+    func checkLinearBackward(rows: Int, inFeatures: Int, outFeatures: Int, tightBound: Double) {
         var generator = SplitMix64(seed: 12)
-        let rows = 29, inFeatures = 24, outFeatures = 40
         let inp = random(rows * inFeatures, &generator), weight = random(outFeatures * inFeatures, &generator)
         let dout = random(rows * outFeatures, &generator)
         let startInput = random(rows * inFeatures, &generator), startWeight = random(outFeatures * inFeatures, &generator)
@@ -104,9 +124,10 @@ final class BF16MatmulTests: XCTestCase {
                 var dinp = startInput, dweight = startWeight, dbias = [Float](repeating: 0.25, count: outFeatures)
                 bf16LinearBackward(&dinp, &dweight, &dbias, dout, inp, weight, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
                                    accumulateInput: accumulate, matmul: engine, workspace: BF16Workspace())
-                XCTAssertLessThan(maxDifference(dinp, dinpReference), 1e-5, "\(engine.engine) dinp, accumulate \(accumulate)")
-                XCTAssertLessThan(maxDifference(dweight, dweightReference), 1e-5, "\(engine.engine) dweight (accumulated)")
-                XCTAssertLessThan(maxDifference(dbias, dbiasExpected), 1e-5, "\(engine.engine) dbias")
+                let shape = "\(rows)x\(inFeatures)x\(outFeatures)"
+                XCTAssertLessThan(maxDifference(dinp, dinpReference), tightBound, "\(engine.engine) \(shape) dinp, accumulate \(accumulate)")
+                XCTAssertLessThan(maxDifference(dweight, dweightReference), tightBound * Double(rows) / 29, "\(engine.engine) \(shape) dweight (accumulated)")
+                XCTAssertLessThan(maxDifference(dbias, dbiasExpected), tightBound * Double(rows) / 29, "\(engine.engine) \(shape) dbias")
             }
         }
     }

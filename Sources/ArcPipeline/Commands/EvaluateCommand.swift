@@ -34,7 +34,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        PrecisionOption.configure(precision)
+        try PrecisionOption.configure(precision)
         let datasetURL = URL(fileURLWithPath: dataset).standardizedFileURL
         let request = EvaluateRequest(
             dataset: datasetURL, model: URL(fileURLWithPath: model).standardizedFileURL,

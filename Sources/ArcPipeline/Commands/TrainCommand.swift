@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
         let runURL = URL(fileURLWithPath: out ?? "runs/\(datasetURL.lastPathComponent)").standardizedFileURL
         let stop = StopRequest()
         stop.installSignalHandlers()
-        runOptions.configurePrecision()
+        try PrecisionOption.configure(runOptions.precision, resuming: resume ? runURL : nil)
         let summary = try TrainStage.run(TrainRequest(dataset: datasetURL, runDirectory: runURL, model: model, trainer: trainer,
                                                       run: runOptions, resume: resume, quiet: quiet), stop: stop)
         print("trained steps \(summary.startStep)..\(summary.endStep) in \(String(format: "%.1f", summary.seconds)) s (\(summary.stopReason))")

@@ -51,7 +51,6 @@ struct TrainEvalCommand: ParsableCommand {
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // stage lines interleave with stderr progress in order
         let start = Date()
-        runOptions.configurePrecision()
         let dataDir = data.dataDirectory
         let fm = FileManager.default
         let presetName = dataset ?? (fm.fileExists(atPath: dataDir.appendingPathComponent("kaggle/manifest.json").path) ? .kaggle : .arc2)
@@ -118,6 +117,9 @@ struct TrainEvalCommand: ParsableCommand {
         // Rank 0 holds the run folder; its answers count on every MPI rank.
         let hasCheckpoint = CheckpointStore(runDirectory: runURL).latest() != nil
         let sameRun = group.isRoot ? try Self.holdsRun(runURL, of: configuration) : false
+        // Models are made from here on (the evaluation estimate, training, evaluation): a run that is
+        // continued or reused keeps its own precision under auto.
+        try PrecisionOption.configure(runOptions.precision, resuming: sameRun && hasCheckpoint ? runURL : nil)
         if try group.rootDecides(!retrain && sameRun && fm.fileExists(atPath: finished.path) && hasCheckpoint) {
             print("[2/3] train: reusing the finished run \(runURL.path)")
         } else {

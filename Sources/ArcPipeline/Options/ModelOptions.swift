@@ -166,18 +166,30 @@ struct RunArguments: ParsableArguments {
     }
 
     var timeBudgetSeconds: TimeInterval? { timeBudget.flatMap(DurationOption.seconds) }
-
-    /// Resolves --precision on this CPU, sets it for the models made from now on, prints its line.
-    func configurePrecision() { PrecisionOption.configure(precision) }
 }
 
 extension PrecisionRequest: ExpressibleByArgument {}
 
 enum PrecisionOption {
     /// Resolves a --precision request on this CPU, sets it for the models made from now on (KernelPrecision)
-    /// and prints the line that says what runs (once per process, on the root rank).
-    static func configure(_ request: PrecisionRequest) {
-        let line = KernelPrecision.configure(PrecisionChoice.choose(request))
-        if ProcessGroup.world.isRoot { print(line) }
+    /// and prints the line that says what runs (on the root rank). Under MPI, rank 0 decides and every
+    /// rank takes its answer (auto's timing could differ between processes). Continuing a run (`resuming`:
+    /// its folder), auto keeps the precision recorded in the run's config.json; an explicit value wins.
+    static func configure(_ request: PrecisionRequest, resuming run: URL? = nil) throws {
+        let group = ProcessGroup.world
+        var choice: PrecisionChoice?
+        var note = ""
+        if group.isRoot {
+            var asked = request
+            if request == .auto, let run, let recorded = (try? RunConfiguration.read(runDirectory: run))?.precision {
+                asked = recorded.hasPrefix("bf16") ? .bf16 : .fp32
+                note = "; auto kept the run's own precision (\(recorded), its config.json)"
+            }
+            choice = PrecisionChoice.choose(asked)
+        }
+        let bf16 = try group.rootDecides(choice?.precision == .bf16)
+        let decided = choice ?? PrecisionChoice.choose(bf16 ? .bf16 : .fp32)
+        let line = KernelPrecision.configure(decided)
+        if group.isRoot { print(line + note) }
     }
 }

@@ -23,7 +23,7 @@ func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
     y = SIMD8<Float>(repeating: 4.1665795894e-2).addingProduct(y, x)
     y = SIMD8<Float>(repeating: 1.6666665459e-1).addingProduct(y, x)
     y = SIMD8<Float>(repeating: 5.0000001201e-1).addingProduct(y, x)
-    y = (x + 1).addingProduct(y, z)
+    y = x.addingProduct(y, z) + 1
     let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
     return y * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
 }
