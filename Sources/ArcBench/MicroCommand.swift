@@ -26,12 +26,16 @@ struct MicroCommand: ParsableCommand {
     @Option(help: "Query rows per flash tile (1...960; the AVX2 kernels need a multiple of 6).", transform: integerOption(1...960))
     var queryTile: Int = flashQueryTile
 
-    @Option(help: "Keys per flash tile (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
+    @Option(help: "Keys per flash tile of the backward (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
     var keyTile: Int = flashKeyTile
+
+    @Option(help: "Keys per flash tile of the forward (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
+    var forwardKeyTile: Int = flashForwardKeyTile
 
     func validate() throws {
         try checkRange("--query-tile", queryTile, 1...960)
         try checkRange("--key-tile", keyTile, 1...960)
+        try checkRange("--forward-key-tile", forwardKeyTile, 1...960)
     }
 
     func run() {
@@ -47,8 +51,9 @@ struct MicroCommand: ParsableCommand {
             best = min(best, now() - start)
         }
         print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), AVX2 build in use: \(KernelsCPU.hasAVX2FMA)")
-        let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile)
-        print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.keyTile) keys; "
+        let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+        print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.forwardKeyTile) keys forward, "
+              + "\(scratch.keyTile) backward; "
               + "AVX2 kernels for head dims multiple of 8: \(scratch.usesAVX2(path: .automatic)))")
         print("shape                        old fwd   old bwd   new fwd   new bwd   speed-up fwd+bwd: CPU, wall")
         for (batch, seq, heads, headDim) in [(8, 901, 4, 32), (16, 145, 2, 32), (16, 257, 2, 32), (1, 916, 8, 64)] {
@@ -68,7 +73,7 @@ struct MicroCommand: ParsableCommand {
         for i in 0..<qkv.count { qkv[i] = next() }
         for i in 0..<dout.count { dout[i] = next() }
         let blocked = BlockedAttentionScratch<Float>(seq: seq)
-        let flash = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+        let flash = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
         var times = [Double](repeating: .infinity, count: 4), wall = [Double](repeating: .infinity, count: 4)
         // Small layers run several times per measurement so one measurement is long enough to time.
         let inner = max(1, 20_000_000 / (batch * heads * seq * seq * headDim))

@@ -12,8 +12,13 @@ import KernelsAVX2
 
 /// Default query rows per tile (the AVX2 kernels need a multiple of 6; other tiles run the portable path).
 public let flashQueryTile = 48
-/// Default keys per tile (the AVX2 kernels need a multiple of 24).
+/// Default keys per tile of the backward (the AVX2 kernels need a multiple of 24).
 public let flashKeyTile = 96
+/// Default keys per tile of the forward (a multiple of 24 too). Larger than the backward's: the
+/// forward's per-tile work (row maxima, rescaling the running output) shrinks with it, while the
+/// backward's five products per tile want their operands in L1 (`arc-bench micro --key-tile` /
+/// `--forward-key-tile`; BENCHMARKS.md).
+public let flashForwardKeyTile = 384
 
 /// Which implementation runs: the AVX2 kernels when they can (automatic), or the portable tiles.
 public enum AttentionPath: Sendable {
@@ -29,21 +34,28 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     public let headDim: Int
     public let workers: Int
     public let queryTile: Int
+    /// Keys per tile of the backward.
     public let keyTile: Int
-    /// seq rounded up to a whole number of key tiles.
+    /// Keys per tile of the forward.
+    public let forwardKeyTile: Int
+    /// seq rounded up to a whole number of (backward) key tiles.
     public let paddedSeq: Int
     /// Values of workspace per worker.
     public let workspaceStride: Int
 
-    public init(seq: Int, headDim: Int, workers: Int = KernelThreads.parts, queryTile: Int = flashQueryTile, keyTile: Int = flashKeyTile) {
+    public init(seq: Int, headDim: Int, workers: Int = KernelThreads.parts, queryTile: Int = flashQueryTile, keyTile: Int = flashKeyTile,
+                forwardKeyTile: Int = flashForwardKeyTile) {
         self.seq = seq
         self.headDim = headDim
         self.workers = max(1, workers)
         self.queryTile = max(1, queryTile)
         self.keyTile = max(1, keyTile)
+        self.forwardKeyTile = max(1, forwardKeyTile)
         paddedSeq = (max(1, seq) + self.keyTile - 1) / self.keyTile * self.keyTile
-        let fast = avx2FlashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile, keyTile: self.keyTile)
-        let portable = 2 * self.queryTile * self.keyTile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
+        let fast = avx2FlashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile, keyTile: self.keyTile,
+                                           forwardKeyTile: self.forwardKeyTile)
+        let tile = self.queryTile * max(self.keyTile, self.forwardKeyTile)
+        let portable = 2 * tile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
         workspaceStride = (max(fast, portable) + 15) / 16 * 16
         workspace = Tensor(shape: [self.workers, workspaceStride])
     }
@@ -52,7 +64,7 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     /// CPU with AVX2 + FMA, the automatic path, a head dim multiple of 8, tiles multiples of 6 and 24.
     public func usesAVX2(path: AttentionPath) -> Bool {
         path == .automatic && T.self == Float.self && KernelsCPU.hasAVX2FMA && headDim % 8 == 0
-            && queryTile % 6 == 0 && keyTile % 24 == 0
+            && queryTile % 6 == 0 && keyTile % 24 == 0 && forwardKeyTile % 24 == 0
     }
 }
 
@@ -80,7 +92,7 @@ public func attentionForward<T: KernelScalar>(
     let fast = scratch.usesAVX2(path: path)
     let o = SendablePointer(out), lse = SendablePointer(logSumExp), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let work = SendablePointer(scratch.workspace.pointer)
-    let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.keyTile, paddedSeq = scratch.paddedSeq
+    let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.forwardKeyTile, paddedSeq = scratch.paddedSeq
     forEachHeadPair(pairs: batch * heads, workers: scratch.workers) { worker, pair in
         let b = pair / heads, h = pair % heads
         let q = input.pointer + b * seq * 3 * dim + h * headDim, k = q + dim, v = q + 2 * dim
@@ -91,7 +103,7 @@ public func attentionForward<T: KernelScalar>(
             avx2FlashAttentionForwardPair(
                 floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
                 v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
-                queryTile: queryTile, keyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
+                queryTile: queryTile, keyTile: scratch.keyTile, forwardKeyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
         } else {
             flashForwardPairPortable(
                 output, outStride: dim, logSumExp: rowLSE, q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim,
@@ -127,7 +139,8 @@ public func attentionBackward<T: KernelScalar>(
             avx2FlashAttentionBackwardPair(
                 dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
                 logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
-                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
+                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, forwardKeyTile: scratch.forwardKeyTile, paddedSeq: paddedSeq,
+                workspace: floats(workspace))
         } else {
             flashBackwardPairPortable(
                 dq: dq, dk: dk, dv: dv, dqkvStride: 3 * dim, dout: dO, out: o, outStride: dim, logSumExp: rowLSE,

@@ -14,8 +14,14 @@ final class FlashAttentionTests: XCTestCase {
         let batch: Int, seq: Int, heads: Int, headDim: Int
         var queryTile = flashQueryTile, keyTile = flashKeyTile
         var magnitude: Float = 1
+        /// The forward's key tile: the backward's unless given, so the forward runs several tiles too.
+        var forwardTile: Int? = nil
+        var forwardKeyTile: Int { forwardTile ?? keyTile }
         var dim: Int { heads * headDim }
-        var name: String { "B \(batch) S \(seq) H \(heads) x \(headDim), tiles \(queryTile) x \(keyTile), inputs x\(magnitude)" }
+        var name: String { "B \(batch) S \(seq) H \(heads) x \(headDim), tiles \(queryTile) x \(keyTile) (forward \(forwardKeyTile)), inputs x\(magnitude)" }
+        var scratch: AttentionScratch<Float> {
+            AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+        }
     }
 
     /// Seq 1, 7, 37, 145, 257 with tiles that do not divide them; head dims 8, 16, 32, 64 (and 12, or
@@ -31,6 +37,11 @@ final class FlashAttentionTests: XCTestCase {
         Shape(batch: 1, seq: 257, heads: 1, headDim: 64, queryTile: 30, keyTile: 72, magnitude: 3),
         Shape(batch: 2, seq: 37, heads: 2, headDim: 12, queryTile: 12, keyTile: 24),
         Shape(batch: 2, seq: 37, heads: 2, headDim: 16, queryTile: 5, keyTile: 7, magnitude: 3),
+        // a last forward tile of a multiple of 8 keys (40 = 24 + 16), forward tiles larger than the
+        // backward's (the defaults' kind), and the default tiles on the cpu-bench length
+        Shape(batch: 1, seq: 40, heads: 2, headDim: 32, queryTile: 12, keyTile: 24, magnitude: 4),
+        Shape(batch: 1, seq: 145, heads: 2, headDim: 32, queryTile: 12, keyTile: 24, magnitude: 3, forwardTile: 72),
+        Shape(batch: 1, seq: 901, heads: 1, headDim: 32, magnitude: 2, forwardTile: flashForwardKeyTile),
     ]
 
     struct Result {
@@ -53,7 +64,7 @@ final class FlashAttentionTests: XCTestCase {
 
     static func flash(_ shape: Shape, _ qkv: Tensor<Float>, _ dout: Tensor<Float>, path: AttentionPath) -> Result {
         let rows = shape.batch * shape.seq
-        let scratch = AttentionScratch<Float>(seq: shape.seq, headDim: shape.headDim, queryTile: shape.queryTile, keyTile: shape.keyTile)
+        let scratch = shape.scratch
         let out = Tensor<Float>(shape: [rows, shape.dim]), lse = Tensor<Float>(shape: [shape.batch * shape.heads * shape.seq])
         let dqkv = Tensor<Float>(shape: [rows, 3 * shape.dim])
         for i in 0..<dqkv.count { dqkv[i] = .nan }  // the backward overwrites every value
@@ -114,12 +125,13 @@ final class FlashAttentionTests: XCTestCase {
             XCTAssertFalse(scratch.usesAVX2(path: .automatic), "the AVX2 kernels chosen on a CPU without AVX2 + FMA")
             return
         }
-        for (index, shape) in Self.shapes.enumerated() where shape.headDim % 8 == 0 && shape.queryTile % 6 == 0 && shape.keyTile % 24 == 0 {
+        for (index, shape) in Self.shapes.enumerated() where shape.headDim % 8 == 0 && shape.queryTile % 6 == 0 && shape.keyTile % 24 == 0
+            && shape.forwardKeyTile % 24 == 0 {
             let (qkv, dout) = Self.inputs(shape, seed: UInt64(200 + index))
             let fast = Self.flash(shape, qkv, dout, path: .automatic), portable = Self.flash(shape, qkv, dout, path: .portable)
             compare("AVX2 vs portable, \(shape.name)", fast, portable, tolerance: 2e-5)
             assertRelativeToMaximum("AVX2 vs portable lse, \(shape.name)", fast.logSumExp, portable.logSumExp, tolerance: 2e-6)
-            let scratch = AttentionScratch<Float>(seq: shape.seq, headDim: shape.headDim, queryTile: shape.queryTile, keyTile: shape.keyTile)
+            let scratch = shape.scratch
             XCTAssertTrue(scratch.usesAVX2(path: .automatic), "\(shape.name): the automatic path is the AVX2 one")
             XCTAssertFalse(scratch.usesAVX2(path: .portable))
         }

@@ -12,9 +12,9 @@ import Glibc
 struct FlashWorkspaceLayout {
     let keysTransposed: Int, valuesTransposed: Int, rowsPacked: Int, queryTile: Int, outputGradientTile: Int
     let probabilities: Int, probabilityGradients: Int, accumulator: Int, rowMaximum: Int, rowSum: Int
-    let delta: Int, keyGradients: Int, valueGradients: Int, count: Int
+    let rowMaximumLanes: Int, corrections: Int, delta: Int, keyGradients: Int, valueGradients: Int, count: Int
 
-    init(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int) {
+    init(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) {
         var at = 0
         func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
         keysTransposed = take(headDim * paddedSeq)
@@ -22,11 +22,13 @@ struct FlashWorkspaceLayout {
         rowsPacked = take(paddedSeq * headDim)
         self.queryTile = take(queryTile * headDim)
         outputGradientTile = take(queryTile * headDim)
-        probabilities = take(queryTile * keyTile)
+        probabilities = take(queryTile * max(keyTile, forwardKeyTile))
         probabilityGradients = take(queryTile * keyTile)
         accumulator = take(queryTile * headDim)
         rowMaximum = take(queryTile)
         rowSum = take(queryTile)
+        rowMaximumLanes = take(roundUp(queryTile, 6) * 8)
+        corrections = take(roundUp(queryTile, 8))
         delta = take(paddedSeq)
         keyGradients = take(paddedSeq * headDim)
         valueGradients = take(paddedSeq * headDim)
@@ -35,8 +37,8 @@ struct FlashWorkspaceLayout {
 }
 
 /// Floats one worker's workspace needs for avx2FlashAttentionForwardPair / BackwardPair.
-public func avx2FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int) -> Int {
-    FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile).count
+public func avx2FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
+    FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile).count
 }
 
 /// C[6, 16] (+)= A[6, depth] B[depth, 16]; A(r, d) = a[r * aRow + d * aDepth], B row d at b + d * ldb.
@@ -113,6 +115,79 @@ func microTile6x8(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoint
     put(c0, 0); put(c1, row); put(c2, 2 * row); put(c3, 3 * row); put(c4, 4 * row); put(c5, 5 * row)
 }
 
+/// C[6, 16] = A[6, depth] B[depth, 16] (strides as microTile6x16), and lanes[r * 8 ..< r * 8 + 8] =
+/// max(lanes, both halves of C's row r): the forward's score tile with its row maximum folded into
+/// the store, which saves a pass over the tile.
+@inline(never)
+func microTile6x16RowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int,
+                             _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ lanes: UnsafeMutablePointer<Float>) {
+    let zero = SIMD8<Float>(repeating: 0)
+    var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
+    var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
+    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
+    var rb = UnsafeRawPointer(b)
+    let step = ldb &* 4
+    var index = 0
+    while index < depth {
+        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
+        let b1 = rb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        var x = SIMD8<Float>(repeating: a0[index])
+        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a1[index])
+        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a2[index])
+        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a3[index])
+        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a4[index])
+        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+        x = SIMD8<Float>(repeating: a5[index])
+        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+        rb = rb.advanced(by: step)
+        index = index &+ 1
+    }
+    let rc = UnsafeMutableRawPointer(c), row = ldc * 4, rl = UnsafeMutableRawPointer(lanes)
+    @inline(__always) func put(_ left: SIMD8<Float>, _ right: SIMD8<Float>, _ r: Int) {
+        rc.storeBytes(of: left, toByteOffset: r * row, as: SIMD8<Float>.self)
+        rc.storeBytes(of: right, toByteOffset: r * row + 32, as: SIMD8<Float>.self)
+        var best = rl.loadUnaligned(fromByteOffset: r * 32, as: SIMD8<Float>.self)
+        best.replace(with: left, where: left .> best)
+        best.replace(with: right, where: right .> best)
+        rl.storeBytes(of: best, toByteOffset: r * 32, as: SIMD8<Float>.self)
+    }
+    put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3); put(c40, c41, 4); put(c50, c51, 5)
+}
+
+/// C[m, n] = A[m, depth] B[depth, n] (A rows at stride aRow, contiguous in depth) for m a multiple of 6
+/// and n a multiple of 8, every column valid; lanes (8 per row) keep the running row maximum of C.
+@inline(never)
+func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int,
+                            _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, depth: Int, lanes: UnsafeMutablePointer<Float>) {
+    var column = 0
+    while column + 16 <= n {
+        var row = 0
+        while row < m {
+            microTile6x16RowMaximum(c + row * ldc + column, ldc, a + row * aRow, aRow, b + column, ldb, depth, lanes + row * 8)
+            row += 6
+        }
+        column += 16
+    }
+    if column < n {
+        var row = 0
+        while row < m {
+            microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+            for r in row..<(row + 6) {
+                let line = UnsafeMutableRawPointer(lanes + r * 8)
+                var best = line.loadUnaligned(as: SIMD8<Float>.self)
+                let x = UnsafeRawPointer(c + r * ldc + column).loadUnaligned(as: SIMD8<Float>.self)
+                best.replace(with: x, where: x .> best)
+                line.storeBytes(of: best, as: SIMD8<Float>.self)
+            }
+            row += 6
+        }
+    }
+}
+
 /// C[m, n] (+)= A[m, depth] B[depth, n] for m a multiple of 6 and n a multiple of 8 (strides as in
 /// microTile6x16). Every row of A and column of B up to m and n must be readable.
 @inline(never)
@@ -136,27 +211,31 @@ func tiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoint
     }
 }
 
-/// 2^x for 8 lanes, x <= 126 (clamped below at -126): round to the nearest integer n (the 1.5 * 2^23 trick),
-/// Cephes' degree-6 polynomial for 2^f on [-0.5, 0.5] in fused multiply-adds, times 2^n. Scores are
-/// kept in base-2 units (q pre-scaled by log2(e) / sqrt(hd)), which saves exp's range reduction.
+/// 2^x for 8 lanes, x <= 0 up to rounding (clamped below at -125): round to the nearest integer n (the
+/// 1.5 * 2^23 trick), a degree-5 polynomial for 2^f on [-0.5, 0.5] in fused multiply-adds (constant
+/// term exactly 1, so 2^0 = 1; relative error 9.2e-8 in exact arithmetic, 1.7e-7 evaluated in Float;
+/// coefficients fitted by iteratively reweighted least squares on the maximum relative error), then
+/// 2^n added to the exponent field as an integer. Scores are kept in base-2 units (q pre-scaled by
+/// log2(e) / sqrt(hd)), which saves exp's range reduction. On the forward's score tiles the exp is
+/// most of the work between the two products: 5 multiply-adds instead of the 6 + 1 multiply before.
 @inline(__always)
 func exp2x8(_ input: SIMD8<Float>) -> SIMD8<Float> {
     // Only the low end is clamped: the callers' arguments are <= 0 (score minus row max or log-sum-exp),
-    // up to rounding.
-    let low = SIMD8<Float>(repeating: -126)
+    // up to rounding. -125 keeps p * 2^n normal (p >= 2^-0.5), so adding n to the exponent is exact.
+    let low = SIMD8<Float>(repeating: -125)
     let x = input.replacing(with: low, where: input .< low)
     let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
     let shifted = x + magic
     let f = x - (shifted - magic)
-    var p = SIMD8<Float>(repeating: 1.535336188319500e-4)
-    p = SIMD8<Float>(repeating: 1.339887440266574e-3).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 9.618437357674640e-3).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 5.550332471162809e-2).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 2.402264791363012e-1).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 6.931472028550421e-1).addingProduct(p, f)
+    var p = SIMD8<Float>(repeating: 1.3264701709e-3)
+    p = SIMD8<Float>(repeating: 9.6715045897e-3).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 5.5507337312e-2).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 2.4022242210e-1).addingProduct(p, f)
+    p = SIMD8<Float>(repeating: 6.9314697766e-1).addingProduct(p, f)
     p = SIMD8<Float>(repeating: 1).addingProduct(p, f)
-    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    return p * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+    // shifted's bits are 0x4B40_0000 + n; shifted left by 23 they leave exactly n << 23 (mod 2^32).
+    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &<< 23
+    return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &+ exponent, to: SIMD8<Float>.self)
 }
 
 /// log2(e) and ln(2).
@@ -283,14 +362,15 @@ func packRows(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, strid
 
 /// Forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
 /// logSumExp[i] = log sum_j exp(scale q_i k_j), q/k/v rows of headDim floats at stride qkvStride.
+/// Tiles of forwardKeyTile keys; keyTile (the backward's) only places the workspace's parts.
 @inline(never)
 public func avx2FlashAttentionForwardPair(
     _ out: UnsafeMutablePointer<Float>, outStride: Int, logSumExp: UnsafeMutablePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
-    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, paddedSeq: Int,
+    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
     workspace: UnsafeMutablePointer<Float>
 ) {
-    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
     let kt = workspace + layout.keysTransposed, qTile = workspace + layout.queryTile
     let scores = workspace + layout.probabilities, accumulator = workspace + layout.accumulator
     let rowMaximum = workspace + layout.rowMaximum, rowSum = workspace + layout.rowSum
@@ -298,6 +378,7 @@ public func avx2FlashAttentionForwardPair(
     let vPacked = workspace + layout.rowsPacked
     packTransposed(kt, k, stride: qkvStride, seq: seq, paddedSeq: paddedSeq, headDim: headDim)
     packRows(vPacked, v, stride: qkvStride, rows: seq, paddedRows: seq, headDim: headDim, factor: 1)
+    let lanes = workspace + layout.rowMaximumLanes, corrections = workspace + layout.corrections
     var first = 0
     while first < seq {
         let rows = min(queryTile, seq - first), paddedRows = roundUp(rows, 6)
@@ -305,19 +386,38 @@ public func avx2FlashAttentionForwardPair(
         accumulator.initialize(repeating: 0, count: paddedRows * headDim)
         rowMaximum.initialize(repeating: -.infinity, count: rows)
         rowSum.initialize(repeating: 0, count: rows)
+        // 8 lanes per row holding the running maximum over every full key tile so far
+        lanes.initialize(repeating: -.infinity, count: paddedRows * 8)
         var key = 0
         while key < seq {
-            let keys = min(keyTile, seq - key), keyColumns = roundUp(keys, 8)
-            // S = (scale log2(e) Q) K^T on the tile (base-2 units)
-            tiledProduct(scores, keyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
-            // online softmax: new row max, P = 2^(S - max), rescale the running sum and output
+            let keys = min(forwardKeyTile, seq - key), keyColumns = roundUp(keys, 8)
+            // S = (scale log2(e) Q) K^T on the tile (base-2 units). A full tile folds the row maximum
+            // into the store; the last, partial one has zero-padded columns, so its maximum is taken
+            // over the valid keys afterwards.
+            let full = keys == keyColumns
+            if full {
+                scoreProductRowMaximum(scores, forwardKeyTile, qTile, headDim, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, lanes: lanes)
+            } else {
+                tiledProduct(scores, forwardKeyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
+            }
+            // online softmax: new row max, corrections 2^(old max - new max) eight rows at a time,
+            // P = 2^(S - max) with the row sums, then the running sums and outputs rescaled
             for i in 0..<rows {
-                let line = UnsafeMutableRawPointer(scores + i * keyTile)
-                let newMaximum = max(rowMaximum[i], maximumOfRow(line, keys))
-                let sum = exponentiateRow(line, keys, newMaximum)
-                let correction = exp2f(rowMaximum[i] - newMaximum)
-                rowSum[i] = rowSum[i] * correction + sum
+                var newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * 8).loadUnaligned(as: SIMD8<Float>.self).max())
+                if !full { newMaximum = max(newMaximum, maximumOfRow(UnsafeRawPointer(scores + i * forwardKeyTile), keys)) }
+                corrections[i] = rowMaximum[i] - newMaximum
                 rowMaximum[i] = newMaximum
+            }
+            var i = 0
+            while i < rows {
+                let line = UnsafeMutableRawPointer(corrections + i)
+                store8(exp2x8(load8(line, 0)), line, 0)
+                i += 8
+            }
+            for i in 0..<rows {
+                let sum = exponentiateRow(UnsafeMutableRawPointer(scores + i * forwardKeyTile), keys, rowMaximum[i])
+                let correction = corrections[i]
+                rowSum[i] = rowSum[i] * correction + sum
                 if correction != 1 {
                     let o = UnsafeMutableRawPointer(accumulator + i * headDim)
                     let factor = SIMD8<Float>(repeating: correction)
@@ -329,7 +429,7 @@ public func avx2FlashAttentionForwardPair(
                 }
             }
             // O += P V on the tile (valid keys only)
-            tiledProduct(accumulator, headDim, scores, keyTile, 1, vPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)
+            tiledProduct(accumulator, headDim, scores, forwardKeyTile, 1, vPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)
             key += keys
         }
         for i in 0..<rows {
@@ -349,10 +449,10 @@ public func avx2FlashAttentionBackwardPair(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, dqkvStride: Int,
     dout: UnsafePointer<Float>, out: UnsafePointer<Float>, outStride: Int, logSumExp: UnsafePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
-    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, paddedSeq: Int,
+    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
     workspace: UnsafeMutablePointer<Float>
 ) {
-    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile)
+    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
     let kt = workspace + layout.keysTransposed, vt = workspace + layout.valuesTransposed
     let qTile = workspace + layout.queryTile, dOTile = workspace + layout.outputGradientTile
     let p = workspace + layout.probabilities, dS = workspace + layout.probabilityGradients
@@ -413,5 +513,22 @@ public func avx2FlashAttentionBackwardPair(
         let target = dk + j * dqkvStride, source = dKAll + j * headDim
         for d in 0..<headDim { target[d] = source[d] * ln2 }
         (dv + j * dqkvStride).update(from: dVAll + j * headDim, count: headDim)
+    }
+}
+
+/// out[i] = 2^x[i] through exp2x8 (the attention kernels' exp), for tests and `arc-bench`: count may be
+/// any size (the tail runs on a zero-padded vector).
+@inline(never)
+public func avx2Exponential2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store8(exp2x8(load8(UnsafeRawPointer(x), i)), UnsafeMutableRawPointer(out), i)
+        i += 8
+    }
+    if i < count {
+        var lane = SIMD8<Float>(repeating: 0)
+        for j in 0..<(count - i) { lane[j] = x[i + j] }
+        let value = exp2x8(lane)
+        for j in 0..<(count - i) { out[i + j] = value[j] }
     }
 }
