@@ -45,7 +45,8 @@ public final class HRMModel<T: KernelScalar>: ReasoningModel<T>, @unchecked Send
         let zH = carry.zH.pointer, zL = carry.zL.pointer
         setInjection(zH, inputEmbedding.pointer, batch: batch, geometry: g)
         blocksForward(zL, injection: injection.pointer, weights: lWeights, batch: batch, geometry: g, save: record ? lActivations : nil)
-        blocksForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: record ? hActivations : nil)
+        blocksForward(zH, injection: zL, weights: hWeights, batch: batch, geometry: g, save: record ? hActivations : nil,
+                      lastBlockFirstTokens: firstTokensOnly && !record)
     }
 
     override func recordedAnswer() -> UnsafePointer<T> {

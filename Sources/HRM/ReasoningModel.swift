@@ -155,6 +155,10 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     let fullGeometry: StepGeometry<T>
     var sideGeometries: [Int: StepGeometry<T>] = [:]
     let firstTokens: Tensor<T>
+    /// [maxBatch, D]: the first rows of a block run by blockForwardFirstTokens.
+    let firstRows: Tensor<T>
+    /// Set while qHeadStep runs: the recorded update's last block computes only the first rows.
+    var firstTokensOnly = false
     let savedFirstTokens: Tensor<T>
     // Inputs [maxBatch * seqLen] and puzzle identifiers [maxBatch] of the recorded step, its first
     // savedBatch slots valid (allocated on the first step with gradient, then overwritten in place).
@@ -204,6 +208,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         logSumExpScratch = Tensor(shape: [maxRows * heads])
         fullGeometry = StepGeometry(side: nil, tokens: config.seqLen, seq: seq, positions: nil, headDim: headDim)
         firstTokens = Tensor(shape: [maxBatch, dim])
+        firstRows = Tensor(shape: [maxBatch, dim])
         savedFirstTokens = Tensor(shape: [maxBatch, dim])
         bf16Matmul = T.self == Float.self ? KernelPrecision.matmul : nil
     }
@@ -371,12 +376,50 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
 
     /// One application of a stack of blocks in place on z: z = z + injection, then the blocks in
     /// order (HRM's module, TRM's network); saves each block's activations when `save` is given.
+    /// With `lastBlockFirstTokens` (no saving) the last block computes only each example's first row.
     @_specialize(where T == Float)
-    func blocksForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, geometry g: StepGeometry<T>, save: [BlockActivations<T>]?) {
+    func blocksForward(_ z: UnsafeMutablePointer<T>, injection inj: UnsafePointer<T>, weights: [BlockWeights], batch: Int, geometry g: StepGeometry<T>,
+                       save: [BlockActivations<T>]?, lastBlockFirstTokens: Bool = false) {
+        precondition(!(lastBlockFirstTokens && save != nil), "blocksForward: a first-row-only block saves no activations")
         timed("residual+rms") { addInPlace(z, inj, count: batch * g.seq * dim) }
         for (index, block) in weights.enumerated() {
-            blockForward(z, weights: block, batch: batch, geometry: g, save: save?[index])
+            if lastBlockFirstTokens && index == weights.count - 1 {
+                blockForwardFirstTokens(z, weights: block, batch: batch, geometry: g)
+            } else {
+                blockForward(z, weights: block, batch: batch, geometry: g, save: save?[index])
+            }
         }
+    }
+
+    /// One block in place on the first row of each example of z [batch * seq, D] only (the other rows
+    /// are left as they were, i.e. not computed): keys and values come from every row, the query, the
+    /// output projection and the MLP run for row 0 alone. What the Q head reads (zH[:, 0]) is then the
+    /// same as after blockForward, up to the order of floating-point sums.
+    @_specialize(where T == Float)
+    func blockForwardFirstTokens(_ z: UnsafeMutablePointer<T>, weights: BlockWeights, batch: Int, geometry g: StepGeometry<T>) {
+        let rows = batch * g.seq
+        let w = parameters.values.pointer
+        let qkv = qkvScratch.pointer, attention = attentionScratchBuffer.pointer, first = firstRows.pointer
+        let gateUp = gateUpScratch.pointer, activation = activationScratch.pointer, epsilon = T(config.rmsNormEpsilon)
+        timed("linear qkv") { linear(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
+        timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
+        timed("attention") {
+            firstQueryAttentionForward(attention, qkv, scores: logSumExpScratch.pointer, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+        }
+        for b in 0..<batch { (first + b * dim).update(from: z + b * g.seq * dim, count: dim) }
+        timed("linear o") { linear(projection.pointer, attention, w + weights.output, rows: batch, inFeatures: dim, outFeatures: dim) }
+        timed("residual+rms") {
+            addInPlace(first, projection.pointer, count: batch * dim)
+            rmsNormForward(first, rstdScratch.pointer, first, rows: batch, dim: dim, epsilon: epsilon)
+        }
+        timed("linear gate_up") { linear(gateUp, first, w + weights.gateUp, rows: batch, inFeatures: dim, outFeatures: 2 * inter) }
+        timed("swiglu") { swiGLUForward(activation, gateUp, rows: batch, inter: inter) }
+        timed("linear down") { linear(projection.pointer, activation, w + weights.down, rows: batch, inFeatures: inter, outFeatures: dim) }
+        timed("residual+rms") {
+            addInPlace(first, projection.pointer, count: batch * dim)
+            rmsNormForward(first, rstdScratch.pointer, first, rows: batch, dim: dim, epsilon: epsilon)
+        }
+        for b in 0..<batch { (z + b * g.seq * dim).update(from: first + b * dim, count: dim) }
     }
 
     /// injection = a + b
@@ -452,6 +495,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
 
     /// One more no-gradient inner step on `carry` (updated in place) that runs only the Q head: writes
     /// (q_halt, q_continue) per slot to `destination` [batch, 2] and skips the lm head. The model's
+    /// last block (HRM: the H module's) computes only the first position of each example, the one the
+    /// Q head reads, so the carry's zH is valid at that position only afterwards (zL in full). The model's
     /// `logits` and `qLogits` keep the previous step's outputs and the saved activations stay valid for
     /// `backward`: the ACT trainer's Q-continue target step (docs/SPEC.md §5).
     @_specialize(where T == Float)
@@ -461,6 +506,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let g = geometry(for: carry)
         embed(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, batch: batch, geometry: g)
         runNoGradientCycles(carry: carry, batch: batch, geometry: g)
+        firstTokensOnly = true
+        defer { firstTokensOnly = false }
         gradientStep(carry: carry, batch: batch, geometry: g, withGradient: false, qLogitsOnly: destination)
     }
 
