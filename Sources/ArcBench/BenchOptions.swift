@@ -41,7 +41,7 @@ struct CommonOptions: ParsableArguments {
     })
     var seed: UInt64 = 1
 
-    @Option(help: "Precision of the model's linear-layer matmuls (step, all, paper): auto (bf16 where the CPU has bf16 matmul instructions and they measure faster), fp32, bf16 (emulated, not faster, on a CPU without them).")
+    @Option(help: ArgumentHelp(PrecisionRequest.help))
     var precision: PrecisionRequest = .auto
 
     func validate() throws {

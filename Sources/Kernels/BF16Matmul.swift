@@ -23,6 +23,11 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
 /// What a user asks for with --precision.
 public enum PrecisionRequest: String, Sendable, CaseIterable {
     case auto, fp32, bf16
+
+    /// The --precision help every command shows.
+    public static let help = "Precision of the linear layers' matmuls: auto (bf16 where the CPU has bf16 matmul instructions and they "
+        + "measure faster, else fp32), fp32 (bit-reproducible reruns), bf16 (bf16 operands, fp32 accumulation; emulated, not faster, "
+        + "on a CPU without them)."
 }
 
 /// A bf16 product engine: where the rounded operands live and which gemm multiplies them.

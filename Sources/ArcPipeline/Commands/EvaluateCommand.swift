@@ -23,7 +23,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Examples per forward batch (1...4096).") var batchSize: Int = 16
     @Option(help: "ACT steps (default: the model's halt_max_steps; 1...256).") var haltMaxSteps: Int?
     @Option(help: "Threads (default: all cores; 1...256).") var threads: Int = RunArguments.defaultThreads
-    @Option(help: "Precision of the linear layers' matmuls: auto (bf16 where the CPU has bf16 matmul instructions and they measure faster, else fp32), fp32, bf16 (emulated, not faster, on a CPU without them).")
+    @Option(help: ArgumentHelp(PrecisionRequest.help))
     var precision: PrecisionRequest = .auto
     @Flag(help: "No progress output.") var quiet = false
 

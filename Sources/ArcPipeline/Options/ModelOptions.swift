@@ -145,7 +145,7 @@ struct RunArguments: ParsableArguments {
     var threads: Int = RunArguments.defaultThreads
     @Option(help: "Time budget, e.g. 90s, 10m, 1h30m (at most 365 days). train: stop training cleanly (with a checkpoint) after this long; train-eval: the whole job, evaluation time reserved.")
     var timeBudget: String?
-    @Option(help: "Precision of the linear layers' matmuls: auto (bf16 where the CPU has bf16 matmul instructions and they measure faster, else fp32), fp32 (bit-reproducible reruns), bf16 (bf16 operands, fp32 accumulation; emulated, not faster, on a CPU without them).")
+    @Option(help: ArgumentHelp(PrecisionRequest.help))
     var precision: PrecisionRequest = .auto
 
     /// All cores, within the allowed range.
