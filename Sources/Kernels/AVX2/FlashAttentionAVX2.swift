@@ -42,10 +42,12 @@ public func avx2FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int
 }
 
 /// C[6, 16] (+)= A[6, depth] B[depth, 16]; A(r, d) = a[r * aRow + d * aDepth], B row d at b + d * ldb.
+/// With `lanes` (8 per row; accumulate false), also lanes[r] = max(lanes[r], both halves of C's row r): the
+/// forward's score tile with its row maximum folded into the store, which saves a pass over the tile.
 /// Not inlined: inlined into its caller, the 12 accumulators no longer stayed in registers.
 @inline(never)
 func microTile6x16(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
-                   _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool) {
+                   _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool, _ lanes: UnsafeMutablePointer<Float>? = nil) {
     let zero = SIMD8<Float>(repeating: 0)
     var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
     var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
@@ -83,6 +85,16 @@ func microTile6x16(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoin
     put(c30, 3 * row); put(c31, 3 * row + 32)
     put(c40, 4 * row); put(c41, 4 * row + 32)
     put(c50, 5 * row); put(c51, 5 * row + 32)
+    guard let lanes else { return }
+    let rl = UnsafeMutableRawPointer(lanes)
+    @inline(__always) func fold(_ left: SIMD8<Float>, _ right: SIMD8<Float>, _ r: Int) {
+        var best = rl.loadUnaligned(fromByteOffset: r * 32, as: SIMD8<Float>.self)
+        best.replace(with: left, where: left .> best)
+        best.replace(with: right, where: right .> best)
+        rl.storeBytes(of: best, toByteOffset: r * 32, as: SIMD8<Float>.self)
+    }
+    // (called with accumulate false only: the registers are what was stored)
+    fold(c00, c01, 0); fold(c10, c11, 1); fold(c20, c21, 2); fold(c30, c31, 3); fold(c40, c41, 4); fold(c50, c51, 5)
 }
 
 /// C[6, 8] (+)= A[6, depth] B[depth, 8] (the 8-column remainder of microTile6x16).
@@ -115,49 +127,6 @@ func microTile6x8(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoint
     put(c0, 0); put(c1, row); put(c2, 2 * row); put(c3, 3 * row); put(c4, 4 * row); put(c5, 5 * row)
 }
 
-/// C[6, 16] = A[6, depth] B[depth, 16] (strides as microTile6x16), and lanes[r * 8 ..< r * 8 + 8] =
-/// max(lanes, both halves of C's row r): the forward's score tile with its row maximum folded into
-/// the store, which saves a pass over the tile.
-@inline(never)
-func microTile6x16RowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int,
-                             _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ lanes: UnsafeMutablePointer<Float>) {
-    let zero = SIMD8<Float>(repeating: 0)
-    var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
-    var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
-    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
-    var rb = UnsafeRawPointer(b)
-    let step = ldb &* 4
-    var index = 0
-    while index < depth {
-        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
-        let b1 = rb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        var x = SIMD8<Float>(repeating: a0[index])
-        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a1[index])
-        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a2[index])
-        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a3[index])
-        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a4[index])
-        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a5[index])
-        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
-        rb = rb.advanced(by: step)
-        index = index &+ 1
-    }
-    let rc = UnsafeMutableRawPointer(c), row = ldc * 4, rl = UnsafeMutableRawPointer(lanes)
-    @inline(__always) func put(_ left: SIMD8<Float>, _ right: SIMD8<Float>, _ r: Int) {
-        rc.storeBytes(of: left, toByteOffset: r * row, as: SIMD8<Float>.self)
-        rc.storeBytes(of: right, toByteOffset: r * row + 32, as: SIMD8<Float>.self)
-        var best = rl.loadUnaligned(fromByteOffset: r * 32, as: SIMD8<Float>.self)
-        best.replace(with: left, where: left .> best)
-        best.replace(with: right, where: right .> best)
-        rl.storeBytes(of: best, toByteOffset: r * 32, as: SIMD8<Float>.self)
-    }
-    put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3); put(c40, c41, 4); put(c50, c51, 5)
-}
-
 /// C[m, n] = A[m, depth] B[depth, n] (A rows at stride aRow, contiguous in depth) for m a multiple of 6
 /// and n a multiple of 8, every column valid; lanes (8 per row) keep the running row maximum of C.
 @inline(never)
@@ -167,7 +136,7 @@ func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: U
     while column + 16 <= n {
         var row = 0
         while row < m {
-            microTile6x16RowMaximum(c + row * ldc + column, ldc, a + row * aRow, aRow, b + column, ldb, depth, lanes + row * 8)
+            microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false, lanes + row * 8)
             row += 6
         }
         column += 16
