@@ -26,7 +26,8 @@
 //     stay valid for backward across later no-gradient steps (e.g. the ACT target step).
 //   model.qHeadStep(carry:, inputs:, puzzleIdentifiers:, batch:, qLogits: ptr [b*2]): one more no-gradient
 //     inner step that runs only the Q head into the caller's buffer (the ACT Q-continue target): model.logits,
-//     model.qLogits and the saved activations keep the previous step's values.
+//     model.qLogits and the saved activations keep the previous step's values. Give it a copy of the carry:
+//     HRM's last block then computes only each example's first position, so zH is valid there only.
 //   Losses (Kernels), read from and written to the model's own buffers in place:
 //     sequenceStablemaxLoss(model.logitGradients, model.logits, labels, batch:, tokens:, vocab:, ignoreLabel:,
 //     gradientScale: 1/globalBatch, counts:) and binaryCrossEntropyWithLogits(model.qLogitGradients (+1 for continue),
@@ -157,7 +158,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     let firstTokens: Tensor<T>
     /// [maxBatch, D]: the first rows of a block run by blockForwardFirstTokens.
     let firstRows: Tensor<T>
-    /// Set while qHeadStep runs: the recorded update's last block computes only the first rows.
+    /// Set while qHeadStep runs: the recorded update's last block computes only the first rows (HRMModel;
+    /// TRMModel ignores it and runs its blocks in full).
     var firstTokensOnly = false
     let savedFirstTokens: Tensor<T>
     // Inputs [maxBatch * seqLen] and puzzle identifiers [maxBatch] of the recorded step, its first

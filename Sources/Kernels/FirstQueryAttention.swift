@@ -2,8 +2,8 @@
 // §5): out[b, D] = per head softmax(q_(b,0) k_b^T / sqrt(hd)) v_b, read from the packed, already rotated
 // qkv [batch*seq, 3D] (rows q|k|v, heads contiguous). The ACT trainer's Q-continue target step needs
 // only zH[:, 0] after the last block (the Q head reads nothing else), so that block runs its attention
-// for this one row per example: seq x hd work per head instead of seq^2 x hd. The flash kernel
-// (FlashAttention.swift), whose first output row this equals, is the test oracle.
+// for this one row per example: seq x hd work per head instead of seq^2 x hd. The blocked kernel
+// (Attention.swift), whose first output row this equals, is the test oracle.
 
 /// out[b * heads * headDim ..< (b + 1) * heads * headDim] = attention output of row 0 of example b;
 /// scores: a scratch of at least seq values.

@@ -86,7 +86,7 @@ final class KernelGoldenTests: XCTestCase {
         assertGradientClose("attention.dk", unpack(dqkv, part: 1, batch: batch, seq: seq, dim: dim), try fixture.floats("attention.dk"))
         assertGradientClose("attention.dv", unpack(dqkv, part: 2, batch: batch, seq: seq, dim: dim), try fixture.floats("attention.dv"))
         // Again with tiles of 2 queries x 2 keys: several tiles per (batch, head), the online softmax's rescaling.
-        let tiled = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: 2, keyTile: 2)
+        let tiled = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: 2, keyTile: 2, forwardKeyTile: 2)
         attentionForward(y.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: tiled, batch: batch, seq: seq, heads: heads, headDim: headDim)
         assertClose("attention.y (tiles 2 x 2)", y.array, try fixture.floats("attention.y"))
         attentionBackward(dqkv.pointer, dy.pointer, y.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: tiled, batch: batch, seq: seq, heads: heads, headDim: headDim)
