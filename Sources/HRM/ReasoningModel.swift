@@ -496,8 +496,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// One more no-gradient inner step on `carry` (updated in place) that runs only the Q head: writes
-    /// (q_halt, q_continue) per slot to `destination` [batch, 2] and skips the lm head. The model's
-    /// last block (HRM: the H module's) computes only the first position of each example, the one the
+    /// (q_halt, q_continue) per slot to `destination` [batch, 2] and skips the lm head. Its last
+    /// block (HRM: the H module's) computes only the first position of each example, the one the
     /// Q head reads, so the carry's zH is valid at that position only afterwards (zL in full). The model's
     /// `logits` and `qLogits` keep the previous step's outputs and the saved activations stay valid for
     /// `backward`: the ACT trainer's Q-continue target step (docs/SPEC.md §5).
