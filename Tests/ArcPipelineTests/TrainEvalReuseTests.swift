@@ -38,7 +38,7 @@ final class TrainEvalReuseTests: XCTestCase {
         let changes: [[String]] = [
             ["--weight-decay", "0.2"], ["--puzzle-emb-weight-decay", "0.2"], ["--lr", "0.002"], ["--puzzle-emb-lr", "0.02"],
             ["--seed", "1"], ["--exploration", "0.2"], ["--warmup-steps", "3"], ["--lr-min-ratio", "0.5"], ["--epochs", "50"],
-            ["--max-steps", "3"], ["--time-budget", "1h"], ["--h-cycles", "1"], ["--expansion", "2"], ["--log-interval", "1"],
+            ["--max-steps", "3"], ["--time-budget", "1h"], ["--h-cycles", "2"], ["--expansion", "2"], ["--log-interval", "1"],
             ["--batch-size", "2"], ["--hidden-size", "32"], ["--heads", "4"], ["--h-layers", "2"], ["--l-layers", "2"], ["--l-cycles", "1"],
             ["--halt-max-steps", "3"], ["--puzzle-emb-ndim", "8"], ["--checkpoint-interval", "5"], ["--preset", "cpu-bench"],
         ]
