@@ -20,6 +20,10 @@ final class ArcBenchArgumentsTests: XCTestCase {
             (["all", "--side", "x"], "'--side <side>': must be an integer in 1...30"),
             (["step", "--preset", "huge"], "'--preset <preset>'"),
             (["step", "--precision", "fp16"], "'--precision <precision>'"),
+            (["micro", "--query-tile", "0"], "--query-tile must be an integer in 1...960"),
+            (["micro", "--key-tile", "961"], "--key-tile must be an integer in 1...960"),
+            (["micro", "--forward-key-tile", "0"], "--forward-key-tile must be an integer in 1...960"),
+            (["micro", "--forward-key-tile", "99999999999999999999"], "'--forward-key-tile <forward-key-tile>': must be an integer in 1...960"),
             (["export-check"], "Missing expected argument '<directory>'"),
             (["bogus"], "Unexpected argument 'bogus'"),
         ]
