@@ -329,6 +329,16 @@ final class KernelGradientTests: XCTestCase {
                 let v = Double(x[i]) / (1 + exp(-Double(x[i]))) * Double(y[i])
                 XCTAssertEqual(Double(out[i]), v, accuracy: 1e-6 + 1e-6 * abs(v), "\(name) silu[\(i)]")
             }
+            // past the exponent's clamps (e^-x over- or underflows in Float), in the vector lanes and the tail
+            let extremes: [Float] = [-1000, -200, -100, -88, -87, 87, 88, 100, 200, 1000, -95, 95]
+            let halves = [Float](repeating: 0.5, count: extremes.count)
+            var outExtremes = [Float](repeating: .nan, count: extremes.count)
+            outExtremes.withUnsafeMutableBufferPointer { o in extremes.withUnsafeBufferPointer { a in halves.withUnsafeBufferPointer { b in
+                silu(o.baseAddress!, a.baseAddress!, b.baseAddress!, extremes.count) } } }
+            for (i, value) in extremes.enumerated() {
+                let v = Double(value) / (1 + exp(-Double(value))) * 0.5
+                XCTAssertEqual(Double(outExtremes[i]), v, accuracy: 1e-6 + 1e-6 * abs(v), "\(name) silu(\(value))")
+            }
         }
         // silu-product backward, both builds, against the Double kernel.
         let dy = (0..<n).map { _ in Float(g.nextUnit() * 2 - 1) }
@@ -341,6 +351,17 @@ final class KernelGradientTests: XCTestCase {
         for (name, backward) in backwardBuilds {
             var dGate = [Float](repeating: 0, count: n), dUp = [Float](repeating: 0, count: n)
             backward(&dGate, &dUp, dy, x, y, n)
+            // past the exponent's clamps
+            let extremes: [Float] = [-1000, -200, -100, -88, -87, 87, 88, 100, 200, 1000, -95, 95]
+            let m = extremes.count, ones = [Float](repeating: 1, count: m), halves = [Float](repeating: 0.5, count: m)
+            var dGateExtremes = [Float](repeating: .nan, count: m), dUpExtremes = [Float](repeating: .nan, count: m)
+            backward(&dGateExtremes, &dUpExtremes, ones, extremes, halves, m)
+            for (i, value) in extremes.enumerated() {
+                let sigmoid = 1 / (1 + exp(-Double(value)))
+                let expectedUp = Double(value) * sigmoid, expectedGate = 0.5 * sigmoid * (1 + Double(value) * (1 - sigmoid))
+                XCTAssertEqual(Double(dUpExtremes[i]), expectedUp, accuracy: 1e-6 + 1e-5 * abs(expectedUp), "\(name) dup at \(value)")
+                XCTAssertEqual(Double(dGateExtremes[i]), expectedGate, accuracy: 1e-6 + 1e-5 * abs(expectedGate), "\(name) dgate at \(value)")
+            }
             for i in 0..<n {
                 XCTAssertEqual(Double(dGate[i]), dGateExpected[i], accuracy: 1e-6 + 1e-5 * abs(dGateExpected[i]), "\(name) dgate[\(i)]")
                 XCTAssertEqual(Double(dUp[i]), dUpExpected[i], accuracy: 1e-6 + 1e-5 * abs(dUpExpected[i]), "\(name) dup[\(i)]")
