@@ -271,6 +271,13 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         return made
     }
 
+    /// body(the geometry's RoPE positions, nil for 0 ..< seq).
+    @inline(__always)
+    func withPositions<R>(_ g: StepGeometry<T>, _ body: (UnsafePointer<Int32>?) -> R) -> R {
+        guard let positions = g.positions else { return body(nil) }
+        return positions.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
     /// RoPE on qkv [batch * g.seq, 3D] with the geometry's positions (inverse = backward).
     @_specialize(where T == Float)
     func rope(_ qkv: UnsafeMutablePointer<T>, inverse: Bool, batch: Int, geometry g: StepGeometry<T>) {
@@ -350,8 +357,23 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let gateUp = save?.gateUp.pointer ?? gateUpScratch.pointer
         let activation = save?.activation.pointer ?? activationScratch.pointer
         if let save { save.input.pointer.update(from: z, count: rows * dim) }
-        timed("linear qkv") { linear(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
-        timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
+        // fp32: each projection a chunk of rows at a time with its element-wise step right after it, on
+        // the rows still in cache (linearForwardChunked); bf16 runs the steps one after the other.
+        let chunked = bf16Matmul == nil
+        let epsilon = T(config.rmsNormEpsilon)
+        let rstd1 = save?.rstd1.pointer ?? rstdScratch.pointer, rstd2 = save?.rstd2.pointer ?? rstdScratch.pointer
+        if chunked {
+            timed("linear qkv + rope") {
+                withPositions(g) { positions in
+                    linearForwardChunked(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) { range in
+                        ropeApplyRows(qkv, table: rotary, positions: positions, inverse: false, rows: range, seq: g.seq, heads: heads, headDim: headDim)
+                    }
+                }
+            }
+        } else {
+            timed("linear qkv") { linear(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) }
+            timed("rope") { rope(qkv, inverse: false, batch: batch, geometry: g) }
+        }
         let logSumExp = save?.logSumExp.pointer ?? logSumExpScratch.pointer
         timed("attention") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
@@ -360,18 +382,43 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
             }
         }
-        timed("linear o") { linear(projection.pointer, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim) }
-        timed("residual+rms") {
-            addInPlace(z, projection.pointer, count: rows * dim)
-            rmsNormForward(z, save?.rstd1.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
+        let projected = projection.pointer
+        if chunked {
+            timed("linear o + residual+rms") {
+                linearForwardChunked(projected, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim) { range in
+                    residualRMSNormRows(z, rstd1, residual: projected, rows: range, dim: dim, epsilon: epsilon)
+                }
+            }
+        } else {
+            timed("linear o") { linear(projected, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim) }
+            timed("residual+rms") {
+                addInPlace(z, projected, count: rows * dim)
+                rmsNormForward(z, rstd1, z, rows: rows, dim: dim, epsilon: epsilon)
+            }
         }
         if let save { save.hidden.pointer.update(from: z, count: rows * dim) }
-        timed("linear gate_up") { linear(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
-        timed("swiglu") { swiGLUForward(activation, gateUp, rows: rows, inter: inter) }
-        timed("linear down") { linear(projection.pointer, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim) }
-        timed("residual+rms") {
-            addInPlace(z, projection.pointer, count: rows * dim)
-            rmsNormForward(z, save?.rstd2.pointer ?? rstdScratch.pointer, z, rows: rows, dim: dim, epsilon: T(config.rmsNormEpsilon))
+        if chunked {
+            timed("linear gate_up + swiglu") {
+                linearForwardChunked(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter) { range in
+                    for row in range {
+                        let gate = gateUp + row * 2 * inter
+                        T.siluProductInPlace(activation + row * inter, gate, gate + inter, count: inter)
+                    }
+                }
+            }
+            timed("linear down + residual+rms") {
+                linearForwardChunked(projected, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim) { range in
+                    residualRMSNormRows(z, rstd2, residual: projected, rows: range, dim: dim, epsilon: epsilon)
+                }
+            }
+        } else {
+            timed("linear gate_up") { linear(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter) }
+            timed("swiglu") { swiGLUForward(activation, gateUp, rows: rows, inter: inter) }
+            timed("linear down") { linear(projected, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim) }
+            timed("residual+rms") {
+                addInPlace(z, projected, count: rows * dim)
+                rmsNormForward(z, rstd2, z, rows: rows, dim: dim, epsilon: epsilon)
+            }
         }
         if let save { save.output.pointer.update(from: z, count: rows * dim) }
     }

@@ -23,6 +23,24 @@ public func rmsNormForward<T: KernelScalar>(
     }
 }
 
+/// z = rms_norm(z + residual) on rows `rows` of z [*, dim] on the calling thread, rstd[row] saved (the
+/// epilogue of a chunked projection: the residual add and the norm in one pass over cached rows).
+/// The same arithmetic per row as addInPlace followed by rmsNormForward.
+@inlinable
+public func residualRMSNormRows<T: KernelScalar>(
+    _ z: UnsafeMutablePointer<T>, _ rstd: UnsafeMutablePointer<T>, residual: UnsafePointer<T>,
+    rows: Range<Int>, dim: Int, epsilon: T
+) {
+    for row in rows {
+        let x = z + row * dim, r = residual + row * dim
+        for j in 0..<dim { x[j] += r[j] }
+        let sum = T.dot(x, x, count: dim)
+        let reciprocal = 1 / (sum / T(dim) + epsilon).squareRoot()
+        rstd[row] = reciprocal
+        for j in 0..<dim { x[j] = x[j] * reciprocal }
+    }
+}
+
 /// dinp = rms_norm backward, from the forward's output and rstd. dinp may equal dout.
 @inlinable
 public func rmsNormBackward<T: KernelScalar>(

@@ -85,6 +85,23 @@ public func ropeApply<T: KernelScalar>(
     }
 }
 
+/// RoPE on rows `rows` of qkv[batch*seq, 3*heads*headDim] on the calling thread (the epilogue of a
+/// chunked qkv projection): row r has position positions[r % seq], or r % seq without positions.
+/// The same arithmetic per row as ropeApply. Positions must be in 0 ..< table.sequenceLength
+/// (ropeApply checks them; here the caller has).
+@inlinable
+public func ropeApplyRows<T: KernelScalar>(
+    _ qkv: UnsafeMutablePointer<T>, table: RotaryTable<T>, positions: UnsafePointer<Int32>?, inverse: Bool,
+    rows: Range<Int>, seq: Int, heads: Int, headDim: Int
+) {
+    let dim = heads * headDim
+    for row in rows {
+        let position = positions.map { Int($0[row % seq]) } ?? row % seq
+        ropeRotateRow(qkv + row * 3 * dim, cosine: table.cosine.pointer + position * headDim, sine: table.sine.pointer + position * headDim,
+                      inverse: inverse, heads: heads, headDim: headDim)
+    }
+}
+
 /// Rotates the q and k heads of one packed qkv row with one position's cos/sin rows.
 @inlinable @inline(__always)
 public func ropeRotateRow<T: KernelScalar>(
