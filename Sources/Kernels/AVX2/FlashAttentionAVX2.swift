@@ -310,23 +310,47 @@ func probabilityGradientRow(_ p: UnsafeMutableRawPointer, _ g: UnsafeMutableRawP
     }
 }
 
-/// t[d * paddedSeq + j] = x[j * stride + d] for j < seq, 0 for seq <= j < paddedSeq.
+/// t[d * paddedSeq + j] = x[j * stride + d] for j < seq, 0 for seq <= j < paddedSeq (headDim a
+/// multiple of 8): each row read once as 8-float vectors, its values stored down the columns.
 @inline(__always)
 func packTransposed(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, seq: Int, paddedSeq: Int, headDim: Int) {
-    for d in 0..<headDim {
-        let line = t + d * paddedSeq
-        for j in 0..<seq { line[j] = x[j * stride + d] }
-        for j in seq..<paddedSeq { line[j] = 0 }
+    let rx = UnsafeRawPointer(x)
+    for j in 0..<seq {
+        let line = rx + (j &* stride) &* 4
+        var d = 0
+        while d < headDim {
+            let v = line.loadUnaligned(fromByteOffset: d &* 4, as: SIMD8<Float>.self)
+            let column = t + (d &* paddedSeq &+ j)
+            column[0] = v[0]; column[paddedSeq] = v[1]; column[2 &* paddedSeq] = v[2]; column[3 &* paddedSeq] = v[3]
+            column[4 &* paddedSeq] = v[4]; column[5 &* paddedSeq] = v[5]; column[6 &* paddedSeq] = v[6]; column[7 &* paddedSeq] = v[7]
+            d &+= 8
+        }
     }
+    for d in 0..<headDim { (t + d * paddedSeq + seq).initialize(repeating: 0, count: paddedSeq - seq) }
 }
 
-/// rows x headDim rows of x (row stride `stride`) times `factor` into t (row stride headDim), zero rows up to paddedRows.
+/// rows x headDim rows of x (row stride `stride`) times `factor` into t (row stride headDim), zero rows
+/// up to paddedRows; 8-float vectors (the element loop was not vectorised: 3.3 -> 0.7 ms per cpu-bench
+/// attention layer for V, AMD EPYC Zen 1, one thread).
 @inline(__always)
 func packRows(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, rows: Int, paddedRows: Int, headDim: Int, factor: Float) {
-    for i in 0..<rows {
-        for d in 0..<headDim { t[i * headDim + d] = x[i * stride + d] * factor }
-    }
+    scaleRows(t, rowStride: headDim, x, stride: stride, rows: rows, headDim: headDim, factor: factor)
     (t + rows * headDim).initialize(repeating: 0, count: (paddedRows - rows) * headDim)
+}
+
+/// t[i * rowStride + d] = x[i * stride + d] * factor for i < rows, d < headDim (a multiple of 8).
+@inline(__always)
+func scaleRows(_ t: UnsafeMutablePointer<Float>, rowStride: Int, _ x: UnsafePointer<Float>, stride: Int, rows: Int, headDim: Int, factor: Float) {
+    let f = SIMD8<Float>(repeating: factor)
+    let rt = UnsafeMutableRawPointer(t), rx = UnsafeRawPointer(x)
+    for i in 0..<rows {
+        let source = rx + (i &* stride) &* 4, target = rt + (i &* rowStride) &* 4
+        var d = 0
+        while d < headDim {
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: d &* 4, as: SIMD8<Float>.self) * f, toByteOffset: d &* 4, as: SIMD8<Float>.self)
+            d &+= 8
+        }
+    }
 }
 
 /// Forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
@@ -402,9 +426,7 @@ public func avx2FlashAttentionForwardPair(
             key += keys
         }
         for i in 0..<rows {
-            let inverse = 1 / rowSum[i]
-            let o = out + (first + i) * outStride, a = accumulator + i * headDim
-            for d in 0..<headDim { o[d] = a[d] * inverse }
+            scaleRows(out + (first + i) * outStride, rowStride: 0, accumulator + i * headDim, stride: 0, rows: 1, headDim: headDim, factor: 1 / rowSum[i])
             logSumExp[first + i] = (rowMaximum[i] + log2f(rowSum[i])) * ln2
         }
         first += rows
@@ -472,17 +494,11 @@ public func avx2FlashAttentionBackwardPair(
             tiledProduct(dQTile, headDim, dS, keyTile, 1, kPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)
             key += keys
         }
-        for i in 0..<rows {
-            let target = dq + (first + i) * dqkvStride, source = dQTile + i * headDim
-            for d in 0..<headDim { target[d] = source[d] * scale }
-        }
+        scaleRows(dq + first * dqkvStride, rowStride: dqkvStride, dQTile, stride: headDim, rows: rows, headDim: headDim, factor: scale)
         first += rows
     }
-    for j in 0..<seq {
-        let target = dk + j * dqkvStride, source = dKAll + j * headDim
-        for d in 0..<headDim { target[d] = source[d] * ln2 }
-        (dv + j * dqkvStride).update(from: dVAll + j * headDim, count: headDim)
-    }
+    scaleRows(dk, rowStride: dqkvStride, dKAll, stride: headDim, rows: seq, headDim: headDim, factor: ln2)
+    scaleRows(dv, rowStride: dqkvStride, dVAll, stride: headDim, rows: seq, headDim: headDim, factor: 1)
 }
 
 /// out[i] = 2^x[i] through exp2x8 (the attention kernels' exp), for tests and `arc-bench`: count may be
