@@ -14,11 +14,12 @@ import KernelsAVX2
 public let flashQueryTile = 48
 /// Default keys per tile of the backward (the AVX2 kernels need a multiple of 24).
 public let flashKeyTile = 96
-/// Default keys per tile of the forward (a multiple of 24 too). Larger than the backward's: the
-/// forward's per-tile work (row maxima, rescaling the running output) shrinks with it, while the
-/// backward's five products per tile want their operands in L1 (`arc-bench micro --key-tile` /
+/// Default keys per tile of the forward (a multiple of 24 too): 960, every ARC sequence (30 x 30 cells
+/// plus the puzzle positions) in one tile, so the forward's per-tile work (row maxima, rescaling the
+/// running output) runs once per query tile; its 48 x 960 scores (184 KB) stay in L2. The backward's
+/// five products per tile want their operands in L1 (`arc-bench micro --key-tile` /
 /// `--forward-key-tile`; BENCHMARKS.md).
-public let flashForwardKeyTile = 384
+public let flashForwardKeyTile = 960
 
 /// Which implementation runs: the AVX2 kernels when they can (automatic), or the portable tiles.
 public enum AttentionPath: Sendable {

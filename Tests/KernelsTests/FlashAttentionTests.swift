@@ -126,6 +126,38 @@ final class FlashAttentionTests: XCTestCase {
         }
     }
 
+    /// Every score of a row far below 0 (keys pointing against the query): the zero-padded keys past
+    /// the sequence's end score exactly 0, so a row maximum that took them in would push every real
+    /// score past the exp's range (2^-125) and flatten the softmax to uniform weights. Lengths with
+    /// a last 8-column block (37) and a last 16-column block (29) of which only part is valid, in
+    /// one forward tile (the default) and in several.
+    func testPaddedKeysNeverSetTheRowMaximum() {
+        for (seq, forwardTile) in [(29, flashForwardKeyTile), (37, flashForwardKeyTile), (29, 24), (61, 48)] {
+            let shape = Shape(batch: 1, seq: seq, heads: 2, headDim: 32, queryTile: 12, keyTile: 24, forwardTile: forwardTile)
+            var generator = SplitMix64(seed: UInt64(seq * 100 + forwardTile))
+            let dim = shape.dim
+            let qkv = Tensor<Float>(shape: [seq, 3 * dim]), dout = Tensor<Float>(shape: [seq, dim])
+            for row in 0..<seq {
+                for c in 0..<dim {
+                    qkv[row * 3 * dim + c] = 8 + Float(generator.nextUnit() - 0.5)             // q
+                    qkv[row * 3 * dim + dim + c] = -8 + Float(generator.nextUnit() - 0.5)      // k: scores ~ -500 (base 2)
+                    qkv[row * 3 * dim + 2 * dim + c] = Float(generator.nextUnit() * 2 - 1)    // v
+                }
+            }
+            for i in 0..<dout.count { dout[i] = Float(generator.nextUnit() * 2 - 1) }
+            let reference = Self.blocked(shape, qkv, dout)
+            // the softmax is far from uniform here: the output differs from the mean of v
+            var spread = 0.0
+            for c in 0..<dim {
+                var mean = 0.0
+                for row in 0..<seq { mean += Double(qkv[row * 3 * dim + 2 * dim + c]) / Double(seq) }
+                spread = max(spread, abs(Double(reference.out[c]) - mean))
+            }
+            XCTAssertGreaterThan(spread, 0.05, "seq \(seq): the test's softmax should be peaked")
+            compare("padded keys, seq \(seq), forward tile \(forwardTile)", Self.flash(shape, qkv, dout, path: .automatic), reference, tolerance: 1e-4)
+        }
+    }
+
     /// The AVX2 kernels against the portable tiles on the same inputs (head dims multiple of 8).
     func testAVX2KernelsMatchPortableTiles() {
         guard KernelsCPU.hasAVX2FMA else {

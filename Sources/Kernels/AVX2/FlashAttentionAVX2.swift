@@ -128,12 +128,14 @@ func microTile6x8(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoint
 }
 
 /// C[m, n] = A[m, depth] B[depth, n] (A rows at stride aRow, contiguous in depth) for m a multiple of 6
-/// and n a multiple of 8, every column valid; lanes (8 per row) keep the running row maximum of C.
+/// and n a multiple of 8; lanes (8 per row) keep the running row maximum of C over its first `valid`
+/// columns (the rest, zero-padded keys, are stored but left out of the maximum).
 @inline(never)
 func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int,
-                            _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, depth: Int, lanes: UnsafeMutablePointer<Float>) {
+                            _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, valid: Int, depth: Int, lanes: UnsafeMutablePointer<Float>) {
+    // 16-column blocks of valid keys only: the maximum folded into the micro-kernel's store
     var column = 0
-    while column + 16 <= n {
+    while column + 16 <= valid {
         var row = 0
         while row < m {
             microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false, lanes + row * 8)
@@ -141,19 +143,31 @@ func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: U
         }
         column += 16
     }
-    if column < n {
+    // the rest (at most 16 + 8 columns, some past `valid`): stored, then folded over the valid ones
+    while column < n {
+        let width = n - column >= 16 ? 16 : 8
+        let keepLeft = validLanes(column, valid), keepRight = validLanes(column + 8, valid)
         var row = 0
         while row < m {
-            microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+            if width == 16 {
+                microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+            } else {
+                microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+            }
             for r in row..<(row + 6) {
-                let line = UnsafeMutableRawPointer(lanes + r * 8)
+                let line = UnsafeMutableRawPointer(lanes + r * 8), scores = UnsafeRawPointer(c + r * ldc + column)
                 var best = line.loadUnaligned(as: SIMD8<Float>.self)
-                let x = UnsafeRawPointer(c + r * ldc + column).loadUnaligned(as: SIMD8<Float>.self)
-                best.replace(with: x, where: x .> best)
+                let left = scores.loadUnaligned(as: SIMD8<Float>.self)
+                best.replace(with: left, where: keepLeft .& (left .> best))
+                if width == 16 {
+                    let right = scores.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    best.replace(with: right, where: keepRight .& (right .> best))
+                }
                 line.storeBytes(of: best, as: SIMD8<Float>.self)
             }
             row += 6
         }
+        column += width
     }
 }
 
@@ -227,30 +241,6 @@ func load8(_ line: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
 @inline(__always)
 func store8(_ value: SIMD8<Float>, _ line: UnsafeMutableRawPointer, _ index: Int) {
     line.storeBytes(of: value, toByteOffset: index &* 4, as: SIMD8<Float>.self)
-}
-
-/// max of line[0 ..< valid] (valid >= 1).
-@inline(__always)
-func maximumOfRow(_ line: UnsafeRawPointer, _ valid: Int) -> Float {
-    var best0 = SIMD8<Float>(repeating: -.infinity), best1 = best0
-    let full = valid & ~7
-    var j = 0
-    while j + 16 <= full {
-        let x = load8(line, j), y = load8(line, j + 8)
-        best0.replace(with: x, where: x .> best0)
-        best1.replace(with: y, where: y .> best1)
-        j += 16
-    }
-    if j < full {
-        let x = load8(line, j)
-        best0.replace(with: x, where: x .> best0)
-    }
-    if full < valid {
-        let x = load8(line, full)
-        best1.replace(with: x, where: validLanes(full, valid) .& (x .> best1))
-    }
-    best0.replace(with: best1, where: best1 .> best0)
-    return best0.max()
 }
 
 /// line[j] = 2^(line[j] - shift) for j < valid and 0 up to the next multiple of 8; returns the sum.
@@ -384,20 +374,14 @@ public func avx2FlashAttentionForwardPair(
         var key = 0
         while key < seq {
             let keys = min(forwardKeyTile, seq - key), keyColumns = roundUp(keys, 8)
-            // S = (scale log2(e) Q) K^T on the tile (base-2 units). A full tile folds the row maximum
-            // into the store; the last, partial one has zero-padded columns, so its maximum is taken
-            // over the valid keys afterwards.
-            let full = keys == keyColumns
-            if full {
-                scoreProductRowMaximum(scores, forwardKeyTile, qTile, headDim, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, lanes: lanes)
-            } else {
-                tiledProduct(scores, forwardKeyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
-            }
+            // S = (scale log2(e) Q) K^T on the tile (base-2 units), the row maximum over the valid keys
+            // folded into the store (the last tile's zero-padded columns are left out of it)
+            scoreProductRowMaximum(scores, forwardKeyTile, qTile, headDim, kt + key, paddedSeq, m: paddedRows, n: keyColumns, valid: keys,
+                                   depth: headDim, lanes: lanes)
             // online softmax: new row max, corrections 2^(old max - new max) eight rows at a time,
             // P = 2^(S - max) with the row sums, then the running sums and outputs rescaled
             for i in 0..<rows {
-                var newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * 8).loadUnaligned(as: SIMD8<Float>.self).max())
-                if !full { newMaximum = max(newMaximum, maximumOfRow(UnsafeRawPointer(scores + i * forwardKeyTile), keys)) }
+                let newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * 8).loadUnaligned(as: SIMD8<Float>.self).max())
                 corrections[i] = rowMaximum[i] - newMaximum
                 rowMaximum[i] = newMaximum
             }
