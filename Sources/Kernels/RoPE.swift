@@ -45,16 +45,9 @@ public func ropeApply<T: KernelScalar>(
     batch: Int, seq: Int, heads: Int, headDim: Int
 ) {
     precondition(seq <= table.sequenceLength, "ropeApply: seq \(seq) exceeds the table's \(table.sequenceLength) positions")
-    let dim = heads * headDim
-    let rows = batch * seq
     let p = SendablePointer(qkv)
-    let cosine = SendablePointer(table.cosine.pointer), sine = SendablePointer(table.sine.pointer)
-    parallelChunks(rows, costPerItem: 2 * dim) { range in
-        for row in range {
-            let position = row % seq
-            ropeRotateRow(p.pointer + row * 3 * dim, cosine: cosine.pointer + position * headDim, sine: sine.pointer + position * headDim,
-                          inverse: inverse, heads: heads, headDim: headDim)
-        }
+    parallelChunks(batch * seq, costPerItem: 2 * heads * headDim) { range in
+        ropeApplyRows(p.pointer, table: table, positions: nil, inverse: inverse, rows: range, seq: seq, heads: heads, headDim: headDim)
     }
 }
 
@@ -71,24 +64,17 @@ public func ropeApply<T: KernelScalar>(
         precondition(positions[r] >= 0 && Int(positions[r]) < table.sequenceLength,
                      "ropeApply: position \(positions[r]) at row \(r) outside 0..<\(table.sequenceLength)")
     }
-    let dim = heads * headDim
-    let rows = batch * seq
     let p = SendablePointer(qkv)
     let indices = SendablePointer(UnsafeMutablePointer(mutating: positions))
-    let cosine = SendablePointer(table.cosine.pointer), sine = SendablePointer(table.sine.pointer)
-    parallelChunks(rows, costPerItem: 2 * dim) { range in
-        for row in range {
-            let position = Int(indices.pointer[row % seq])
-            ropeRotateRow(p.pointer + row * 3 * dim, cosine: cosine.pointer + position * headDim, sine: sine.pointer + position * headDim,
-                          inverse: inverse, heads: heads, headDim: headDim)
-        }
+    parallelChunks(batch * seq, costPerItem: 2 * heads * headDim) { range in
+        ropeApplyRows(p.pointer, table: table, positions: UnsafePointer(indices.pointer), inverse: inverse, rows: range, seq: seq, heads: heads, headDim: headDim)
     }
 }
 
-/// RoPE on rows `rows` of qkv[batch*seq, 3*heads*headDim] on the calling thread (the epilogue of a
-/// chunked qkv projection): row r has position positions[r % seq], or r % seq without positions.
-/// The same arithmetic per row as ropeApply. Positions must be in 0 ..< table.sequenceLength
-/// (ropeApply checks them; here the caller has).
+/// RoPE on rows `rows` of qkv[batch*seq, 3*heads*headDim] on the calling thread (ropeApply's body per
+/// chunk, and the epilogue of a chunked qkv projection): row r has position positions[r % seq], or
+/// r % seq without positions. Positions must be in 0 ..< table.sequenceLength (ropeApply checks
+/// them; here the caller has).
 @inlinable
 public func ropeApplyRows<T: KernelScalar>(
     _ qkv: UnsafeMutablePointer<T>, table: RotaryTable<T>, positions: UnsafePointer<Int32>?, inverse: Bool,
