@@ -70,13 +70,17 @@ struct BlockActivations<T: KernelScalar> {
 struct BackwardScratch<T: KernelScalar> {
     let stream: Tensor<T>       // [R, D] d of the residual stream, carried from block to block
     let activation: Tensor<T>   // [R, I] d of the SwiGLU output
-    let gateUp: Tensor<T>       // [R, 2I] d of the gate|up projection
+    let gateUp: Tensor<T>       // [R, gateUpStride] d of the gate|up projection (2I columns used)
+    /// Row stride of gateUp: 2I, padded when 2I elements are a multiple of 4 KB (aliasFreeRowStride)
+    /// for the fp32 chunked backward; the bf16 path uses the packed stride 2I.
+    let gateUpStride: Int
     let attention: Tensor<T>    // [R, D] d of the attention output
     let qkv: Tensor<T>          // [R, 3D] d of the rotated q|k|v
     let firstTokens: Tensor<T>  // [B, D] d of zH at the first position, from the q head
 
     init(rows: Int, batch: Int, dim: Int, inter: Int) {
-        stream = Tensor(shape: [rows, dim]); activation = Tensor(shape: [rows, inter]); gateUp = Tensor(shape: [rows, 2 * inter])
+        gateUpStride = aliasFreeRowStride(columns: 2 * inter, of: T.self)
+        stream = Tensor(shape: [rows, dim]); activation = Tensor(shape: [rows, inter]); gateUp = Tensor(shape: [rows, gateUpStride])
         attention = Tensor(shape: [rows, dim]); qkv = Tensor(shape: [rows, 3 * dim]); firstTokens = Tensor(shape: [batch, dim])
     }
 }
@@ -137,6 +141,9 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     /// BF16Matmul.swift), or nil for fp32. Taken from KernelPrecision when the model is made; only a
     /// Float model uses it. The q head (2 outputs) stays fp32.
     public var bf16Matmul: BF16Matmul?
+    /// Rows per chunk of the fp32 block's chunked projections and backward row steps
+    /// (linearForwardChunked, forEachRowChunk). Tests vary it; the result differs only by the gemm's rounding.
+    public var rowChunk = linearEpilogueChunkRows
     lazy var bf16Workspace = BF16Workspace()
 
     let dim: Int, heads: Int, headDim: Int, inter: Int, seq: Int, puzzleTokens: Int, ndim: Int, vocab: Int
@@ -365,7 +372,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         if chunked {
             timed("linear qkv + rope") {
                 withPositions(g) { positions in
-                    linearForwardChunked(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim) { range in
+                    linearForwardChunked(qkv, z, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, chunkRows: rowChunk) { range in
                         ropeApplyRows(qkv, table: rotary, positions: positions, inverse: false, rows: range, seq: g.seq, heads: heads, headDim: headDim)
                     }
                 }
@@ -385,7 +392,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let projected = projection.pointer
         if chunked {
             timed("linear o + residual+rms") {
-                linearForwardChunked(projected, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim) { range in
+                linearForwardChunked(projected, attention, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim, chunkRows: rowChunk) { range in
                     residualRMSNormRows(z, rstd1, residual: projected, rows: range, dim: dim, epsilon: epsilon)
                 }
             }
@@ -399,7 +406,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         if let save { save.hidden.pointer.update(from: z, count: rows * dim) }
         if chunked {
             timed("linear gate_up + swiglu") {
-                linearForwardChunked(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter) { range in
+                linearForwardChunked(gateUp, z, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, chunkRows: rowChunk) { range in
                     for row in range {
                         let gate = gateUp + row * 2 * inter
                         T.siluProductInPlace(activation + row * inter, gate, gate + inter, count: inter)
@@ -407,7 +414,7 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
                 }
             }
             timed("linear down + residual+rms") {
-                linearForwardChunked(projected, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim) { range in
+                linearForwardChunked(projected, activation, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim, chunkRows: rowChunk) { range in
                     residualRMSNormRows(z, rstd2, residual: projected, rows: range, dim: dim, epsilon: epsilon)
                 }
             }
@@ -610,19 +617,46 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         let dGateUp = scratch.gateUp.pointer
         let dAttention = scratch.attention.pointer
         let dQKV = scratch.qkv.pointer
+        // fp32: the row-local steps between the dweight products run a chunk of rows at a time on each
+        // worker (the chunk's intermediates stay in cache, as in blockForward); bf16 runs them in turn.
+        let chunked = bf16Matmul == nil
         // z2 = rms(hidden + down(act)); dz -> d(hidden + down)
         timed("rms backward") { rmsNormBackward(dz, dz, saved.output.pointer, saved.rstd2.pointer, rows: rows, dim: dim) }
-        timed("linear down backward") {
-            linearGradient(dActivation, gradient + weights.down, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
-        }
-        timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
-        timed("linear gate_up backward") {
-            // d hidden = residual (dz) + dGateUp W_gu
-            linearGradient(dz, gradient + weights.gateUp, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
-        }
-        timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
-        timed("linear o backward") {
-            linearGradient(dAttention, gradient + weights.output, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
+        if chunked {
+            let stride = scratch.gateUpStride
+            timed("linear down dweight") {
+                linearWeightGradient(gradient + weights.down, dz, doutStride: dim, saved.activation.pointer, rows: rows, inFeatures: inter, outFeatures: dim)
+            }
+            // Per chunk: d act = dz W_down; d gate|up = swiglu backward; dz += d gate|up W_gu (the residual
+            // keeps dz); dz = rms backward (z1 = rms(input + o(attention))); d attention = dz W_o.
+            timed("mlp + o dinput (rows)") {
+                forEachRowChunk(rows: rows, work: rows * dim * inter, chunkRows: rowChunk) { range in
+                    linearInputGradientRows(dActivation, dz, doutStride: dim, w + weights.down, rows: range, inFeatures: inter, outFeatures: dim, accumulate: false)
+                    swiGLUBackwardRows(dGateUp, stride: stride, dActivation, saved.gateUp.pointer, rows: range, inter: inter)
+                    linearInputGradientRows(dz, dGateUp, doutStride: stride, w + weights.gateUp, rows: range, inFeatures: dim, outFeatures: 2 * inter, accumulate: true)
+                    rmsNormBackwardRows(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: range, dim: dim)
+                    linearInputGradientRows(dAttention, dz, doutStride: dim, w + weights.output, rows: range, inFeatures: dim, outFeatures: dim, accumulate: false)
+                }
+            }
+            timed("linear gate_up dweight") {
+                linearWeightGradient(gradient + weights.gateUp, dGateUp, doutStride: stride, saved.hidden.pointer, rows: rows, inFeatures: dim, outFeatures: 2 * inter)
+            }
+            timed("linear o dweight") {
+                linearWeightGradient(gradient + weights.output, dz, doutStride: dim, saved.attention.pointer, rows: rows, inFeatures: dim, outFeatures: dim)
+            }
+        } else {
+            timed("linear down backward") {
+                linearGradient(dActivation, gradient + weights.down, dz, saved.activation.pointer, w + weights.down, rows: rows, inFeatures: inter, outFeatures: dim)
+            }
+            timed("swiglu backward") { swiGLUBackward(dGateUp, dActivation, saved.gateUp.pointer, rows: rows, inter: inter) }
+            timed("linear gate_up backward") {
+                // d hidden = residual (dz) + dGateUp W_gu
+                linearGradient(dz, gradient + weights.gateUp, dGateUp, saved.hidden.pointer, w + weights.gateUp, rows: rows, inFeatures: dim, outFeatures: 2 * inter, accumulateInput: true)
+            }
+            timed("rms backward") { rmsNormBackward(dz, dz, saved.hidden.pointer, saved.rstd1.pointer, rows: rows, dim: dim) }
+            timed("linear o backward") {
+                linearGradient(dAttention, gradient + weights.output, dz, saved.attention.pointer, w + weights.output, rows: rows, inFeatures: dim, outFeatures: dim)
+            }
         }
         timed("attention backward") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
@@ -632,9 +666,24 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
                                   scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
             }
         }
-        timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
-        timed("linear qkv backward") {
-            linearGradient(dz, gradient + weights.qkv, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
+        if chunked {
+            // Per chunk: undo RoPE on d q|k, then dz += d qkv W_qkv (the residual keeps dz).
+            timed("rope + qkv dinput (rows)") {
+                withPositions(g) { positions in
+                    forEachRowChunk(rows: rows, work: rows * dim * 3 * dim, chunkRows: rowChunk) { range in
+                        ropeApplyRows(dQKV, table: rotary, positions: positions, inverse: true, rows: range, seq: g.seq, heads: heads, headDim: headDim)
+                        linearInputGradientRows(dz, dQKV, doutStride: 3 * dim, w + weights.qkv, rows: range, inFeatures: dim, outFeatures: 3 * dim, accumulate: true)
+                    }
+                }
+            }
+            timed("linear qkv dweight") {
+                linearWeightGradient(gradient + weights.qkv, dQKV, doutStride: 3 * dim, saved.input.pointer, rows: rows, inFeatures: dim, outFeatures: 3 * dim)
+            }
+        } else {
+            timed("rope backward") { rope(dQKV, inverse: true, batch: batch, geometry: g) }
+            timed("linear qkv backward") {
+                linearGradient(dz, gradient + weights.qkv, dQKV, saved.input.pointer, w + weights.qkv, rows: rows, inFeatures: dim, outFeatures: 3 * dim, accumulateInput: true)
+            }
         }
     }
 

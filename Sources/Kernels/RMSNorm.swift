@@ -50,13 +50,22 @@ public func rmsNormBackward<T: KernelScalar>(
     let di = SendablePointer(dinp), dO = SendablePointer(UnsafeMutablePointer(mutating: dout))
     let o = SendablePointer(UnsafeMutablePointer(mutating: out)), r = SendablePointer(UnsafeMutablePointer(mutating: rstd))
     parallelChunks(rows, costPerItem: dim) { range in
-        for row in range {
-            let dy = dO.pointer + row * dim
-            let y = o.pointer + row * dim
-            let dx = di.pointer + row * dim
-            let mean = T.dot(dy, y, count: dim) / T(dim)
-            let reciprocal = r.pointer[row]
-            for j in 0..<dim { dx[j] = reciprocal * (dy[j] - y[j] * mean) }
-        }
+        rmsNormBackwardRows(di.pointer, dO.pointer, o.pointer, r.pointer, rows: range, dim: dim)
+    }
+}
+
+/// rmsNormBackward for the rows `rows` only, on the calling thread (one chunk of a chunked backward).
+@inlinable
+public func rmsNormBackwardRows<T: KernelScalar>(
+    _ dinp: UnsafeMutablePointer<T>,
+    _ dout: UnsafePointer<T>, _ out: UnsafePointer<T>, _ rstd: UnsafePointer<T>, rows: Range<Int>, dim: Int
+) {
+    for row in rows {
+        let dy = dout + row * dim
+        let y = out + row * dim
+        let dx = dinp + row * dim
+        let mean = T.dot(dy, y, count: dim) / T(dim)
+        let reciprocal = rstd[row]
+        for j in 0..<dim { dx[j] = reciprocal * (dy[j] - y[j] * mean) }
     }
 }

@@ -34,13 +34,22 @@ public func swiGLUBackward<T: KernelScalar>(
     let d = SendablePointer(dgateUp), dO = SendablePointer(UnsafeMutablePointer(mutating: dout))
     let i = SendablePointer(UnsafeMutablePointer(mutating: gateUp))
     parallelChunks(rows, costPerItem: inter * 4) { range in
-        for row in range {
-            let gate = i.pointer + row * 2 * inter
-            let up = gate + inter
-            let dy = dO.pointer + row * inter
-            let dGate = d.pointer + row * 2 * inter
-            let dUp = dGate + inter
-            T.siluProductBackward(dGate, dUp, dy, gate, up, count: inter)
-        }
+        swiGLUBackwardRows(d.pointer, stride: 2 * inter, dO.pointer, i.pointer, rows: range, inter: inter)
+    }
+}
+
+/// swiGLUBackward for the rows `rows` only, on the calling thread, with dgateUp's rows `stride`
+/// elements apart (>= 2 * inter; the saved gateUp and dout are packed).
+@inlinable
+public func swiGLUBackwardRows<T: KernelScalar>(
+    _ dgateUp: UnsafeMutablePointer<T>, stride: Int, _ dout: UnsafePointer<T>, _ gateUp: UnsafePointer<T>, rows: Range<Int>, inter: Int
+) {
+    for row in rows {
+        let gate = gateUp + row * 2 * inter
+        let up = gate + inter
+        let dy = dout + row * inter
+        let dGate = dgateUp + row * stride
+        let dUp = dGate + inter
+        T.siluProductBackward(dGate, dUp, dy, gate, up, count: inter)
     }
 }
