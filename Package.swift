@@ -31,9 +31,12 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2"], exclude: ["AVX2"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2", "KernelsAVX512"], exclude: ["AVX2", "AVX512"]),
         // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        // The attention kernels of KernelsAVX2 at 16 lanes (the same source file, linked), compiled for AVX-512
+        // (F, CD, BW, DQ, VL); Kernels calls them only after a runtime CPU check.
+        .target(name: "KernelsAVX512", path: "Sources/Kernels/AVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
         // The HRM model: config and presets, parameter arena, inner step with the 1-step gradient, checkpoints.
         .target(name: "HRM", dependencies: ["Kernels", "ARCCore"]),
         // Open MPI 4 (libmpi.so.40) loaded at run time with dlopen: the binary never links MPI.
@@ -62,7 +65,9 @@ let package = Package(
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch", "TestHelpers"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "HRM", "TestHelpers"]),
+        // Test only: KernelsAVX512's 16-lane attention source compiled for AVX2, so any AVX2 machine tests its logic.
+        .target(name: "KernelsLanes16", path: "Tests/KernelsLanes16", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "KernelsLanes16", "HRM", "TestHelpers"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "TestHelpers"]),
         // Test only: counts heap allocations (the C allocation functions, forwarded to glibc) for StepAllocationTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),

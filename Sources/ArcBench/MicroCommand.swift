@@ -16,6 +16,8 @@ func processCPUSeconds() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
+extension AttentionPath: ExpressibleByArgument {}
+
 struct MicroCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "micro",
@@ -23,14 +25,18 @@ struct MicroCommand: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "Query rows per flash tile (1...960; the AVX2 kernels need a multiple of 6).", transform: integerOption(1...960))
+    @Option(help: "Query rows per flash tile (1...960; the vector kernels need a multiple of 6).", transform: integerOption(1...960))
     var queryTile: Int = flashQueryTile
 
-    @Option(help: "Keys per flash tile of the backward (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
+    @Option(help: "Keys per flash tile of the backward (1...960; the vector kernels need a multiple of 3 x their lanes: 24 AVX2, 48 AVX-512).",
+            transform: integerOption(1...960))
     var keyTile: Int = flashKeyTile
 
-    @Option(help: "Keys per flash tile of the forward (1...960; the AVX2 kernels need a multiple of 24).", transform: integerOption(1...960))
+    @Option(help: "Keys per flash tile of the forward (1...960; a multiple of 24 for AVX2, 48 for AVX-512).", transform: integerOption(1...960))
     var forwardKeyTile: Int = flashForwardKeyTile
+
+    @Option(help: "Flash attention kernels: automatic (the widest this CPU has), avx2 (8 lanes even where AVX-512 would run), portable.")
+    var attention: AttentionPath = .automatic
 
     func validate() throws {
         try checkRange("--query-tile", queryTile, 1...960)
@@ -52,9 +58,10 @@ struct MicroCommand: ParsableCommand {
         }
         print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), AVX2 build in use: \(KernelsCPU.hasAVX2FMA)")
         let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+        let wide = AttentionScratch<Float>(seq: 1, headDim: 64, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
         print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.forwardKeyTile) keys forward, "
-              + "\(scratch.keyTile) backward; "
-              + "AVX2 kernels for head dims multiple of 8: \(scratch.usesAVX2(path: .automatic)))")
+              + "\(scratch.keyTile) backward; --attention \(attention.rawValue): head dim 32 on the \(scratch.kernels(path: attention).rawValue), "
+              + "64 on the \(wide.kernels(path: attention).rawValue))")
         print("shape                        old fwd   old bwd   new fwd   new bwd   speed-up fwd+bwd: CPU, wall")
         for (batch, seq, heads, headDim) in [(8, 901, 4, 32), (16, 145, 2, 32), (16, 257, 2, 32), (1, 916, 8, 64)] {
             measureLayer(batch: batch, seq: seq, heads: heads, headDim: headDim)
@@ -81,8 +88,8 @@ struct MicroCommand: ParsableCommand {
             let runs: [() -> Void] = [
                 { blockedAttentionForward(out.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
                 { blockedAttentionBackward(dqkv.pointer, dout.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
-                { attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim) },
-                { attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim) },
+                { attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, path: attention) },
+                { attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, path: attention) },
             ]
             for (index, run) in runs.enumerated() {
                 let start = now(), cpuStart = processCPUSeconds()

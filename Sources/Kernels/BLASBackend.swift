@@ -261,5 +261,6 @@ public enum BLASBackend {
         return "BLAS: \(libraryName), kernel set \(inUse), \(verdict); \(check); CPU: \(cpu.modelName)"
             + (note.isEmpty ? "" : "\n  (\(note))")
             + "\n  fp32 matmuls: \(matmul.description)"
+            + "\n  attention (Float, head dim 32): \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue)"
     }
 }

@@ -5,25 +5,43 @@
 // scores ever exists. The forward also writes the row log-sum-exp of the scaled scores
 // ([batch, heads, seq]); the backward (FlashAttention-2) recomputes P = exp(S - lse) tile by tile with
 // D = rowsum(dO * O). One worker does a whole pair, so results do not depend on the thread count.
-// Float with AVX2 + FMA and head dims that are multiples of 8 runs the register-tiled kernels of
-// KernelsAVX2 (FlashAttentionAVX2.swift); everything else runs the portable tiles below (BLAS gemm).
-// The blocked kernel of Attention.swift is the test oracle.
+// Float runs the register-tiled kernels of FlashAttentionLanes.swift where the CPU and the shapes allow:
+// 16 lanes (KernelsAVX512) on a CPU with AVX-512 and head dims that are multiples of 16, else 8 lanes
+// (KernelsAVX2) with AVX2 + FMA and head dims that are multiples of 8; everything else runs the portable
+// tiles below (BLAS gemm). The blocked kernel of Attention.swift is the test oracle.
 import KernelsAVX2
+import KernelsAVX512
 
-/// Default query rows per tile (the AVX2 kernels need a multiple of 6; other tiles run the portable path).
+/// Default query rows per tile (the vector kernels need a multiple of 6; other tiles run the portable path).
 public let flashQueryTile = 48
-/// Default keys per tile of the backward (the AVX2 kernels need a multiple of 24).
+/// Default keys per tile of the backward (the vector kernels need a multiple of 3 x their lanes: 24 for
+/// AVX2, 48 for AVX-512).
 public let flashKeyTile = 96
-/// Default keys per tile of the forward (a multiple of 24 too): 960, every ARC sequence (30 x 30 cells
+/// Default keys per tile of the forward (a multiple of 48 too): 960, every ARC sequence (30 x 30 cells
 /// plus the puzzle positions) in one tile, so the forward's per-tile work (row maxima, rescaling the
 /// running output) runs once per query tile; its 48 x 960 scores (184 KB) stay in L2. The backward's
 /// five products per tile want their operands in L1 (`arc-bench micro --key-tile` /
 /// `--forward-key-tile`; BENCHMARKS.md).
 public let flashForwardKeyTile = 960
 
-/// Which implementation runs: the AVX2 kernels when they can (automatic), or the portable tiles.
-public enum AttentionPath: Sendable {
-    case automatic, portable
+/// Which implementation to run: the widest vector kernels this CPU, head dim and tiles allow
+/// (automatic), the 8-lane AVX2 ones even where AVX-512 would run (to compare the two), or the portable tiles.
+public enum AttentionPath: String, Sendable, CaseIterable {
+    case automatic, avx2, portable
+}
+
+/// The kernels an attention call runs (AttentionScratch.kernels(path:)).
+public enum AttentionKernels: String, Sendable {
+    case avx512 = "AVX-512 kernels (16 lanes)", avx2 = "AVX2+FMA kernels (8 lanes)", portable = "portable tiles (BLAS gemm)"
+
+    /// The vector kernels' lanes (nil for the portable tiles).
+    public var laneCount: Int? {
+        switch self {
+        case .avx512: return 16
+        case .avx2: return 8
+        case .portable: return nil
+        }
+    }
 }
 
 /// Per-worker workspace of the flash attention for one sequence length and head dim: packed K^T and
@@ -53,19 +71,31 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
         self.keyTile = max(1, keyTile)
         self.forwardKeyTile = max(1, forwardKeyTile)
         paddedSeq = (max(1, seq) + self.keyTile - 1) / self.keyTile * self.keyTile
-        let fast = avx2FlashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile, keyTile: self.keyTile,
-                                           forwardKeyTile: self.forwardKeyTile)
+        // (each module's code runs only on a CPU that has its instructions)
+        var fast = 0
+        if KernelsCPU.hasAVX2FMA {
+            fast = KernelsAVX2.flashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile,
+                                                   keyTile: self.keyTile, forwardKeyTile: self.forwardKeyTile)
+        }
+        if KernelsCPU.hasAVX512 {
+            fast = max(fast, KernelsAVX512.flashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile,
+                                                               keyTile: self.keyTile, forwardKeyTile: self.forwardKeyTile))
+        }
         let tile = self.queryTile * max(self.keyTile, self.forwardKeyTile)
         let portable = 2 * tile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
         workspaceStride = (max(fast, portable) + 15) / 16 * 16
         workspace = Tensor(shape: [self.workers, workspaceStride])
     }
 
-    /// Whether attentionForward / attentionBackward run the AVX2 kernels with this scratch: Float on a
-    /// CPU with AVX2 + FMA, the automatic path, a head dim multiple of 8, tiles multiples of 6 and 24.
-    public func usesAVX2(path: AttentionPath) -> Bool {
-        path == .automatic && T.self == Float.self && KernelsCPU.hasAVX2FMA && headDim % 8 == 0
-            && queryTile % 6 == 0 && keyTile % 24 == 0 && forwardKeyTile % 24 == 0
+    /// The kernels attentionForward / attentionBackward run with this scratch on `path`: for Float, a
+    /// query tile multiple of 6 and L-lane kernels this CPU has, the widest L that divides the head dim
+    /// with key tiles multiples of 3 L (the AVX-512 ones only on the automatic path); else the portable tiles.
+    public func kernels(path: AttentionPath) -> AttentionKernels {
+        guard path != .portable, T.self == Float.self, queryTile % 6 == 0 else { return .portable }
+        func fits(_ lanes: Int) -> Bool { headDim % lanes == 0 && keyTile % (3 * lanes) == 0 && forwardKeyTile % (3 * lanes) == 0 }
+        if path == .automatic && KernelsCPU.hasAVX512 && fits(16) { return .avx512 }
+        if KernelsCPU.hasAVX2FMA && fits(8) { return .avx2 }
+        return .portable
     }
 }
 
@@ -90,7 +120,7 @@ public func attentionForward<T: KernelScalar>(
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionForward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let fast = scratch.usesAVX2(path: path)
+    let kernels = scratch.kernels(path: path)
     let o = SendablePointer(out), lse = SendablePointer(logSumExp), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let work = SendablePointer(scratch.workspace.pointer)
     let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.forwardKeyTile, paddedSeq = scratch.paddedSeq
@@ -100,12 +130,18 @@ public func attentionForward<T: KernelScalar>(
         let output = o.pointer + b * seq * dim + h * headDim
         let rowLSE = lse.pointer + pair * seq
         let workspace = work.pointer + worker * stride
-        if fast {
-            avx2FlashAttentionForwardPair(
+        switch kernels {
+        case .avx512:
+            KernelsAVX512.flashAttentionForwardPair(
                 floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
                 v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
                 queryTile: queryTile, keyTile: scratch.keyTile, forwardKeyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
-        } else {
+        case .avx2:
+            KernelsAVX2.flashAttentionForwardPair(
+                floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
+                v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
+                queryTile: queryTile, keyTile: scratch.keyTile, forwardKeyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
+        case .portable:
             flashForwardPairPortable(
                 output, outStride: dim, logSumExp: rowLSE, q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim,
                 scale: scale, queryTile: queryTile, keyTile: keyTile, workspace: workspace)
@@ -123,7 +159,7 @@ public func attentionBackward<T: KernelScalar>(
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionBackward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let fast = scratch.usesAVX2(path: path)
+    let kernels = scratch.kernels(path: path)
     let gradient = SendablePointer(dqkv), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let upstream = SendablePointer(UnsafeMutablePointer(mutating: dout)), output = SendablePointer(UnsafeMutablePointer(mutating: out))
     let lse = SendablePointer(UnsafeMutablePointer(mutating: logSumExp)), work = SendablePointer(scratch.workspace.pointer)
@@ -136,13 +172,20 @@ public func attentionBackward<T: KernelScalar>(
         let dO = UnsafePointer(upstream.pointer + b * seq * dim + h * headDim), o = UnsafePointer(output.pointer + b * seq * dim + h * headDim)
         let rowLSE = UnsafePointer(lse.pointer + pair * seq)
         let workspace = work.pointer + worker * stride
-        if fast {
-            avx2FlashAttentionBackwardPair(
+        switch kernels {
+        case .avx512:
+            KernelsAVX512.flashAttentionBackwardPair(
                 dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
                 logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
                 scale: Float(scale), queryTile: queryTile, keyTile: keyTile, forwardKeyTile: scratch.forwardKeyTile, paddedSeq: paddedSeq,
                 workspace: floats(workspace))
-        } else {
+        case .avx2:
+            KernelsAVX2.flashAttentionBackwardPair(
+                dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
+                logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
+                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, forwardKeyTile: scratch.forwardKeyTile, paddedSeq: paddedSeq,
+                workspace: floats(workspace))
+        case .portable:
             flashBackwardPairPortable(
                 dq: dq, dk: dk, dv: dv, dqkvStride: 3 * dim, dout: dO, out: o, outStride: dim, logSumExp: rowLSE,
                 q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: scale,

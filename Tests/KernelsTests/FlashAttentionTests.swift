@@ -1,9 +1,13 @@
 // The flash attention kernel (Kernels/FlashAttention.swift, docs/SPEC.md §4 attention) against the blocked
-// kernel (Attention.swift) in Float, the AVX2 kernels against the portable tiles, central finite
-// differences in Double, the row log-sum-exp against a naive computation, and thread-count independence.
+// kernel (Attention.swift) in Float, the vector kernels (8 lanes: AVX2; 16 lanes: the AVX-512 source, run
+// here through its AVX2 build KernelsLanes16) against the portable tiles, the automatic choice of kernels
+// against the CPU's flags, central finite differences in Double, the row log-sum-exp against a naive
+// computation, and thread-count independence.
 // Float tolerances: forward and gradients within 2e-5 of the largest reference magnitude (1e-4 for the
 // shapes with scores spread far beyond the exp's range).
 import Kernels
+import KernelsAVX2
+import KernelsLanes16
 import TestHelpers
 import XCTest
 
@@ -155,26 +159,157 @@ final class FlashAttentionTests: XCTestCase {
             }
             XCTAssertGreaterThan(spread, 0.05, "seq \(seq): the test's softmax should be peaked")
             compare("padded keys, seq \(seq), forward tile \(forwardTile)", Self.flash(shape, qkv, dout, path: .automatic), reference, tolerance: 1e-4)
+            compare("padded keys (avx2 path), seq \(seq), forward tile \(forwardTile)", Self.flash(shape, qkv, dout, path: .avx2), reference, tolerance: 1e-4)
+            if KernelsCPU.hasAVX2FMA {
+                // the 16-lane kernels: last vectors of 13 (29) / 5 (37, 61) valid keys, tiles of 48
+                let wide = Shape(batch: 1, seq: seq, heads: 2, headDim: 32, queryTile: 12, keyTile: 48, forwardTile: max(48, (forwardTile + 47) / 48 * 48))
+                compare("padded keys (16 lanes), seq \(seq), forward tile \(wide.forwardKeyTile)", Self.sixteenLanes(wide, qkv, dout), reference, tolerance: 1e-4)
+            }
         }
     }
 
-    /// The AVX2 kernels against the portable tiles on the same inputs (head dims multiple of 8).
-    func testAVX2KernelsMatchPortableTiles() {
+    /// The vector kernels the automatic and avx2 paths run (8 or 16 lanes, whichever this CPU and
+    /// shape allow) against the portable tiles on the same inputs.
+    func testVectorKernelsMatchPortableTiles() {
         guard KernelsCPU.hasAVX2FMA else {
             // Without AVX2 + FMA only the portable path exists: the automatic choice must say so.
             let scratch = AttentionScratch<Float>(seq: 145, headDim: 32)
-            XCTAssertFalse(scratch.usesAVX2(path: .automatic), "the AVX2 kernels chosen on a CPU without AVX2 + FMA")
+            XCTAssertEqual(scratch.kernels(path: .automatic), .portable, "vector kernels chosen on a CPU without AVX2 + FMA")
             return
         }
-        for (index, shape) in Self.shapes.enumerated() where shape.headDim % 8 == 0 && shape.queryTile % 6 == 0 && shape.keyTile % 24 == 0
-            && shape.forwardKeyTile % 24 == 0 {
+        var compared = Set<AttentionKernels>()
+        for (index, shape) in Self.shapes.enumerated() {
             let (qkv, dout) = Self.inputs(shape, seed: UInt64(200 + index))
-            let fast = Self.flash(shape, qkv, dout, path: .automatic), portable = Self.flash(shape, qkv, dout, path: .portable)
-            compare("AVX2 vs portable, \(shape.name)", fast, portable, tolerance: shape.tolerance)
-            assertRelativeToMaximum("AVX2 vs portable lse, \(shape.name)", fast.logSumExp, portable.logSumExp, tolerance: 2e-6)
-            let scratch = shape.scratch
-            XCTAssertTrue(scratch.usesAVX2(path: .automatic), "\(shape.name): the automatic path is the AVX2 one")
-            XCTAssertFalse(scratch.usesAVX2(path: .portable))
+            let portable = Self.flash(shape, qkv, dout, path: .portable)
+            XCTAssertEqual(shape.scratch.kernels(path: .portable), .portable)
+            for path in [AttentionPath.automatic, .avx2] {
+                let kernels = shape.scratch.kernels(path: path)
+                guard let lanes = kernels.laneCount else { continue }
+                XCTAssertEqual(shape.headDim % lanes, 0, shape.name)
+                compared.insert(kernels)
+                let fast = Self.flash(shape, qkv, dout, path: path)
+                compare("\(kernels.rawValue) vs portable, \(shape.name)", fast, portable, tolerance: shape.tolerance)
+                assertRelativeToMaximum("\(kernels.rawValue) vs portable lse, \(shape.name)", fast.logSumExp, portable.logSumExp, tolerance: 2e-6)
+            }
+        }
+        XCTAssertTrue(compared.contains(.avx2), "no shape ran the AVX2 kernels")
+        if KernelsCPU.hasAVX512 { XCTAssertTrue(compared.contains(.avx512), "no shape ran the AVX-512 kernels") }
+    }
+
+    /// The automatic path runs the widest kernels this CPU has (a test that fails when the attention's
+    /// kernel set is below what the CPU supports): read from /proc/cpuinfo's flags here, not from the
+    /// choice's own code; and the flag rules on known CPUs.
+    func testAutomaticPathRunsTheWidestKernelsTheCPUHas() {
+        let haswell: Set<String> = ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"]
+        let skylakeX = haswell.union(["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+        XCTAssertTrue(KernelsCPU.supportsAVX2FMA(flags: haswell))
+        XCTAssertFalse(KernelsCPU.supportsAVX512(flags: haswell), "Zen 1 / Haswell have no AVX-512")
+        XCTAssertTrue(KernelsCPU.supportsAVX512(flags: skylakeX), "Skylake-SP, Ice Lake, Sapphire Rapids, Zen 4")
+        XCTAssertTrue(KernelsCPU.supportsAVX512(flags: skylakeX.union(["avx512_bf16", "amx_bf16", "amx_tile"])))
+        XCTAssertFalse(KernelsCPU.supportsAVX512(flags: haswell.union(["avx512f", "avx512cd"])), "Xeon Phi: no BW / DQ / VL")
+        XCTAssertFalse(KernelsCPU.supportsAVX2FMA(flags: ["avx", "avx2"]), "AVX2 without FMA")
+        XCTAssertFalse(KernelsCPU.supportsAVX512(flags: skylakeX.subtracting(["fma"])))
+
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            XCTAssertEqual(AttentionScratch<Float>(seq: 901, headDim: 32).kernels(path: .automatic), .portable, "no CPU flags: portable")
+            return
+        }
+        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        let environment = ProcessInfo.processInfo.environment
+        var expected = AttentionKernels.portable
+        if environment["ARC_KERNELS_NO_AVX2"] == nil && flags.isSuperset(of: ["avx2", "fma"]) { expected = .avx2 }
+        if expected == .avx2 && environment["ARC_KERNELS_NO_AVX512"] == nil && flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl"]) {
+            expected = .avx512
+        }
+        print("CPU AVX2+FMA \(flags.isSuperset(of: ["avx2", "fma"])), AVX-512 \(flags.contains("avx512f")): expected \(expected.rawValue)")
+        // the model's head dims (32: cpu-bench, cpu; 64: the paper) on the default tiles
+        for headDim in [32, 64] {
+            let scratch = AttentionScratch<Float>(seq: 901, headDim: headDim)
+            XCTAssertEqual(scratch.kernels(path: .automatic), expected, "head dim \(headDim)")
+            XCTAssertEqual(scratch.kernels(path: .avx2), expected == .portable ? .portable : .avx2, "head dim \(headDim)")
+        }
+        // 8 lanes where 16 do not fit (head dim 8 or 24; key tiles of 24 or 72)
+        let narrow = expected == .portable ? AttentionKernels.portable : .avx2
+        XCTAssertEqual(AttentionScratch<Float>(seq: 37, headDim: 8).kernels(path: .automatic), narrow)
+        XCTAssertEqual(AttentionScratch<Float>(seq: 37, headDim: 24).kernels(path: .automatic), narrow)
+        XCTAssertEqual(AttentionScratch<Float>(seq: 37, headDim: 32, keyTile: 72).kernels(path: .automatic), narrow)
+        XCTAssertEqual(AttentionScratch<Float>(seq: 37, headDim: 32, queryTile: 8).kernels(path: .automatic), .portable, "query tile not a multiple of 6")
+        XCTAssertEqual(AttentionScratch<Double>(seq: 37, headDim: 32).kernels(path: .automatic), .portable, "Double")
+    }
+
+    /// Shapes for the 16-lane kernels: head dims multiple of 16, key tiles multiple of 48, sequences
+    /// that end mid-vector (1, 29, 37, 61, 145, 257) and on a vector (32, 48, 96), one and several
+    /// forward tiles, large scores (the online rescaling and a row maximum beyond the exp's range).
+    static let sixteenLaneShapes: [Shape] = [
+        Shape(batch: 1, seq: 1, heads: 1, headDim: 16, queryTile: 6, keyTile: 48),
+        Shape(batch: 2, seq: 37, heads: 2, headDim: 16, queryTile: 12, keyTile: 48, forwardTile: 48),
+        Shape(batch: 1, seq: 29, heads: 2, headDim: 32, queryTile: 6, keyTile: 48, magnitude: 4, forwardTile: 96),
+        Shape(batch: 1, seq: 61, heads: 2, headDim: 32, queryTile: 12, keyTile: 48, magnitude: 16, forwardTile: 48, tolerance: 1e-4),
+        Shape(batch: 2, seq: 32, heads: 2, headDim: 16, queryTile: 6, keyTile: 48, magnitude: 16, forwardTile: 48, tolerance: 1e-4),
+        Shape(batch: 1, seq: 96, heads: 1, headDim: 32, queryTile: 18, keyTile: 48, magnitude: 3, forwardTile: 48),
+        Shape(batch: 2, seq: 145, heads: 2, headDim: 32),
+        Shape(batch: 1, seq: 145, heads: 1, headDim: 64, queryTile: 18, keyTile: 48),
+        Shape(batch: 1, seq: 257, heads: 1, headDim: 64, queryTile: 30, keyTile: 96, magnitude: 3, forwardTile: 144),
+        Shape(batch: 1, seq: 901, heads: 1, headDim: 32, magnitude: 2, forwardTile: flashForwardKeyTile),
+    ]
+
+    /// The 16-lane kernels (KernelsAVX512's source, built for AVX2 as KernelsLanes16) over every
+    /// (batch, head) pair as the driver runs them, on a NaN-filled workspace (a value read before it
+    /// is written shows), one worker.
+    static func sixteenLanes(_ shape: Shape, _ qkv: Tensor<Float>, _ dout: Tensor<Float>) -> Result {
+        let seq = shape.seq, dim = shape.dim, headDim = shape.headDim, rows = shape.batch * seq
+        let paddedSeq = (seq + shape.keyTile - 1) / shape.keyTile * shape.keyTile
+        var workspace = [Float](repeating: .nan, count: KernelsLanes16.flashWorkspaceCount(
+            paddedSeq: paddedSeq, headDim: headDim, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile))
+        let out = Tensor<Float>(shape: [rows, dim]), lse = Tensor<Float>(shape: [shape.batch * shape.heads * seq])
+        let dqkv = Tensor<Float>(shape: [rows, 3 * dim])
+        for i in 0..<dqkv.count { dqkv[i] = .nan }
+        let scale = 1 / Float(headDim).squareRoot()
+        for pair in 0..<(shape.batch * shape.heads) {
+            let b = pair / shape.heads, h = pair % shape.heads
+            let offset = b * seq * 3 * dim + h * headDim, q = UnsafePointer(qkv.pointer + offset)
+            let o = out.pointer + b * seq * dim + h * headDim, rowLSE = lse.pointer + pair * seq
+            workspace.withUnsafeMutableBufferPointer { work in
+                KernelsLanes16.flashAttentionForwardPair(
+                    o, outStride: dim, logSumExp: rowLSE, q: q, k: q + dim, v: q + 2 * dim, qkvStride: 3 * dim, seq: seq, headDim: headDim,
+                    scale: scale, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile, paddedSeq: paddedSeq,
+                    workspace: work.baseAddress!)
+            }
+        }
+        for pair in 0..<(shape.batch * shape.heads) {
+            let b = pair / shape.heads, h = pair % shape.heads
+            let offset = b * seq * 3 * dim + h * headDim, q = UnsafePointer(qkv.pointer + offset), dq = dqkv.pointer + offset
+            let o = UnsafePointer(out.pointer + b * seq * dim + h * headDim), dO = UnsafePointer(dout.pointer + b * seq * dim + h * headDim)
+            workspace.withUnsafeMutableBufferPointer { work in
+                KernelsLanes16.flashAttentionBackwardPair(
+                    dq: dq, dk: dq + dim, dv: dq + 2 * dim, dqkvStride: 3 * dim, dout: dO, out: o, outStride: dim,
+                    logSumExp: UnsafePointer(lse.pointer + pair * seq), q: q, k: q + dim, v: q + 2 * dim, qkvStride: 3 * dim, seq: seq,
+                    headDim: headDim, scale: scale, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile,
+                    paddedSeq: paddedSeq, workspace: work.baseAddress!)
+            }
+        }
+        return Result(out: out.array, logSumExp: lse.array, dq: split(dqkv, shape, part: 0), dk: split(dqkv, shape, part: 1), dv: split(dqkv, shape, part: 2))
+    }
+
+    /// The 16-lane kernels against the blocked kernel and the portable tiles. They run here whatever the
+    /// CPU's width (built for AVX2, a 16-lane vector is two registers): the AVX-512 module compiles
+    /// the same file, so this checks its tiling, tails and masks on every AVX2 machine.
+    func testSixteenLaneKernelsMatchBlockedAndPortable() {
+        guard KernelsCPU.hasAVX2FMA else {
+            XCTAssertEqual(AttentionScratch<Float>(seq: 145, headDim: 32).kernels(path: .automatic), .portable)
+            return
+        }
+        XCTAssertEqual(KernelsLanes16.flashAttentionLaneCount(), 16, "KernelsLanes16 must build the 16-lane kernels")
+        XCTAssertEqual(KernelsAVX2.flashAttentionLaneCount(), 8)
+        for (index, shape) in Self.sixteenLaneShapes.enumerated() {
+            XCTAssert(shape.headDim % 16 == 0 && shape.queryTile % 6 == 0 && shape.keyTile % 48 == 0 && shape.forwardKeyTile % 48 == 0, shape.name)
+            let (qkv, dout) = Self.inputs(shape, seed: UInt64(600 + index))
+            let wide = Self.sixteenLanes(shape, qkv, dout)
+            compare("16 lanes vs blocked, \(shape.name)", wide, Self.blocked(shape, qkv, dout), tolerance: shape.tolerance)
+            let portable = Self.flash(shape, qkv, dout, path: .portable)
+            compare("16 lanes vs portable, \(shape.name)", wide, portable, tolerance: shape.tolerance)
+            assertRelativeToMaximum("16 lanes vs portable lse, \(shape.name)", wide.logSumExp, portable.logSumExp, tolerance: 2e-6)
         }
     }
 

@@ -2,6 +2,7 @@
 // Loss = sum(output * R) for a fixed random R, so backward is called with dout = R.
 import Kernels
 import KernelsAVX2
+import KernelsLanes16
 import XCTest
 import TestHelpers
 
@@ -261,34 +262,40 @@ final class KernelGradientTests: XCTestCase {
         XCTAssertEqual(Double(sum), expectedSum, accuracy: expectedSum * 1e-5)
     }
 
-    /// The flash attention's 2^x (degree-5 polynomial, exponent added as an integer): relative error
-    /// against Double over its whole range [-125, 0] (plus the rounding slack above 0 that a score
-    /// minus its row maximum can have), 2^0 exactly 1, the clamp below -125, NaN kept.
-    func testAVX2Exponential2Accuracy() {
+    /// The flash attention's 2^x (degree-5 polynomial, exponent added as an integer) in both widths
+    /// (8 lanes: KernelsAVX2; 16 lanes: the AVX-512 source built for AVX2, KernelsLanes16): relative
+    /// error against Double over its whole range [-125, 0] (plus the rounding slack above 0 that a score
+    /// minus its row maximum can have), 2^0 exactly 1, the clamp below -125, NaN kept, the tail lanes.
+    func testAttentionExponential2Accuracy() {
         guard KernelsCPU.hasAVX2FMA else {
             // Without AVX2 + FMA this code never runs: the attention must not choose it.
-            XCTAssertFalse(AttentionScratch<Float>(seq: 145, headDim: 32).usesAVX2(path: .automatic))
+            XCTAssertEqual(AttentionScratch<Float>(seq: 145, headDim: 32).kernels(path: .automatic), .portable)
             return
         }
-        var x: [Float] = (0..<200_001).map { -125 + Float($0) * 125 / 200_000 }
-        x += [1e-6, 0.25, 0.5, 0.75, 1, -0.5, -1.5, -124.5, -0x1p-20, 0x1p-24]
-        var out = [Float](repeating: .nan, count: x.count)
-        avx2Exponential2(&out, x, x.count)
-        var worst = 0.0, at: Float = 0
-        for (value, result) in zip(x, out) {
-            let expected = exp2(Double(value))
-            let error = abs(Double(result) - expected) / expected
-            if error > worst { worst = error; at = value }
+        let builds: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+            ("8 lanes", KernelsAVX2.flashExponential2), ("16 lanes", KernelsLanes16.flashExponential2),
+        ]
+        for (name, exponential2) in builds {
+            var x: [Float] = (0..<200_001).map { -125 + Float($0) * 125 / 200_000 }
+            x += [1e-6, 0.25, 0.5, 0.75, 1, -0.5, -1.5, -124.5, -0x1p-20, 0x1p-24]
+            var out = [Float](repeating: .nan, count: x.count)
+            exponential2(&out, x, x.count)
+            var worst = 0.0, at: Float = 0
+            for (value, result) in zip(x, out) {
+                let expected = exp2(Double(value))
+                let error = abs(Double(result) - expected) / expected
+                if !(error <= worst) { worst = error; at = value }
+            }
+            print("attention exp2, \(name): largest relative error \(worst) at \(at)")
+            XCTAssertLessThan(worst, 2.5e-7, name)
+            var special: [Float] = [0, -126, -200, -.infinity, .nan, -125, 0, 0, 0, 0, 0]  // 11: the tail path too
+            var results = [Float](repeating: 1, count: special.count)
+            exponential2(&results, &special, special.count)
+            XCTAssertEqual(results[0], 1, "\(name): 2^0 must be exactly 1 (the row maximum's probability)")
+            for i in 1...3 { XCTAssertEqual(Double(results[i]), 0x1p-125, accuracy: 1e-45, "\(name): clamped below at -125: \(special[i])") }
+            XCTAssertTrue(results[4].isNaN, "\(name): NaN must stay NaN")
+            XCTAssertEqual(results[10], 1, "\(name): tail lane")
         }
-        print("AVX2 exp2 (attention): largest relative error \(worst) at \(at)")
-        XCTAssertLessThan(worst, 2.5e-7)
-        var special: [Float] = [0, -126, -200, -.infinity, .nan, -125, 0, 0, 0, 0, 0]  // 11: the tail path too
-        var results = [Float](repeating: 1, count: special.count)
-        avx2Exponential2(&results, &special, special.count)
-        XCTAssertEqual(results[0], 1, "2^0 must be exactly 1 (the row maximum's probability)")
-        for i in 1...3 { XCTAssertEqual(Double(results[i]), 0x1p-125, accuracy: 1e-45, "clamped below at -125: \(special[i])") }
-        XCTAssertTrue(results[4].isNaN, "NaN must stay NaN")
-        XCTAssertEqual(results[10], 1, "tail lane")
     }
 
     /// Both Float inner-loop builds (portable SIMD8 and AVX2, when this CPU has it) against Double.

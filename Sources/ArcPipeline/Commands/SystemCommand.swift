@@ -28,5 +28,7 @@ struct SystemCommand: ParsableCommand {
         print("kernel set in use: \(BLASBackend.loadedCoreName)")
         print("best kernel set for this CPU: \(BLASBackend.best.name)")
         print("Float inner loops: \(KernelsCPU.hasAVX2FMA ? "AVX2+FMA" : "portable SIMD")")
+        print("attention: \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue) at head dim 32 "
+              + "(AVX-512 instructions: \(KernelsCPU.hasAVX512 ? "yes" : "no"))")
     }
 }

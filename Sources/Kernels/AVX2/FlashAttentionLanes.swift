@@ -1,9 +1,13 @@
 // The Float fast path of the fused ("flash") attention (docs/SPEC.md §4 attention; Kernels/FlashAttention.swift
 // is the generic driver): one (batch, head) pair forward with online softmax, and its recomputing
-// backward (FlashAttention-2), built on 6 x 16 / 6 x 8 register-tiled FMA micro-kernels over small
-// query-tile x key-tile blocks in a per-worker workspace. Head dims must be multiples of 8, the query
-// tile a multiple of 6 and the key tile a multiple of 24. Same conventions as VectorMath.swift: only
-// pointers and scalars cross the module boundary, entry points are @inline(never).
+// backward (FlashAttention-2), built on 6-row x 2-vector / 6-row x 1-vector register-tiled FMA
+// micro-kernels over small query-tile x key-tile blocks in a per-worker workspace.
+// Written in FloatLanes, the vector type of the module it is compiled into (Lanes.swift beside it):
+// this one file is the 8-lane AVX2 + FMA kernel of KernelsAVX2 and, through a symbolic link, the
+// 16-lane AVX-512 kernel of KernelsAVX512 (and of the test-only KernelsLanes16, which builds the 16-lane
+// code for AVX2 so every AVX2 machine tests it). With L lanes: head dims must be multiples of L, the query
+// tile a multiple of 6 and the key tiles multiples of 3 L (both 6 and L divide them). Same conventions as
+// VectorMath.swift: only pointers and scalars cross the module boundary, entry points are @inline(never).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +31,8 @@ struct FlashWorkspaceLayout {
         accumulator = take(queryTile * headDim)
         rowMaximum = take(queryTile)
         rowSum = take(queryTile)
-        rowMaximumLanes = take(roundUp(queryTile, 6) * 8)
-        corrections = take(roundUp(queryTile, 8))
+        rowMaximumLanes = take(roundUp(queryTile, 6) * laneCount)
+        corrections = take(roundUp(queryTile, laneCount))
         delta = take(paddedSeq)
         keyGradients = take(paddedSeq * headDim)
         valueGradients = take(paddedSeq * headDim)
@@ -36,19 +40,19 @@ struct FlashWorkspaceLayout {
     }
 }
 
-/// Floats one worker's workspace needs for avx2FlashAttentionForwardPair / BackwardPair.
-public func avx2FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
+/// Floats one worker's workspace needs for flashAttentionForwardPair / BackwardPair.
+public func flashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
     FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile).count
 }
 
-/// C[6, 16] (+)= A[6, depth] B[depth, 16]; A(r, d) = a[r * aRow + d * aDepth], B row d at b + d * ldb.
-/// With `lanes` (8 per row; accumulate false), also lanes[r] = max(lanes[r], both halves of C's row r): the
+/// C[6, 2L] (+)= A[6, depth] B[depth, 2L] (L = laneCount); A(r, d) = a[r * aRow + d * aDepth], B row d at
+/// b + d * ldb. With `lanes` (L per row; accumulate false), also lanes[r] = max(lanes[r], both halves of C's row r): the
 /// forward's score tile with its row maximum folded into the store, which saves a pass over the tile.
 /// Not inlined: inlined into its caller, the 12 accumulators no longer stayed in registers.
 @inline(never)
-func microTile6x16(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
+func microTile6x2v(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
                    _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool, _ lanes: UnsafeMutablePointer<Float>? = nil) {
-    let zero = SIMD8<Float>(repeating: 0)
+    let zero = FloatLanes(repeating: 0)
     var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
     var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
     let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
@@ -56,114 +60,114 @@ func microTile6x16(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoin
     let step = ldb &* 4
     var index = 0, remaining = depth
     while remaining > 0 {
-        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
-        let b1 = rb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        var x = SIMD8<Float>(repeating: a0[index])
+        let b0 = rb.loadUnaligned(as: FloatLanes.self)
+        let b1 = rb.loadUnaligned(fromByteOffset: laneBytes, as: FloatLanes.self)
+        var x = FloatLanes(repeating: a0[index])
         c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a1[index])
+        x = FloatLanes(repeating: a1[index])
         c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a2[index])
+        x = FloatLanes(repeating: a2[index])
         c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a3[index])
+        x = FloatLanes(repeating: a3[index])
         c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a4[index])
+        x = FloatLanes(repeating: a4[index])
         c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-        x = SIMD8<Float>(repeating: a5[index])
+        x = FloatLanes(repeating: a5[index])
         c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
         rb = rb.advanced(by: step)
         index = index &+ aDepth
         remaining = remaining &- 1
     }
     let rc = UnsafeMutableRawPointer(c), row = ldc * 4
-    @inline(__always) func put(_ value: SIMD8<Float>, _ offset: Int) {
-        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) : value
-        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD8<Float>.self)
+    @inline(__always) func put(_ value: FloatLanes, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: FloatLanes.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: FloatLanes.self)
     }
-    put(c00, 0); put(c01, 32)
-    put(c10, row); put(c11, row + 32)
-    put(c20, 2 * row); put(c21, 2 * row + 32)
-    put(c30, 3 * row); put(c31, 3 * row + 32)
-    put(c40, 4 * row); put(c41, 4 * row + 32)
-    put(c50, 5 * row); put(c51, 5 * row + 32)
+    put(c00, 0); put(c01, laneBytes)
+    put(c10, row); put(c11, row + laneBytes)
+    put(c20, 2 * row); put(c21, 2 * row + laneBytes)
+    put(c30, 3 * row); put(c31, 3 * row + laneBytes)
+    put(c40, 4 * row); put(c41, 4 * row + laneBytes)
+    put(c50, 5 * row); put(c51, 5 * row + laneBytes)
     guard let lanes else { return }
     let rl = UnsafeMutableRawPointer(lanes)
-    @inline(__always) func fold(_ left: SIMD8<Float>, _ right: SIMD8<Float>, _ r: Int) {
-        var best = rl.loadUnaligned(fromByteOffset: r * 32, as: SIMD8<Float>.self)
+    @inline(__always) func fold(_ left: FloatLanes, _ right: FloatLanes, _ r: Int) {
+        var best = rl.loadUnaligned(fromByteOffset: r * laneBytes, as: FloatLanes.self)
         best.replace(with: left, where: left .> best)
         best.replace(with: right, where: right .> best)
-        rl.storeBytes(of: best, toByteOffset: r * 32, as: SIMD8<Float>.self)
+        rl.storeBytes(of: best, toByteOffset: r * laneBytes, as: FloatLanes.self)
     }
     // (called with accumulate false only: the registers are what was stored)
     fold(c00, c01, 0); fold(c10, c11, 1); fold(c20, c21, 2); fold(c30, c31, 3); fold(c40, c41, 4); fold(c50, c51, 5)
 }
 
-/// C[6, 8] (+)= A[6, depth] B[depth, 8] (the 8-column remainder of microTile6x16).
+/// C[6, L] (+)= A[6, depth] B[depth, L] (the L-column remainder of microTile6x2v).
 @inline(never)
-func microTile6x8(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
+func microTile6x1v(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
                   _ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ accumulate: Bool) {
-    let zero = SIMD8<Float>(repeating: 0)
+    let zero = FloatLanes(repeating: 0)
     var c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero
     let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
     var rb = UnsafeRawPointer(b)
     let step = ldb &* 4
     var index = 0, remaining = depth
     while remaining > 0 {
-        let b0 = rb.loadUnaligned(as: SIMD8<Float>.self)
-        c0 = c0.addingProduct(SIMD8<Float>(repeating: a0[index]), b0)
-        c1 = c1.addingProduct(SIMD8<Float>(repeating: a1[index]), b0)
-        c2 = c2.addingProduct(SIMD8<Float>(repeating: a2[index]), b0)
-        c3 = c3.addingProduct(SIMD8<Float>(repeating: a3[index]), b0)
-        c4 = c4.addingProduct(SIMD8<Float>(repeating: a4[index]), b0)
-        c5 = c5.addingProduct(SIMD8<Float>(repeating: a5[index]), b0)
+        let b0 = rb.loadUnaligned(as: FloatLanes.self)
+        c0 = c0.addingProduct(FloatLanes(repeating: a0[index]), b0)
+        c1 = c1.addingProduct(FloatLanes(repeating: a1[index]), b0)
+        c2 = c2.addingProduct(FloatLanes(repeating: a2[index]), b0)
+        c3 = c3.addingProduct(FloatLanes(repeating: a3[index]), b0)
+        c4 = c4.addingProduct(FloatLanes(repeating: a4[index]), b0)
+        c5 = c5.addingProduct(FloatLanes(repeating: a5[index]), b0)
         rb = rb.advanced(by: step)
         index = index &+ aDepth
         remaining = remaining &- 1
     }
     let rc = UnsafeMutableRawPointer(c), row = ldc * 4
-    @inline(__always) func put(_ value: SIMD8<Float>, _ offset: Int) {
-        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) : value
-        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD8<Float>.self)
+    @inline(__always) func put(_ value: FloatLanes, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: FloatLanes.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: FloatLanes.self)
     }
     put(c0, 0); put(c1, row); put(c2, 2 * row); put(c3, 3 * row); put(c4, 4 * row); put(c5, 5 * row)
 }
 
 /// C[m, n] = A[m, depth] B[depth, n] (A rows at stride aRow, contiguous in depth) for m a multiple of 6
-/// and n a multiple of 8; lanes (8 per row) keep the running row maximum of C over its first `valid`
+/// and n a multiple of L; lanes (L per row) keep the running row maximum of C over its first `valid`
 /// columns (the rest, zero-padded keys, are stored but left out of the maximum).
 @inline(never)
 func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int,
                             _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, valid: Int, depth: Int, lanes: UnsafeMutablePointer<Float>) {
-    // 16-column blocks of valid keys only: the maximum folded into the micro-kernel's store
+    // 2L-column blocks of valid keys only: the maximum folded into the micro-kernel's store
     var column = 0
-    while column + 16 <= valid {
+    while column + 2 * laneCount <= valid {
         var row = 0
         while row < m {
-            microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false, lanes + row * 8)
+            microTile6x2v(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false, lanes + row * laneCount)
             row += 6
         }
-        column += 16
+        column += 2 * laneCount
     }
-    // the rest (at most 16 + 8 columns, some past `valid`): stored, then folded over the valid ones
+    // the rest (at most 2L + L columns, some past `valid`): stored, then folded over the valid ones
     while column < n {
-        let width = n - column >= 16 ? 16 : 8
-        let keepLeft = validLanes(column, valid), keepRight = validLanes(column + 8, valid)
+        let width = n - column >= 2 * laneCount ? 2 * laneCount : laneCount
+        let keepLeft = validLanes(column, valid), keepRight = validLanes(column + laneCount, valid)
         var row = 0
         while row < m {
-            if width == 16 {
-                microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+            if width == 2 * laneCount {
+                microTile6x2v(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
             } else {
-                microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
+                microTile6x1v(c + row * ldc + column, ldc, a + row * aRow, aRow, 1, b + column, ldb, depth, false)
             }
             for r in row..<(row + 6) {
-                let line = UnsafeMutableRawPointer(lanes + r * 8), scores = UnsafeRawPointer(c + r * ldc + column)
-                var best = line.loadUnaligned(as: SIMD8<Float>.self)
-                let left = scores.loadUnaligned(as: SIMD8<Float>.self)
+                let line = UnsafeMutableRawPointer(lanes + r * laneCount), scores = UnsafeRawPointer(c + r * ldc + column)
+                var best = line.loadUnaligned(as: FloatLanes.self)
+                let left = scores.loadUnaligned(as: FloatLanes.self)
                 best.replace(with: left, where: keepLeft .& (left .> best))
-                if width == 16 {
-                    let right = scores.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                if width == 2 * laneCount {
+                    let right = scores.loadUnaligned(fromByteOffset: laneBytes, as: FloatLanes.self)
                     best.replace(with: right, where: keepRight .& (right .> best))
                 }
-                line.storeBytes(of: best, as: SIMD8<Float>.self)
+                line.storeBytes(of: best, as: FloatLanes.self)
             }
             row += 6
         }
@@ -171,30 +175,30 @@ func scoreProductRowMaximum(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: U
     }
 }
 
-/// C[m, n] (+)= A[m, depth] B[depth, n] for m a multiple of 6 and n a multiple of 8 (strides as in
-/// microTile6x16). Every row of A and column of B up to m and n must be readable.
+/// C[m, n] (+)= A[m, depth] B[depth, n] for m a multiple of 6 and n a multiple of L (strides as in
+/// microTile6x2v). Every row of A and column of B up to m and n must be readable.
 @inline(never)
 func tiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ aRow: Int, _ aDepth: Int,
                   _ b: UnsafePointer<Float>, _ ldb: Int, m: Int, n: Int, depth: Int, accumulate: Bool) {
     var column = 0
-    while column + 16 <= n {
+    while column + 2 * laneCount <= n {
         var row = 0
         while row < m {
-            microTile6x16(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
+            microTile6x2v(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
             row += 6
         }
-        column += 16
+        column += 2 * laneCount
     }
     if column < n {
         var row = 0
         while row < m {
-            microTile6x8(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
+            microTile6x1v(c + row * ldc + column, ldc, a + row * aRow, aRow, aDepth, b + column, ldb, depth, accumulate)
             row += 6
         }
     }
 }
 
-/// 2^x for 8 lanes, x <= 0 up to rounding (clamped below at -125): round to the nearest integer n (the
+/// 2^x lane by lane, x <= 0 up to rounding (clamped below at -125): round to the nearest integer n (the
 /// 1.5 * 2^23 trick), a degree-5 polynomial for 2^f on [-0.5, 0.5] in fused multiply-adds (constant
 /// term exactly 1, so 2^0 = 1; relative error 9.2e-8 in exact arithmetic, 1.7e-7 evaluated in Float;
 /// coefficients fitted by iteratively reweighted least squares on the maximum relative error), then
@@ -202,106 +206,114 @@ func tiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePoint
 /// log2(e) / sqrt(hd)), which saves exp's range reduction. On the forward's score tiles the exp is
 /// most of the work between the two products: 5 multiply-adds instead of the 6 + 1 multiply before.
 @inline(__always)
-func exp2x8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+func exp2Lanes(_ input: FloatLanes) -> FloatLanes {
     // Only the low end is clamped: the callers' arguments are <= 0 (score minus row max or log-sum-exp),
     // up to rounding. -125 keeps p * 2^n normal (p >= 2^-0.5), so adding n to the exponent is exact.
-    let low = SIMD8<Float>(repeating: -125)
+    let low = FloatLanes(repeating: -125)
     let x = input.replacing(with: low, where: input .< low)
-    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
+    let magic = FloatLanes(repeating: 12582912)  // 1.5 * 2^23
     let shifted = x + magic
     let f = x - (shifted - magic)
-    var p = SIMD8<Float>(repeating: 1.3264701709e-3)
-    p = SIMD8<Float>(repeating: 9.6715045897e-3).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 5.5507337312e-2).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 2.4022242210e-1).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 6.9314697766e-1).addingProduct(p, f)
-    p = SIMD8<Float>(repeating: 1).addingProduct(p, f)
+    var p = FloatLanes(repeating: 1.3264701709e-3)
+    p = FloatLanes(repeating: 9.6715045897e-3).addingProduct(p, f)
+    p = FloatLanes(repeating: 5.5507337312e-2).addingProduct(p, f)
+    p = FloatLanes(repeating: 2.4022242210e-1).addingProduct(p, f)
+    p = FloatLanes(repeating: 6.9314697766e-1).addingProduct(p, f)
+    p = FloatLanes(repeating: 1).addingProduct(p, f)
     // shifted's bits are 0x4B40_0000 + n; shifted left by 23 they leave exactly n << 23 (mod 2^32).
-    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &<< 23
-    return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &+ exponent, to: SIMD8<Float>.self)
+    let exponent = unsafeBitCast(shifted, to: Int32Lanes.self) &<< 23
+    return unsafeBitCast(unsafeBitCast(p, to: Int32Lanes.self) &+ exponent, to: FloatLanes.self)
 }
 
 /// log2(e) and ln(2).
 let log2e: Float = 1.44269504088896341, ln2: Float = 0.693147180559945309
 
+/// Bytes of one vector.
+@inline(__always) var laneBytes: Int { laneCount &* 4 }
+
+/// The vector width this module's attention kernels were built with (8 in KernelsAVX2, 16 in
+/// KernelsAVX512 and KernelsLanes16): the driver's tile rules depend on it.
+@inline(never)
+public func flashAttentionLaneCount() -> Int { laneCount }
+
 @inline(__always)
 func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
 
-/// Lanes j of the 8-wide chunk starting at `start` with start + j < valid.
+/// Lanes j of the L-wide chunk starting at `start` with start + j < valid.
 @inline(__always)
-func validLanes(_ start: Int, _ valid: Int) -> SIMDMask<SIMD8<Int32>> {
-    SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(clamping: valid - start))
+func validLanes(_ start: Int, _ valid: Int) -> SIMDMask<Int32Lanes> {
+    laneIndices .< Int32Lanes(repeating: Int32(clamping: valid - start))
 }
 
 @inline(__always)
-func load8(_ line: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-    line.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
+func loadLanes(_ line: UnsafeRawPointer, _ index: Int) -> FloatLanes {
+    line.loadUnaligned(fromByteOffset: index &* 4, as: FloatLanes.self)
 }
 
 @inline(__always)
-func store8(_ value: SIMD8<Float>, _ line: UnsafeMutableRawPointer, _ index: Int) {
-    line.storeBytes(of: value, toByteOffset: index &* 4, as: SIMD8<Float>.self)
+func storeLanes(_ value: FloatLanes, _ line: UnsafeMutableRawPointer, _ index: Int) {
+    line.storeBytes(of: value, toByteOffset: index &* 4, as: FloatLanes.self)
 }
 
-/// line[j] = 2^(line[j] - shift) for j < valid and 0 up to the next multiple of 8; returns the sum.
+/// line[j] = 2^(line[j] - shift) for j < valid and 0 up to the next multiple of L; returns the sum.
 /// Unrolled by 4: the exp's chain of fused multiply-adds is latency-bound one vector at a time.
 @inline(__always)
 func exponentiateRow(_ line: UnsafeMutableRawPointer, _ valid: Int, _ shift: Float) -> Float {
-    let offset = SIMD8<Float>(repeating: shift)
-    var sum0 = SIMD8<Float>(repeating: 0), sum1 = sum0, sum2 = sum0, sum3 = sum0
-    let full = valid & ~7
+    let offset = FloatLanes(repeating: shift)
+    var sum0 = FloatLanes(repeating: 0), sum1 = sum0, sum2 = sum0, sum3 = sum0
+    let l = laneCount, full = valid / l * l
     var j = 0
-    while j + 32 <= full {
-        let a = exp2x8(load8(line, j) - offset), b = exp2x8(load8(line, j + 8) - offset)
-        let c = exp2x8(load8(line, j + 16) - offset), d = exp2x8(load8(line, j + 24) - offset)
-        store8(a, line, j); store8(b, line, j + 8); store8(c, line, j + 16); store8(d, line, j + 24)
+    while j + 4 * l <= full {
+        let a = exp2Lanes(loadLanes(line, j) - offset), b = exp2Lanes(loadLanes(line, j + l) - offset)
+        let c = exp2Lanes(loadLanes(line, j + 2 * l) - offset), d = exp2Lanes(loadLanes(line, j + 3 * l) - offset)
+        storeLanes(a, line, j); storeLanes(b, line, j + l); storeLanes(c, line, j + 2 * l); storeLanes(d, line, j + 3 * l)
         sum0 += a; sum1 += b; sum2 += c; sum3 += d
-        j += 32
+        j += 4 * l
     }
     while j < full {
-        let a = exp2x8(load8(line, j) - offset)
-        store8(a, line, j)
+        let a = exp2Lanes(loadLanes(line, j) - offset)
+        storeLanes(a, line, j)
         sum0 += a
-        j += 8
+        j += l
     }
     if full < valid {
-        var a = exp2x8(load8(line, full) - offset)
+        var a = exp2Lanes(loadLanes(line, full) - offset)
         a.replace(with: 0, where: .!validLanes(full, valid))
-        store8(a, line, full)
+        storeLanes(a, line, full)
         sum1 += a
     }
     return ((sum0 + sum1) + (sum2 + sum3)).sum()
 }
 
 /// p[j] = 2^(p[j] - shift) and g[j] = p[j] * (g[j] - delta) for j < valid, both 0 up to the next
-/// multiple of 8 (unrolled by 2, as exponentiateRow).
+/// multiple of L (unrolled by 2, as exponentiateRow).
 @inline(__always)
 func probabilityGradientRow(_ p: UnsafeMutableRawPointer, _ g: UnsafeMutableRawPointer, _ valid: Int, _ shift: Float, _ delta: Float) {
-    let offset = SIMD8<Float>(repeating: shift), rowDelta = SIMD8<Float>(repeating: delta)
-    let full = valid & ~7
+    let offset = FloatLanes(repeating: shift), rowDelta = FloatLanes(repeating: delta)
+    let l = laneCount, full = valid / l * l
     var j = 0
-    while j + 16 <= full {
-        let a = exp2x8(load8(p, j) - offset), b = exp2x8(load8(p, j + 8) - offset)
-        store8(a, p, j); store8(b, p, j + 8)
-        store8(a * (load8(g, j) - rowDelta), g, j)
-        store8(b * (load8(g, j + 8) - rowDelta), g, j + 8)
-        j += 16
+    while j + 2 * l <= full {
+        let a = exp2Lanes(loadLanes(p, j) - offset), b = exp2Lanes(loadLanes(p, j + l) - offset)
+        storeLanes(a, p, j); storeLanes(b, p, j + l)
+        storeLanes(a * (loadLanes(g, j) - rowDelta), g, j)
+        storeLanes(b * (loadLanes(g, j + l) - rowDelta), g, j + l)
+        j += 2 * l
     }
     if j < full {
-        let a = exp2x8(load8(p, j) - offset)
-        store8(a, p, j)
-        store8(a * (load8(g, j) - rowDelta), g, j)
+        let a = exp2Lanes(loadLanes(p, j) - offset)
+        storeLanes(a, p, j)
+        storeLanes(a * (loadLanes(g, j) - rowDelta), g, j)
     }
     if full < valid {
-        var a = exp2x8(load8(p, full) - offset)
+        var a = exp2Lanes(loadLanes(p, full) - offset)
         a.replace(with: 0, where: .!validLanes(full, valid))
-        store8(a, p, full)
-        store8(a * (load8(g, full) - rowDelta), g, full)
+        storeLanes(a, p, full)
+        storeLanes(a * (loadLanes(g, full) - rowDelta), g, full)
     }
 }
 
 /// t[d * paddedSeq + j] = x[j * stride + d] for j < seq, 0 for seq <= j < paddedSeq (headDim a
-/// multiple of 8): each row read once as 8-float vectors, its values stored down the columns.
+/// multiple of L): each row read once as L-float vectors, its values stored down the columns.
 @inline(__always)
 func packTransposed(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, seq: Int, paddedSeq: Int, headDim: Int) {
     let rx = UnsafeRawPointer(x)
@@ -309,18 +321,17 @@ func packTransposed(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
         let line = rx + (j &* stride) &* 4
         var d = 0
         while d < headDim {
-            let v = line.loadUnaligned(fromByteOffset: d &* 4, as: SIMD8<Float>.self)
+            let v = line.loadUnaligned(fromByteOffset: d &* 4, as: FloatLanes.self)
             let column = t + (d &* paddedSeq &+ j)
-            column[0] = v[0]; column[paddedSeq] = v[1]; column[2 &* paddedSeq] = v[2]; column[3 &* paddedSeq] = v[3]
-            column[4 &* paddedSeq] = v[4]; column[5 &* paddedSeq] = v[5]; column[6 &* paddedSeq] = v[6]; column[7 &* paddedSeq] = v[7]
-            d &+= 8
+            for lane in 0..<laneCount { column[lane &* paddedSeq] = v[lane] }
+            d &+= laneCount
         }
     }
     for d in 0..<headDim { (t + d * paddedSeq + seq).initialize(repeating: 0, count: paddedSeq - seq) }
 }
 
 /// rows x headDim rows of x (row stride `stride`) times `factor` into t (row stride headDim), zero rows
-/// up to paddedRows; 8-float vectors (the element loop was not vectorised: 3.3 -> 0.7 ms per cpu-bench
+/// up to paddedRows; L-float vectors (the element loop was not vectorised: 3.3 -> 0.7 ms per cpu-bench
 /// attention layer for V, AMD EPYC Zen 1, one thread).
 @inline(__always)
 func packRows(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, rows: Int, paddedRows: Int, headDim: Int, factor: Float) {
@@ -328,17 +339,17 @@ func packRows(_ t: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, strid
     (t + rows * headDim).initialize(repeating: 0, count: (paddedRows - rows) * headDim)
 }
 
-/// t[i * rowStride + d] = x[i * stride + d] * factor for i < rows, d < headDim (a multiple of 8).
+/// t[i * rowStride + d] = x[i * stride + d] * factor for i < rows, d < headDim (a multiple of L).
 @inline(__always)
 func scaleRows(_ t: UnsafeMutablePointer<Float>, rowStride: Int, _ x: UnsafePointer<Float>, stride: Int, rows: Int, headDim: Int, factor: Float) {
-    let f = SIMD8<Float>(repeating: factor)
+    let f = FloatLanes(repeating: factor)
     let rt = UnsafeMutableRawPointer(t), rx = UnsafeRawPointer(x)
     for i in 0..<rows {
         let source = rx + (i &* stride) &* 4, target = rt + (i &* rowStride) &* 4
         var d = 0
         while d < headDim {
-            target.storeBytes(of: source.loadUnaligned(fromByteOffset: d &* 4, as: SIMD8<Float>.self) * f, toByteOffset: d &* 4, as: SIMD8<Float>.self)
-            d &+= 8
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: d &* 4, as: FloatLanes.self) * f, toByteOffset: d &* 4, as: FloatLanes.self)
+            d &+= laneCount
         }
     }
 }
@@ -347,7 +358,7 @@ func scaleRows(_ t: UnsafeMutablePointer<Float>, rowStride: Int, _ x: UnsafePoin
 /// logSumExp[i] = log sum_j exp(scale q_i k_j), q/k/v rows of headDim floats at stride qkvStride.
 /// Tiles of forwardKeyTile keys; keyTile (the backward's) only places the workspace's parts.
 @inline(never)
-public func avx2FlashAttentionForwardPair(
+public func flashAttentionForwardPair(
     _ out: UnsafeMutablePointer<Float>, outStride: Int, logSumExp: UnsafeMutablePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
     seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
@@ -369,27 +380,27 @@ public func avx2FlashAttentionForwardPair(
         accumulator.initialize(repeating: 0, count: paddedRows * headDim)
         rowMaximum.initialize(repeating: -.infinity, count: rows)
         rowSum.initialize(repeating: 0, count: rows)
-        // 8 lanes per row holding the running maximum over every full key tile so far
-        lanes.initialize(repeating: -.infinity, count: paddedRows * 8)
+        // L lanes per row holding the running maximum over every full key tile so far
+        lanes.initialize(repeating: -.infinity, count: paddedRows * laneCount)
         var key = 0
         while key < seq {
-            let keys = min(forwardKeyTile, seq - key), keyColumns = roundUp(keys, 8)
+            let keys = min(forwardKeyTile, seq - key), keyColumns = roundUp(keys, laneCount)
             // S = (scale log2(e) Q) K^T on the tile (base-2 units), the row maximum over the valid keys
             // folded into the store (the last tile's zero-padded columns are left out of it)
             scoreProductRowMaximum(scores, forwardKeyTile, qTile, headDim, kt + key, paddedSeq, m: paddedRows, n: keyColumns, valid: keys,
                                    depth: headDim, lanes: lanes)
-            // online softmax: new row max, corrections 2^(old max - new max) eight rows at a time,
+            // online softmax: new row max, corrections 2^(old max - new max) L rows at a time,
             // P = 2^(S - max) with the row sums, then the running sums and outputs rescaled
             for i in 0..<rows {
-                let newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * 8).loadUnaligned(as: SIMD8<Float>.self).max())
+                let newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * laneCount).loadUnaligned(as: FloatLanes.self).max())
                 corrections[i] = rowMaximum[i] - newMaximum
                 rowMaximum[i] = newMaximum
             }
             var i = 0
             while i < rows {
                 let line = UnsafeMutableRawPointer(corrections + i)
-                store8(exp2x8(load8(line, 0)), line, 0)
-                i += 8
+                storeLanes(exp2Lanes(loadLanes(line, 0)), line, 0)
+                i += laneCount
             }
             for i in 0..<rows {
                 let sum = exponentiateRow(UnsafeMutableRawPointer(scores + i * forwardKeyTile), keys, rowMaximum[i])
@@ -397,11 +408,11 @@ public func avx2FlashAttentionForwardPair(
                 rowSum[i] = rowSum[i] * correction + sum
                 if correction != 1 {
                     let o = UnsafeMutableRawPointer(accumulator + i * headDim)
-                    let factor = SIMD8<Float>(repeating: correction)
+                    let factor = FloatLanes(repeating: correction)
                     var d = 0
                     while d < headDim {
-                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self) * factor, toByteOffset: d * 4, as: SIMD8<Float>.self)
-                        d += 8
+                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self) * factor, toByteOffset: d * 4, as: FloatLanes.self)
+                        d += laneCount
                     }
                 }
             }
@@ -420,7 +431,7 @@ public func avx2FlashAttentionForwardPair(
 /// Backward of one (batch, head) pair (FlashAttention-2): from dout, the forward's out and
 /// logSumExp, writes dq, dk, dv rows (stride dqkvStride, overwritten).
 @inline(never)
-public func avx2FlashAttentionBackwardPair(
+public func flashAttentionBackwardPair(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, dqkvStride: Int,
     dout: UnsafePointer<Float>, out: UnsafePointer<Float>, outStride: Int, logSumExp: UnsafePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
@@ -442,11 +453,11 @@ public func avx2FlashAttentionBackwardPair(
     // D_i = rowsum(dO_i * O_i)
     for i in 0..<seq {
         let a = UnsafeRawPointer(dout + i * outStride), b = UnsafeRawPointer(out + i * outStride)
-        var sum = SIMD8<Float>(repeating: 0)
+        var sum = FloatLanes(repeating: 0)
         var d = 0
         while d < headDim {
-            sum = sum.addingProduct(a.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self))
-            d += 8
+            sum = sum.addingProduct(a.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self), b.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self))
+            d += laneCount
         }
         delta[i] = sum.sum()
     }
@@ -458,7 +469,7 @@ public func avx2FlashAttentionBackwardPair(
         dQTile.initialize(repeating: 0, count: paddedRows * headDim)
         var key = 0
         while key < seq {
-            let keys = min(keyTile, seq - key), keyColumns = roundUp(keys, 8), keyRows = roundUp(keys, 6)
+            let keys = min(keyTile, seq - key), keyColumns = roundUp(keys, laneCount), keyRows = roundUp(keys, 6)
             let width = max(keyColumns, keyRows)
             // S = (scale log2(e) Q) K^T, P = 2^(S - log2(e) lse); dP = dO V^T
             tiledProduct(p, keyTile, qTile, headDim, 1, kt + key, paddedSeq, m: paddedRows, n: keyColumns, depth: headDim, accumulate: false)
@@ -485,19 +496,19 @@ public func avx2FlashAttentionBackwardPair(
     scaleRows(dv, rowStride: dqkvStride, dVAll, stride: headDim, rows: seq, headDim: headDim, factor: 1)
 }
 
-/// out[i] = 2^x[i] through exp2x8 (the attention kernels' exp), for tests and `arc-bench`: count may be
+/// out[i] = 2^x[i] through exp2Lanes (the attention kernels' exp), for tests and `arc-bench`: count may be
 /// any size (the tail runs on a zero-padded vector).
 @inline(never)
-public func avx2Exponential2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
+public func flashExponential2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
     var i = 0
-    while i + 8 <= count {
-        store8(exp2x8(load8(UnsafeRawPointer(x), i)), UnsafeMutableRawPointer(out), i)
-        i += 8
+    while i + laneCount <= count {
+        storeLanes(exp2Lanes(loadLanes(UnsafeRawPointer(x), i)), UnsafeMutableRawPointer(out), i)
+        i += laneCount
     }
     if i < count {
-        var lane = SIMD8<Float>(repeating: 0)
+        var lane = FloatLanes(repeating: 0)
         for j in 0..<(count - i) { lane[j] = x[i + j] }
-        let value = exp2x8(lane)
+        let value = exp2Lanes(lane)
         for j in 0..<(count - i) { out[i + j] = value[j] }
     }
 }

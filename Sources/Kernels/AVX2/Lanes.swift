@@ -1,0 +1,13 @@
+// The vector width KernelsAVX2 is written in: 8 Float lanes, one AVX2 register (FlashAttentionLanes.swift
+// is written in these names and shared with the 16-lane builds; VectorMath.swift uses them as SIMD8).
+
+/// One register of Float lanes.
+typealias FloatLanes = SIMD8<Float>
+/// Int32 lanes of the same width (masks, exponent bits).
+typealias Int32Lanes = SIMD8<Int32>
+
+/// Lanes per register.
+@inline(__always) var laneCount: Int { 8 }
+
+/// 0, 1, ..., laneCount - 1.
+@inline(__always) var laneIndices: Int32Lanes { Int32Lanes(0, 1, 2, 3, 4, 5, 6, 7) }
