@@ -56,7 +56,8 @@ struct MicroCommand: ParsableCommand {
             _ = Float.exponentialShiftedInPlace(buffer.pointer, count: n, shift: 0.5)
             best = min(best, now() - start)
         }
-        print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), AVX2 build in use: \(KernelsCPU.hasAVX2FMA)")
+        print("softmax exp: \(format(best / Double(n) * 1e9, 2)) ns/element (one thread), inner loops: "
+              + (KernelsCPU.hasAVX512 ? "AVX-512 (16 lanes)" : KernelsCPU.hasAVX2FMA ? "AVX2+FMA (8 lanes)" : "portable SIMD8"))
         let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
         let wide = AttentionScratch<Float>(seq: 1, headDim: 64, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
         print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.forwardKeyTile) keys forward, "

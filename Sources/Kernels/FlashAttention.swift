@@ -34,13 +34,67 @@ public enum AttentionPath: String, Sendable, CaseIterable {
 public enum AttentionKernels: String, Sendable {
     case avx512 = "AVX-512 kernels (16 lanes)", avx2 = "AVX2+FMA kernels (8 lanes)", portable = "portable tiles (BLAS gemm)"
 
-    /// The vector kernels' lanes (nil for the portable tiles).
-    public var laneCount: Int? {
+    /// The vector build that runs them (nil for the portable tiles).
+    public var build: FlashAttentionBuild? {
         switch self {
-        case .avx512: return 16
-        case .avx2: return 8
+        case .avx512: return .avx512
+        case .avx2: return .avx2
         case .portable: return nil
         }
+    }
+
+    /// The vector kernels' lanes (nil for the portable tiles).
+    public var laneCount: Int? { build?.laneCount }
+}
+
+/// One build of the vector attention kernels (FlashAttentionLanes.swift): its width and entry points.
+/// The driver calls every build through this one shape, so the 16-lane code built for AVX2 (the tests'
+/// KernelsLanes16) runs through the same calls as the AVX-512 build.
+public struct FlashAttentionBuild: @unchecked Sendable {
+    public typealias WorkspaceCount = (_ paddedSeq: Int, _ headDim: Int, _ queryTile: Int, _ keyTile: Int, _ forwardKeyTile: Int) -> Int
+    /// (out, outStride, logSumExp, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile, forwardKeyTile, paddedSeq, workspace)
+    public typealias ForwardPair = (UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                    UnsafePointer<Float>, Int, Int, Int, Float, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    /// (dq, dk, dv, dqkvStride, dout, out, outStride, logSumExp, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
+    /// forwardKeyTile, paddedSeq, workspace)
+    public typealias BackwardPair = (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int,
+                                     UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafePointer<Float>,
+                                     UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Int, Float, Int, Int, Int, Int,
+                                     UnsafeMutablePointer<Float>) -> Void
+
+    public let name: String
+    public let laneCount: Int
+    public let workspaceCount: WorkspaceCount
+    public let forwardPair: ForwardPair
+    public let backwardPair: BackwardPair
+
+    public init(name: String, laneCount: Int, workspaceCount: @escaping WorkspaceCount, forwardPair: @escaping ForwardPair,
+                backwardPair: @escaping BackwardPair) {
+        self.name = name
+        self.laneCount = laneCount
+        self.workspaceCount = workspaceCount
+        self.forwardPair = forwardPair
+        self.backwardPair = backwardPair
+    }
+
+    /// 8 lanes, AVX2 + FMA (KernelsAVX2).
+    public static let avx2 = FlashAttentionBuild(
+        name: AttentionKernels.avx2.rawValue, laneCount: 8, workspaceCount: KernelsAVX2.flashWorkspaceCount,
+        forwardPair: KernelsAVX2.flashAttentionForwardPair, backwardPair: KernelsAVX2.flashAttentionBackwardPair)
+    /// 16 lanes, AVX-512 (KernelsAVX512): only on a CPU with KernelsCPU.hasAVX512.
+    public static let avx512 = FlashAttentionBuild(
+        name: AttentionKernels.avx512.rawValue, laneCount: 16, workspaceCount: KernelsAVX512.flashWorkspaceCount,
+        forwardPair: KernelsAVX512.flashAttentionForwardPair, backwardPair: KernelsAVX512.flashAttentionBackwardPair)
+
+    /// The builds this CPU can run.
+    public static var available: [FlashAttentionBuild] {
+        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : [])
+    }
+
+    /// Whether these kernels take a head dim and tiles: head dim a multiple of the lanes, query tile of 6,
+    /// key tiles of 3 x the lanes (both 6 and the lanes divide them).
+    public func fits(headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Bool {
+        headDim > 0 && headDim % laneCount == 0 && queryTile % 6 == 0 && keyTile % (3 * laneCount) == 0 && forwardKeyTile % (3 * laneCount) == 0
     }
 }
 
@@ -62,8 +116,9 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     /// Values of workspace per worker.
     public let workspaceStride: Int
 
+    /// `extraBuilds`: vector builds beyond the ones this CPU runs that the workspace must also fit (tests).
     public init(seq: Int, headDim: Int, workers: Int = KernelThreads.parts, queryTile: Int = flashQueryTile, keyTile: Int = flashKeyTile,
-                forwardKeyTile: Int = flashForwardKeyTile) {
+                forwardKeyTile: Int = flashForwardKeyTile, extraBuilds: [FlashAttentionBuild] = []) {
         self.seq = seq
         self.headDim = headDim
         self.workers = max(1, workers)
@@ -71,15 +126,10 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
         self.keyTile = max(1, keyTile)
         self.forwardKeyTile = max(1, forwardKeyTile)
         paddedSeq = (max(1, seq) + self.keyTile - 1) / self.keyTile * self.keyTile
-        // (each module's code runs only on a CPU that has its instructions)
+        // (each module's code runs only on a CPU that has its instructions: FlashAttentionBuild.available)
         var fast = 0
-        if KernelsCPU.hasAVX2FMA {
-            fast = KernelsAVX2.flashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile,
-                                                   keyTile: self.keyTile, forwardKeyTile: self.forwardKeyTile)
-        }
-        if KernelsCPU.hasAVX512 {
-            fast = max(fast, KernelsAVX512.flashWorkspaceCount(paddedSeq: paddedSeq, headDim: max(1, headDim), queryTile: self.queryTile,
-                                                               keyTile: self.keyTile, forwardKeyTile: self.forwardKeyTile))
+        for build in FlashAttentionBuild.available + extraBuilds {
+            fast = max(fast, build.workspaceCount(paddedSeq, max(1, headDim), self.queryTile, self.keyTile, self.forwardKeyTile))
         }
         let tile = self.queryTile * max(self.keyTile, self.forwardKeyTile)
         let portable = 2 * tile + self.queryTile * max(1, headDim) + 2 * self.queryTile + paddedSeq
@@ -91,11 +141,16 @@ public struct AttentionScratch<T: KernelScalar>: @unchecked Sendable {
     /// query tile multiple of 6 and L-lane kernels this CPU has, the widest L that divides the head dim
     /// with key tiles multiples of 3 L (the AVX-512 ones only on the automatic path); else the portable tiles.
     public func kernels(path: AttentionPath) -> AttentionKernels {
-        guard path != .portable, T.self == Float.self, queryTile % 6 == 0 else { return .portable }
-        func fits(_ lanes: Int) -> Bool { headDim % lanes == 0 && keyTile % (3 * lanes) == 0 && forwardKeyTile % (3 * lanes) == 0 }
-        if path == .automatic && KernelsCPU.hasAVX512 && fits(16) { return .avx512 }
-        if KernelsCPU.hasAVX2FMA && fits(8) { return .avx2 }
+        guard path != .portable, T.self == Float.self else { return .portable }
+        if path == .automatic && KernelsCPU.hasAVX512 && runs(.avx512) { return .avx512 }
+        if KernelsCPU.hasAVX2FMA && runs(.avx2) { return .avx2 }
         return .portable
+    }
+
+    /// Whether `build` can run on this scratch: Float, its tile rules, and a workspace large enough.
+    public func runs(_ build: FlashAttentionBuild) -> Bool {
+        T.self == Float.self && build.fits(headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+            && build.workspaceCount(paddedSeq, headDim, queryTile, keyTile, forwardKeyTile) <= workspaceStride
     }
 }
 
@@ -117,10 +172,22 @@ public func attentionForward<T: KernelScalar>(
     _ qkv: UnsafePointer<T>, scratch: AttentionScratch<T>,
     batch: Int, seq: Int, heads: Int, headDim: Int, path: AttentionPath = .automatic
 ) {
+    attentionForward(out, logSumExp: logSumExp, qkv, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim,
+                     build: scratch.kernels(path: path).build)
+}
+
+/// attentionForward on a given vector build (nil: the portable tiles); `scratch.runs(build)` must hold.
+/// Tests run builds this CPU would not choose through it (the 16-lane code built for AVX2).
+@inlinable
+public func attentionForward<T: KernelScalar>(
+    _ out: UnsafeMutablePointer<T>, logSumExp: UnsafeMutablePointer<T>,
+    _ qkv: UnsafePointer<T>, scratch: AttentionScratch<T>,
+    batch: Int, seq: Int, heads: Int, headDim: Int, build: FlashAttentionBuild?
+) {
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionForward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
+    precondition(build.map(scratch.runs) ?? true, "attentionForward: \(build?.name ?? "") cannot run on this scratch")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let kernels = scratch.kernels(path: path)
     let o = SendablePointer(out), lse = SendablePointer(logSumExp), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let work = SendablePointer(scratch.workspace.pointer)
     let stride = scratch.workspaceStride, queryTile = scratch.queryTile, keyTile = scratch.forwardKeyTile, paddedSeq = scratch.paddedSeq
@@ -130,18 +197,11 @@ public func attentionForward<T: KernelScalar>(
         let output = o.pointer + b * seq * dim + h * headDim
         let rowLSE = lse.pointer + pair * seq
         let workspace = work.pointer + worker * stride
-        switch kernels {
-        case .avx512:
-            KernelsAVX512.flashAttentionForwardPair(
-                floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
-                v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
-                queryTile: queryTile, keyTile: scratch.keyTile, forwardKeyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
-        case .avx2:
-            KernelsAVX2.flashAttentionForwardPair(
-                floats(output), outStride: dim, logSumExp: floats(rowLSE), q: floats(UnsafePointer(q)), k: floats(UnsafePointer(k)),
-                v: floats(UnsafePointer(v)), qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: Float(scale),
-                queryTile: queryTile, keyTile: scratch.keyTile, forwardKeyTile: keyTile, paddedSeq: paddedSeq, workspace: floats(workspace))
-        case .portable:
+        if let build {
+            build.forwardPair(
+                floats(output), dim, floats(rowLSE), floats(UnsafePointer(q)), floats(UnsafePointer(k)), floats(UnsafePointer(v)), 3 * dim,
+                seq, headDim, Float(scale), queryTile, scratch.keyTile, keyTile, paddedSeq, floats(workspace))
+        } else {
             flashForwardPairPortable(
                 output, outStride: dim, logSumExp: rowLSE, q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim,
                 scale: scale, queryTile: queryTile, keyTile: keyTile, workspace: workspace)
@@ -156,10 +216,21 @@ public func attentionBackward<T: KernelScalar>(
     _ dout: UnsafePointer<T>, _ out: UnsafePointer<T>, logSumExp: UnsafePointer<T>, _ qkv: UnsafePointer<T>,
     scratch: AttentionScratch<T>, batch: Int, seq: Int, heads: Int, headDim: Int, path: AttentionPath = .automatic
 ) {
+    attentionBackward(dqkv, dout, out, logSumExp: logSumExp, qkv, scratch: scratch, batch: batch, seq: seq, heads: heads, headDim: headDim,
+                      build: scratch.kernels(path: path).build)
+}
+
+/// attentionBackward on a given vector build (nil: the portable tiles); `scratch.runs(build)` must hold.
+@inlinable
+public func attentionBackward<T: KernelScalar>(
+    _ dqkv: UnsafeMutablePointer<T>,
+    _ dout: UnsafePointer<T>, _ out: UnsafePointer<T>, logSumExp: UnsafePointer<T>, _ qkv: UnsafePointer<T>,
+    scratch: AttentionScratch<T>, batch: Int, seq: Int, heads: Int, headDim: Int, build: FlashAttentionBuild?
+) {
     precondition(scratch.seq == seq && scratch.headDim == headDim, "attentionBackward: scratch for seq \(scratch.seq), head dim \(scratch.headDim); asked \(seq), \(headDim)")
+    precondition(build.map(scratch.runs) ?? true, "attentionBackward: \(build?.name ?? "") cannot run on this scratch")
     let dim = heads * headDim
     let scale = 1 / T(headDim).squareRoot()
-    let kernels = scratch.kernels(path: path)
     let gradient = SendablePointer(dqkv), input = SendablePointer(UnsafeMutablePointer(mutating: qkv))
     let upstream = SendablePointer(UnsafeMutablePointer(mutating: dout)), output = SendablePointer(UnsafeMutablePointer(mutating: out))
     let lse = SendablePointer(UnsafeMutablePointer(mutating: logSumExp)), work = SendablePointer(scratch.workspace.pointer)
@@ -172,20 +243,11 @@ public func attentionBackward<T: KernelScalar>(
         let dO = UnsafePointer(upstream.pointer + b * seq * dim + h * headDim), o = UnsafePointer(output.pointer + b * seq * dim + h * headDim)
         let rowLSE = UnsafePointer(lse.pointer + pair * seq)
         let workspace = work.pointer + worker * stride
-        switch kernels {
-        case .avx512:
-            KernelsAVX512.flashAttentionBackwardPair(
-                dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
-                logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
-                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, forwardKeyTile: scratch.forwardKeyTile, paddedSeq: paddedSeq,
-                workspace: floats(workspace))
-        case .avx2:
-            KernelsAVX2.flashAttentionBackwardPair(
-                dq: floats(dq), dk: floats(dk), dv: floats(dv), dqkvStride: 3 * dim, dout: floats(dO), out: floats(o), outStride: dim,
-                logSumExp: floats(rowLSE), q: floats(q), k: floats(k), v: floats(v), qkvStride: 3 * dim, seq: seq, headDim: headDim,
-                scale: Float(scale), queryTile: queryTile, keyTile: keyTile, forwardKeyTile: scratch.forwardKeyTile, paddedSeq: paddedSeq,
-                workspace: floats(workspace))
-        case .portable:
+        if let build {
+            build.backwardPair(
+                floats(dq), floats(dk), floats(dv), 3 * dim, floats(dO), floats(o), dim, floats(rowLSE), floats(q), floats(k), floats(v), 3 * dim,
+                seq, headDim, Float(scale), queryTile, keyTile, scratch.forwardKeyTile, paddedSeq, floats(workspace))
+        } else {
             flashBackwardPairPortable(
                 dq: dq, dk: dk, dv: dv, dqkvStride: 3 * dim, dout: dO, out: o, outStride: dim, logSumExp: rowLSE,
                 q: q, k: k, v: v, qkvStride: 3 * dim, seq: seq, headDim: headDim, scale: scale,

@@ -4,6 +4,7 @@
 // elementary functions the kernels need.
 import CBLAS
 import KernelsAVX2
+import KernelsAVX512
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -79,25 +80,32 @@ extension Float: KernelScalar {
     @inlinable public static func logarithm(_ x: Float) -> Float { logf(x) }
     @inlinable public static func cosine(_ x: Float) -> Float { cosf(x) }
     @inlinable public static func sine(_ x: Float) -> Float { sinf(x) }
-    // The inner loops dispatch to the AVX2 + FMA build (module KernelsAVX2) when the CPU has it.
+    // The inner loops dispatch to the AVX-512 build (module KernelsAVX512, 16 lanes) or the AVX2 + FMA
+    // build (KernelsAVX2, 8 lanes) of VectorMath.swift, whichever is the widest the CPU has.
     @inlinable public static func exponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        KernelsCPU.hasAVX2FMA ? avx2ExponentialShiftedInPlace(x, count, shift) : simdExponentialShiftedInPlace(x, count: count, shift: shift)
+        if KernelsCPU.hasAVX512 { return KernelsAVX512.lanesExponentialShiftedInPlace(x, count, shift) }
+        return KernelsCPU.hasAVX2FMA ? KernelsAVX2.lanesExponentialShiftedInPlace(x, count, shift) : simdExponentialShiftedInPlace(x, count: count, shift: shift)
     }
     @inlinable public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        KernelsCPU.hasAVX2FMA ? avx2Maximum(x, count) : simdMaximum(x, count: count)
+        if KernelsCPU.hasAVX512 { return KernelsAVX512.lanesMaximum(x, count) }
+        return KernelsCPU.hasAVX2FMA ? KernelsAVX2.lanesMaximum(x, count) : simdMaximum(x, count: count)
     }
     @inlinable public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        KernelsCPU.hasAVX2FMA ? avx2Dot(a, b, count) : simdDot(a, b, count: count)
+        if KernelsCPU.hasAVX512 { return KernelsAVX512.lanesDot(a, b, count) }
+        return KernelsCPU.hasAVX2FMA ? KernelsAVX2.lanesDot(a, b, count) : simdDot(a, b, count: count)
     }
     @inlinable public static func siluProductInPlace(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        if KernelsCPU.hasAVX2FMA { avx2SiluProduct(out, gate, up, count) } else { simdSiluProduct(out, gate, up, count: count) }
+        if KernelsCPU.hasAVX512 { KernelsAVX512.lanesSiluProduct(out, gate, up, count) }
+        else if KernelsCPU.hasAVX2FMA { KernelsAVX2.lanesSiluProduct(out, gate, up, count) } else { simdSiluProduct(out, gate, up, count: count) }
     }
     @inlinable public static func siluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        if KernelsCPU.hasAVX2FMA { avx2SiluProductBackward(dGate, dUp, dy, gate, up, count) } else { simdSiluProductBackward(dGate, dUp, dy, gate, up, count: count) }
+        if KernelsCPU.hasAVX512 { KernelsAVX512.lanesSiluProductBackward(dGate, dUp, dy, gate, up, count) }
+        else if KernelsCPU.hasAVX2FMA { KernelsAVX2.lanesSiluProductBackward(dGate, dUp, dy, gate, up, count) }
+        else { simdSiluProductBackward(dGate, dUp, dy, gate, up, count: count) }
     }
 }
 
-// Portable SIMD8 versions (baseline x86-64, any CPU); their AVX2 twins live in KernelsAVX2.
+// Portable SIMD8 versions (baseline x86-64, any CPU); their AVX2 / AVX-512 twins live in VectorMath.swift.
 
 @inlinable public func simdExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
     var sum = SIMD8<Float>(repeating: 0)

@@ -218,8 +218,11 @@ final class FlashAttentionTests: XCTestCase {
         let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
         let environment = ProcessInfo.processInfo.environment
         var expected = AttentionKernels.portable
-        if environment["ARC_KERNELS_NO_AVX2"] == nil && flags.isSuperset(of: ["avx2", "fma"]) { expected = .avx2 }
-        if expected == .avx2 && environment["ARC_KERNELS_NO_AVX512"] == nil && flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl"]) {
+        if environment["ARC_KERNELS_NO_AVX2"] == nil && flags.isSuperset(of: ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"]) {
+            expected = .avx2
+        }
+        if expected == .avx2 && environment["ARC_KERNELS_NO_AVX512"] == nil
+            && flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"]) {
             expected = .avx512
         }
         print("CPU AVX2+FMA \(flags.isSuperset(of: ["avx2", "fma"])), AVX-512 \(flags.contains("avx512f")): expected \(expected.rawValue)")
@@ -250,6 +253,9 @@ final class FlashAttentionTests: XCTestCase {
         Shape(batch: 1, seq: 96, heads: 1, headDim: 32, queryTile: 18, keyTile: 48, magnitude: 3, forwardTile: 48),
         Shape(batch: 2, seq: 145, heads: 2, headDim: 32),
         Shape(batch: 1, seq: 145, heads: 1, headDim: 64, queryTile: 18, keyTile: 48),
+        // head dims that are odd multiples of 16: the 2-vector and 1-vector tiles both along the head dim
+        Shape(batch: 2, seq: 53, heads: 2, headDim: 48, queryTile: 12, keyTile: 48, magnitude: 3, forwardTile: 96),
+        Shape(batch: 1, seq: 70, heads: 1, headDim: 80, queryTile: 6, keyTile: 96, forwardTile: 48),
         Shape(batch: 1, seq: 257, heads: 1, headDim: 64, queryTile: 30, keyTile: 96, magnitude: 3, forwardTile: 144),
         Shape(batch: 1, seq: 901, heads: 1, headDim: 32, magnitude: 2, forwardTile: flashForwardKeyTile),
     ]
@@ -260,8 +266,14 @@ final class FlashAttentionTests: XCTestCase {
     static func sixteenLanes(_ shape: Shape, _ qkv: Tensor<Float>, _ dout: Tensor<Float>) -> Result {
         let seq = shape.seq, dim = shape.dim, headDim = shape.headDim, rows = shape.batch * seq
         let paddedSeq = (seq + shape.keyTile - 1) / shape.keyTile * shape.keyTile
-        var workspace = [Float](repeating: .nan, count: KernelsLanes16.flashWorkspaceCount(
-            paddedSeq: paddedSeq, headDim: headDim, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile))
+        let count = KernelsLanes16.flashWorkspaceCount(
+            paddedSeq: paddedSeq, headDim: headDim, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile)
+        // 256 guard floats past the end: a write beyond the workspace changes them
+        let guardValue: Float = 12345.678
+        var workspace = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: 256)
+        func checkGuard(_ stage: String) {
+            XCTAssert(workspace[count...].allSatisfy { $0 == guardValue }, "\(shape.name): the 16-lane \(stage) wrote past its workspace")
+        }
         let out = Tensor<Float>(shape: [rows, dim]), lse = Tensor<Float>(shape: [shape.batch * shape.heads * seq])
         let dqkv = Tensor<Float>(shape: [rows, 3 * dim])
         for i in 0..<dqkv.count { dqkv[i] = .nan }
@@ -277,7 +289,10 @@ final class FlashAttentionTests: XCTestCase {
                     workspace: work.baseAddress!)
             }
         }
+        checkGuard("forward")
         for pair in 0..<(shape.batch * shape.heads) {
+            // NaN again: the backward must not read what the forward (or the last pair) left behind
+            for i in 0..<count { workspace[i] = .nan }
             let b = pair / shape.heads, h = pair % shape.heads
             let offset = b * seq * 3 * dim + h * headDim, q = UnsafePointer(qkv.pointer + offset), dq = dqkv.pointer + offset
             let o = UnsafePointer(out.pointer + b * seq * dim + h * headDim), dO = UnsafePointer(dout.pointer + b * seq * dim + h * headDim)
@@ -289,6 +304,29 @@ final class FlashAttentionTests: XCTestCase {
                     paddedSeq: paddedSeq, workspace: work.baseAddress!)
             }
         }
+        checkGuard("backward")
+        return Result(out: out.array, logSumExp: lse.array, dq: split(dqkv, shape, part: 0), dk: split(dqkv, shape, part: 1), dv: split(dqkv, shape, part: 2))
+    }
+
+    /// KernelsLanes16 as a FlashAttentionBuild: the 16-lane code through the driver's own calls (those
+    /// the AVX-512 build gets), on two workers.
+    static let sixteenLaneBuild = FlashAttentionBuild(
+        name: "16 lanes built for AVX2", laneCount: 16, workspaceCount: KernelsLanes16.flashWorkspaceCount,
+        forwardPair: KernelsLanes16.flashAttentionForwardPair, backwardPair: KernelsLanes16.flashAttentionBackwardPair)
+
+    static func flash(_ shape: Shape, _ qkv: Tensor<Float>, _ dout: Tensor<Float>, build: FlashAttentionBuild) -> Result {
+        let rows = shape.batch * shape.seq
+        let scratch = AttentionScratch<Float>(seq: shape.seq, headDim: shape.headDim, workers: 2, queryTile: shape.queryTile, keyTile: shape.keyTile,
+                                              forwardKeyTile: shape.forwardKeyTile, extraBuilds: [build])
+        XCTAssertTrue(scratch.runs(build), shape.name)
+        for i in 0..<scratch.workspace.count { scratch.workspace[i] = .nan }
+        let out = Tensor<Float>(shape: [rows, shape.dim]), lse = Tensor<Float>(shape: [shape.batch * shape.heads * shape.seq])
+        let dqkv = Tensor<Float>(shape: [rows, 3 * shape.dim])
+        for i in 0..<dqkv.count { dqkv[i] = .nan }
+        attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: scratch,
+                         batch: shape.batch, seq: shape.seq, heads: shape.heads, headDim: shape.headDim, build: build)
+        attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: scratch,
+                          batch: shape.batch, seq: shape.seq, heads: shape.heads, headDim: shape.headDim, build: build)
         return Result(out: out.array, logSumExp: lse.array, dq: split(dqkv, shape, part: 0), dk: split(dqkv, shape, part: 1), dv: split(dqkv, shape, part: 2))
     }
 
@@ -303,10 +341,15 @@ final class FlashAttentionTests: XCTestCase {
         XCTAssertEqual(KernelsLanes16.flashAttentionLaneCount(), 16, "KernelsLanes16 must build the 16-lane kernels")
         XCTAssertEqual(KernelsAVX2.flashAttentionLaneCount(), 8)
         for (index, shape) in Self.sixteenLaneShapes.enumerated() {
-            XCTAssert(shape.headDim % 16 == 0 && shape.queryTile % 6 == 0 && shape.keyTile % 48 == 0 && shape.forwardKeyTile % 48 == 0, shape.name)
+            XCTAssert(Self.sixteenLaneBuild.fits(headDim: shape.headDim, queryTile: shape.queryTile, keyTile: shape.keyTile, forwardKeyTile: shape.forwardKeyTile), shape.name)
             let (qkv, dout) = Self.inputs(shape, seed: UInt64(600 + index))
             let wide = Self.sixteenLanes(shape, qkv, dout)
             compare("16 lanes vs blocked, \(shape.name)", wide, Self.blocked(shape, qkv, dout), tolerance: shape.tolerance)
+            // through the driver on two workers: the same numbers, bit for bit (one worker per pair)
+            let driven = Self.flash(shape, qkv, dout, build: Self.sixteenLaneBuild)
+            XCTAssertEqual(driven.out, wide.out, "16 lanes through the driver, \(shape.name)")
+            XCTAssertEqual(driven.logSumExp, wide.logSumExp, "16 lanes through the driver, \(shape.name)")
+            XCTAssertEqual(driven.dq + driven.dk + driven.dv, wide.dq + wide.dk + wide.dv, "16 lanes through the driver, \(shape.name)")
             let portable = Self.flash(shape, qkv, dout, path: .portable)
             compare("16 lanes vs portable, \(shape.name)", wide, portable, tolerance: shape.tolerance)
             assertRelativeToMaximum("16 lanes vs portable lse, \(shape.name)", wide.logSumExp, portable.logSumExp, tolerance: 2e-6)

@@ -2,6 +2,7 @@
 // Loss = sum(output * R) for a fixed random R, so backward is called with dout = R.
 import Kernels
 import KernelsAVX2
+import KernelsAVX512
 import KernelsLanes16
 import XCTest
 import TestHelpers
@@ -272,9 +273,10 @@ final class KernelGradientTests: XCTestCase {
             XCTAssertEqual(AttentionScratch<Float>(seq: 145, headDim: 32).kernels(path: .automatic), .portable)
             return
         }
-        let builds: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+        var builds: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
             ("8 lanes", KernelsAVX2.flashExponential2), ("16 lanes", KernelsLanes16.flashExponential2),
         ]
+        if KernelsCPU.hasAVX512 { builds.append(("AVX-512", KernelsAVX512.flashExponential2)) }
         for (name, exponential2) in builds {
             var x: [Float] = (0..<200_001).map { -125 + Float($0) * 125 / 200_000 }
             x += [1e-6, 0.25, 0.5, 0.75, 1, -0.5, -1.5, -124.5, -0x1p-20, 0x1p-24]
@@ -298,7 +300,8 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
-    /// Both Float inner-loop builds (portable SIMD8 and AVX2, when this CPU has it) against Double.
+    /// The Float inner-loop builds (portable SIMD8; AVX2 and the 16-lane code built for AVX2 when this
+    /// CPU has AVX2 + FMA; AVX-512 when it has that) against Double.
     func testFloatInnerLoopsBothBuilds() {
         var g = SplitMix64(seed: 12)
         let n = 901
@@ -314,7 +317,15 @@ final class KernelGradientTests: XCTestCase {
              { simdDot($0, $1, count: $2) }, { simdSiluProduct($0, $1, $2, count: $3) }),
         ]
         if KernelsCPU.hasAVX2FMA {
-            builds.append(("AVX2", { avx2ExponentialShiftedInPlace($0, $1, $2) }, { avx2Maximum($0, $1) }, { avx2Dot($0, $1, $2) }, { avx2SiluProduct($0, $1, $2, $3) }))
+            builds.append(("AVX2", { KernelsAVX2.lanesExponentialShiftedInPlace($0, $1, $2) }, { KernelsAVX2.lanesMaximum($0, $1) },
+                           { KernelsAVX2.lanesDot($0, $1, $2) }, { KernelsAVX2.lanesSiluProduct($0, $1, $2, $3) }))
+            // the AVX-512 build's 16-lane code, compiled for AVX2 (KernelsLanes16)
+            builds.append(("16 lanes", { KernelsLanes16.lanesExponentialShiftedInPlace($0, $1, $2) }, { KernelsLanes16.lanesMaximum($0, $1) },
+                           { KernelsLanes16.lanesDot($0, $1, $2) }, { KernelsLanes16.lanesSiluProduct($0, $1, $2, $3) }))
+        }
+        if KernelsCPU.hasAVX512 {
+            builds.append(("AVX-512", { KernelsAVX512.lanesExponentialShiftedInPlace($0, $1, $2) }, { KernelsAVX512.lanesMaximum($0, $1) },
+                           { KernelsAVX512.lanesDot($0, $1, $2) }, { KernelsAVX512.lanesSiluProduct($0, $1, $2, $3) }))
         }
         print("inner-loop builds tested: \(builds.map(\.0)) (AVX2+FMA available: \(KernelsCPU.hasAVX2FMA))")
         for (name, expShift, maximum, dot, silu) in builds {
@@ -351,7 +362,11 @@ final class KernelGradientTests: XCTestCase {
         let dy = (0..<n).map { _ in Float(g.nextUnit() * 2 - 1) }
         var backwardBuilds: [(String, (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
             ("portable SIMD8", { simdSiluProductBackward($0, $1, $2, $3, $4, count: $5) })]
-        if KernelsCPU.hasAVX2FMA { backwardBuilds.append(("AVX2", { avx2SiluProductBackward($0, $1, $2, $3, $4, $5) })) }
+        if KernelsCPU.hasAVX2FMA {
+            backwardBuilds.append(("AVX2", { KernelsAVX2.lanesSiluProductBackward($0, $1, $2, $3, $4, $5) }))
+            backwardBuilds.append(("16 lanes", { KernelsLanes16.lanesSiluProductBackward($0, $1, $2, $3, $4, $5) }))
+        }
+        if KernelsCPU.hasAVX512 { backwardBuilds.append(("AVX-512", { KernelsAVX512.lanesSiluProductBackward($0, $1, $2, $3, $4, $5) })) }
         var dGateExpected = [Double](repeating: 0, count: n), dUpExpected = [Double](repeating: 0, count: n)
         let xd = x.map(Double.init), yd = y.map(Double.init), dyd = dy.map(Double.init)
         Double.siluProductBackward(&dGateExpected, &dUpExpected, dyd, xd, yd, count: n)

@@ -27,7 +27,7 @@ struct SystemCommand: ParsableCommand {
         if let library = OneDNN.library { print("oneDNN loaded from: \(library.path)") }
         print("kernel set in use: \(BLASBackend.loadedCoreName)")
         print("best kernel set for this CPU: \(BLASBackend.best.name)")
-        print("Float inner loops: \(KernelsCPU.hasAVX2FMA ? "AVX2+FMA" : "portable SIMD")")
+        print("Float inner loops: \(KernelsCPU.hasAVX512 ? "AVX-512 (16 lanes)" : KernelsCPU.hasAVX2FMA ? "AVX2+FMA (8 lanes)" : "portable SIMD")")
         print("attention: \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue) at head dim 32 "
               + "(AVX-512 instructions: \(KernelsCPU.hasAVX512 ? "yes" : "no"))")
     }

@@ -1,5 +1,5 @@
-// The vector width KernelsAVX2 is written in: 8 Float lanes, one AVX2 register (FlashAttentionLanes.swift
-// is written in these names and shared with the 16-lane builds; VectorMath.swift uses them as SIMD8).
+// The vector width KernelsAVX2 is written in: 8 Float lanes, one AVX2 register. FlashAttentionLanes.swift
+// and VectorMath.swift are written in these names and shared with the 16-lane builds (../AVX512/Lanes.swift).
 
 /// One register of Float lanes.
 typealias FloatLanes = SIMD8<Float>

@@ -1,53 +1,54 @@
-// KernelsAVX2: the Float inner loops of Kernels (softmax exp, silu product, max, dot) compiled for
-// AVX2 + FMA (`-target-cpu haswell`, see Package.swift). Kernels calls them only when the CPU has
-// those features (KernelsCPU.hasAVX2FMA, read from /proc/cpuinfo), so the binaries still run on
-// older x86-64. Functions are @inline(never) so the AVX2 code never lands in a baseline caller.
-// Only pointers and scalars cross the module boundary (no SIMD types), so there is no ABI mismatch.
+// The Float inner loops of Kernels (softmax exp, silu product, max, dot), written in FloatLanes like
+// FlashAttentionLanes.swift: 8 lanes in KernelsAVX2 (AVX2 + FMA, `-target-cpu haswell`), 16 in
+// KernelsAVX512 (this file through a symbolic link; and the test-only KernelsLanes16). Kernels calls
+// them only when the CPU has those features (KernelsCPU, read from /proc/cpuinfo), so the binaries
+// still run on older x86-64. Functions are @inline(never) so the wide code never lands in a baseline
+// caller. Only pointers and scalars cross the module boundary (no SIMD types), so there is no ABI mismatch.
 
-/// expf for 8 lanes (Cephes polynomial, as Kernels' fastExponential), written with fused
+/// expf lane by lane (Cephes polynomial, as Kernels' fastExponential), written with fused
 /// multiply-adds: Swift does not contract `a * b + c` itself, and this build may use FMA (measured
 /// on the silu product, AMD EPYC Zen 1: 2.4 -> 1.85 ns per element, one thread).
 @inline(__always)
-func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
-    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 * 2^23
-    let low = SIMD8<Float>(repeating: -87.3), high = SIMD8<Float>(repeating: 88.3)
+func expLanes(_ input: FloatLanes) -> FloatLanes {
+    let magic = FloatLanes(repeating: 12582912)  // 1.5 * 2^23
+    let low = FloatLanes(repeating: -87.3), high = FloatLanes(repeating: 88.3)
     var x = input.replacing(with: low, where: input .< low)
     x.replace(with: high, where: x .> high)
-    let shifted = magic.addingProduct(x, SIMD8(repeating: 1.44269504088896341))
+    let shifted = magic.addingProduct(x, FloatLanes(repeating: 1.44269504088896341))
     let fx = shifted - magic
-    x = x.addingProduct(fx, SIMD8(repeating: -0.693359375))
-    x = x.addingProduct(fx, SIMD8(repeating: 2.12194440e-4))
+    x = x.addingProduct(fx, FloatLanes(repeating: -0.693359375))
+    x = x.addingProduct(fx, FloatLanes(repeating: 2.12194440e-4))
     let z = x * x
-    var y = SIMD8<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD8(repeating: 1.9875691500e-4), x)
-    y = SIMD8<Float>(repeating: 8.3334519073e-3).addingProduct(y, x)
-    y = SIMD8<Float>(repeating: 4.1665795894e-2).addingProduct(y, x)
-    y = SIMD8<Float>(repeating: 1.6666665459e-1).addingProduct(y, x)
-    y = SIMD8<Float>(repeating: 5.0000001201e-1).addingProduct(y, x)
+    var y = FloatLanes(repeating: 1.3981999507e-3).addingProduct(FloatLanes(repeating: 1.9875691500e-4), x)
+    y = FloatLanes(repeating: 8.3334519073e-3).addingProduct(y, x)
+    y = FloatLanes(repeating: 4.1665795894e-2).addingProduct(y, x)
+    y = FloatLanes(repeating: 1.6666665459e-1).addingProduct(y, x)
+    y = FloatLanes(repeating: 5.0000001201e-1).addingProduct(y, x)
     y = x.addingProduct(y, z) + 1
-    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    return y * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let integer = unsafeBitCast(shifted, to: Int32Lanes.self) &- 0x4B40_0000
+    return y * unsafeBitCast((integer &+ 127) &<< 23, to: FloatLanes.self)
 }
 
 @inline(never)
-public func avx2ExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ shift: Float) -> Float {
-    var sum0 = SIMD8<Float>(repeating: 0), sum1 = SIMD8<Float>(repeating: 0)
-    let shiftVector = SIMD8<Float>(repeating: shift)
+public func lanesExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ shift: Float) -> Float {
+    var sum0 = FloatLanes(repeating: 0), sum1 = FloatLanes(repeating: 0)
+    let shiftVector = FloatLanes(repeating: shift)
     let raw = UnsafeMutableRawPointer(x)
     var j = 0
-    while j + 16 <= count {
-        let a = exp8(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shiftVector)
-        let b = exp8(raw.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) - shiftVector)
-        raw.storeBytes(of: a, toByteOffset: j * 4, as: SIMD8<Float>.self)
-        raw.storeBytes(of: b, toByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+    while j + 2 * laneCount <= count {
+        let a = expLanes(raw.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self) - shiftVector)
+        let b = expLanes(raw.loadUnaligned(fromByteOffset: j * 4 + laneBytes, as: FloatLanes.self) - shiftVector)
+        raw.storeBytes(of: a, toByteOffset: j * 4, as: FloatLanes.self)
+        raw.storeBytes(of: b, toByteOffset: j * 4 + laneBytes, as: FloatLanes.self)
         sum0 += a
         sum1 += b
-        j += 16
+        j += 2 * laneCount
     }
     var total = (sum0 + sum1).sum()
     while j < count {
-        var lane = SIMD8<Float>(repeating: -100)
+        var lane = FloatLanes(repeating: -100)
         lane[0] = x[j] - shift
-        let value = exp8(lane)[0]
+        let value = expLanes(lane)[0]
         x[j] = value
         total += value
         j += 1
@@ -57,28 +58,28 @@ public func avx2ExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ co
 
 /// -x log2(e) clamped above at 126, the argument of exp2Lanes for e^-x in the sigmoid: below -125 (x > 86.6)
 /// exp2Lanes clamps to 2^-125 (sigmoid 1 to Float precision), above 126 (x < -87.3) 1 + 2^126 keeps the
-/// sigmoid at ~2^-126 instead of overflowing. exp2Lanes's 5 multiply-adds instead of exp8's range reduction
+/// sigmoid at ~2^-126 instead of overflowing. exp2Lanes's 5 multiply-adds instead of expLanes's range reduction
 /// and degree-6 polynomial: the silu product 1.64 -> 1.14 ns per element in cache (AMD EPYC Zen 1, one thread).
 @inline(__always)
-func negativeLog2e(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let high = SIMD8<Float>(repeating: 126)
-    var t = x * SIMD8<Float>(repeating: -1.44269504088896341)
+func negativeLog2e(_ x: FloatLanes) -> FloatLanes {
+    let high = FloatLanes(repeating: 126)
+    var t = x * FloatLanes(repeating: -1.44269504088896341)
     t.replace(with: high, where: t .> high)
     return t
 }
 
 @inline(never)
-public func avx2SiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+public func lanesSiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
     let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), o = UnsafeMutableRawPointer(out)
     var j = 0
-    while j + 8 <= count {
-        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        o.storeBytes(of: x / (1 + exp2Lanes(negativeLog2e(x))) * y, toByteOffset: j * 4, as: SIMD8<Float>.self)
-        j += 8
+    while j + laneCount <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
+        o.storeBytes(of: x / (1 + exp2Lanes(negativeLog2e(x))) * y, toByteOffset: j * 4, as: FloatLanes.self)
+        j += laneCount
     }
     while j < count {
-        var lane = SIMD8<Float>(repeating: 0)
+        var lane = FloatLanes(repeating: 0)
         lane[0] = gate[j]
         out[j] = gate[j] / (1 + exp2Lanes(negativeLog2e(lane))[0]) * up[j]
         j += 1
@@ -86,17 +87,17 @@ public func avx2SiluProduct(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePo
 }
 
 @inline(never)
-public func avx2Maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+public func lanesMaximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     var best = x[0]
     var j = 0
-    if count >= 16 {
+    if count >= 2 * laneCount {
         let raw = UnsafeRawPointer(x)
-        var lanes = raw.loadUnaligned(as: SIMD8<Float>.self)
-        j = 8
-        while j + 8 <= count {
-            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+        var lanes = raw.loadUnaligned(as: FloatLanes.self)
+        j = laneCount
+        while j + laneCount <= count {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
             lanes.replace(with: v, where: v .> lanes)
-            j += 8
+            j += laneCount
         }
         best = lanes.max()
     }
@@ -108,14 +109,14 @@ public func avx2Maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
 }
 
 @inline(never)
-public func avx2Dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-    var lanes0 = SIMD8<Float>(repeating: 0), lanes1 = SIMD8<Float>(repeating: 0)
+public func lanesDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var lanes0 = FloatLanes(repeating: 0), lanes1 = FloatLanes(repeating: 0)
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
     var j = 0
-    while j + 16 <= count {
-        lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
-        j += 16
+    while j + 2 * laneCount <= count {
+        lanes0 += ra.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self) * rb.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
+        lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + laneBytes, as: FloatLanes.self) * rb.loadUnaligned(fromByteOffset: j * 4 + laneBytes, as: FloatLanes.self)
+        j += 2 * laneCount
     }
     var sum = (lanes0 + lanes1).sum()
     while j < count {
@@ -126,21 +127,21 @@ public func avx2Dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ coun
 }
 
 @inline(never)
-public func avx2SiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+public func lanesSiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
     var j = 0
     let g = UnsafeRawPointer(gate), u = UnsafeRawPointer(up), d = UnsafeRawPointer(dy)
     let dg = UnsafeMutableRawPointer(dGate), du = UnsafeMutableRawPointer(dUp)
-    while j + 8 <= count {
-        let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        let y = u.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+    while j + laneCount <= count {
+        let x = g.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
+        let y = u.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
+        let upstream = d.loadUnaligned(fromByteOffset: j * 4, as: FloatLanes.self)
         let sigmoid = 1 / (1 + exp2Lanes(negativeLog2e(x)))
-        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: SIMD8<Float>.self)
-        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: SIMD8<Float>.self)
-        j += 8
+        du.storeBytes(of: upstream * x * sigmoid, toByteOffset: j * 4, as: FloatLanes.self)
+        dg.storeBytes(of: upstream * y * sigmoid * (1 + x * (1 - sigmoid)), toByteOffset: j * 4, as: FloatLanes.self)
+        j += laneCount
     }
     while j < count {
-        var lane = SIMD8<Float>(repeating: 0)
+        var lane = FloatLanes(repeating: 0)
         lane[0] = gate[j]
         let sigmoid = 1 / (1 + exp2Lanes(negativeLog2e(lane))[0])
         dUp[j] = dy[j] * gate[j] * sigmoid

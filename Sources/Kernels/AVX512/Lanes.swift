@@ -1,5 +1,6 @@
-// The vector width KernelsAVX512 is written in: 16 Float lanes, one AVX-512 register. The kernels
-// themselves (FlashAttentionLanes.swift) are a symbolic link to KernelsAVX2's file: one source, two widths.
+// The vector width of KernelsAVX512 (and of the test-only KernelsLanes16, which links this file and
+// builds the same 16-lane code for AVX2): 16 Float lanes, one AVX-512 register. The kernels themselves
+// (FlashAttentionLanes.swift, VectorMath.swift) are symbolic links to KernelsAVX2's files: one source, two widths.
 
 /// One register of Float lanes.
 typealias FloatLanes = SIMD16<Float>

@@ -1,0 +1,1 @@
+../../Sources/Kernels/AVX2/VectorMath.swift
