@@ -439,7 +439,7 @@ def machine_lines(args):
     if args.skip_arc_pipeline:
         return lines
     system = run_text([args.arc_pipeline, "system"]).splitlines()
-    lines += [f"arc-pipeline system: {l}" for l in system if l.startswith(("BLAS", "fp32 matmul", "oneDNN", "kernel set", "best kernel", "Float"))]
+    lines += [f"arc-pipeline system: {l}" for l in system if l.startswith(("BLAS", "fp32 matmul", "oneDNN", "kernel set", "best kernel", "Float", "attention"))]
     return lines
 
 
