@@ -1,6 +1,6 @@
 // CPUFeatures: which of the Float inner loops compiled for newer instruction sets may run on this CPU,
 // read once from /proc/cpuinfo (Linux; nothing elsewhere): the AVX2 + FMA ones (module KernelsAVX2)
-// and the AVX-512 attention kernels (module KernelsAVX512). ARC_KERNELS_NO_AVX2 turns both off (to
+// and their 16-lane AVX-512 builds (module KernelsAVX512). ARC_KERNELS_NO_AVX2 turns both off (to
 // measure or test the portable SIMD path), ARC_KERNELS_NO_AVX512 the AVX-512 ones only.
 #if canImport(Glibc)
 import Glibc
