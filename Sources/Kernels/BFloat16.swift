@@ -1,6 +1,8 @@
 // BFloat16: fp32 <-> bf16 (the upper 16 bits of an IEEE single), rounded to nearest even, as
 // PyTorch's and oneDNN's conversions do. Used by the bf16 matmuls (BF16Matmul.swift): a matmul's
 // inputs are rounded to bf16, its products accumulate in fp32.
+import KernelsAVX2
+import KernelsAVX512
 
 /// The bf16 bits of x, rounded to nearest, ties to even; NaN stays a (quiet) NaN, overflow gives +-inf.
 @inlinable @inline(__always)
@@ -23,9 +25,27 @@ public func roundedToBFloat16(_ x: Float) -> Float {
     bfloat16Value(bfloat16Bits(x))
 }
 
-/// destination[i] = bf16 bits of source[i], i < count (8 lanes at a time).
+/// destination[i] = bf16 bits of source[i], i < count: the widest build of VectorMath.swift's converter the
+/// CPU has (16 lanes AVX-512, 8 lanes AVX2), else the portable one below. All give the same bits.
 @inlinable
 public func convertToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, _ source: UnsafePointer<Float>, count: Int) {
+    if KernelsCPU.hasAVX512 { KernelsAVX512.lanesConvertToBFloat16(destination, source, count) }
+    else if KernelsCPU.hasAVX2FMA { KernelsAVX2.lanesConvertToBFloat16(destination, source, count) }
+    else { portableConvertToBFloat16(destination, source, count: count) }
+}
+
+/// destination[i] = source[i] rounded to bf16 and kept as fp32, i < count (in place allowed); dispatched
+/// as convertToBFloat16.
+@inlinable
+public func roundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
+    if KernelsCPU.hasAVX512 { KernelsAVX512.lanesRoundToBFloat16(destination, source, count) }
+    else if KernelsCPU.hasAVX2FMA { KernelsAVX2.lanesRoundToBFloat16(destination, source, count) }
+    else { portableRoundToBFloat16(destination, source, count: count) }
+}
+
+/// convertToBFloat16 for any CPU (SIMD8 in baseline x86-64 code).
+@inlinable
+public func portableConvertToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, _ source: UnsafePointer<Float>, count: Int) {
     var i = 0
     let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(destination)
     let one = SIMD8<UInt32>(repeating: 1), half = SIMD8<UInt32>(repeating: 0x7FFF)
@@ -44,9 +64,9 @@ public func convertToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, _ sou
     }
 }
 
-/// destination[i] = source[i] rounded to bf16 and kept as fp32, i < count (in place allowed).
+/// roundToBFloat16 for any CPU (SIMD8 in baseline x86-64 code).
 @inlinable
-public func roundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
+public func portableRoundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
     var i = 0
     let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(destination)
     let one = SIMD8<UInt32>(repeating: 1), half = SIMD8<UInt32>(repeating: 0x7FFF)

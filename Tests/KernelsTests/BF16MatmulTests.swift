@@ -4,6 +4,9 @@
 // rounding must show), the engine's self-check, and how --precision resolves on this CPU and on
 // described ones.
 import Kernels
+import KernelsAVX2
+import KernelsAVX512
+import KernelsLanes16
 import XCTest
 
 final class BF16MatmulTests: XCTestCase {
@@ -32,24 +35,47 @@ final class BF16MatmulTests: XCTestCase {
         XCTAssertEqual(roundedToBFloat16(3.14159265), 3.140625)
     }
 
+    /// Every build of the converters (dispatched, portable SIMD8, VectorMath's 8 lanes, its 16 lanes built
+    /// for AVX2, and its AVX-512 build where the CPU has it) against the scalar one, with the special
+    /// values both inside the vector part and in the tail.
     func testVectorConvertersMatchTheScalarOne() {
         var generator = SplitMix64(seed: 3)
-        var values = (0..<77).map { _ in Float(generator.nextUnit() * 200 - 100) }
-        values += [.nan, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, Float(bitPattern: 0x3F81_8000), Float(bitPattern: 0x0001_8000)]
-        var bits = [UInt16](repeating: 0, count: values.count)
-        var rounded = [Float](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { v in
-            convertToBFloat16(&bits, v.baseAddress!, count: v.count)
-            roundToBFloat16(&rounded, v.baseAddress!, count: v.count)
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, Float(bitPattern: 0x3F81_8000),
+                                 Float(bitPattern: 0x0001_8000), Float(bitPattern: 0x7F80_0001), -Float.nan, Float(bitPattern: 0x3F80_8000)]
+        var values = (0..<37).map { _ in Float(generator.nextUnit() * 200 - 100) } + specials
+        values += (0..<40).map { _ in Float(generator.nextUnit() * 2e-3 - 1e-3) } + specials
+        typealias Converters = (String, (UnsafeMutablePointer<UInt16>, UnsafePointer<Float>, Int) -> Void,
+                                (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)
+        var builds: [Converters] = [
+            ("dispatched", { convertToBFloat16($0, $1, count: $2) }, { roundToBFloat16($0, $1, count: $2) }),
+            ("portable SIMD8", { portableConvertToBFloat16($0, $1, count: $2) }, { portableRoundToBFloat16($0, $1, count: $2) }),
+        ]
+        if KernelsCPU.hasAVX2FMA {
+            builds.append(("AVX2", KernelsAVX2.lanesConvertToBFloat16, KernelsAVX2.lanesRoundToBFloat16))
+            builds.append(("16 lanes", KernelsLanes16.lanesConvertToBFloat16, KernelsLanes16.lanesRoundToBFloat16))
         }
-        for (i, value) in values.enumerated() {
-            let expected = bfloat16Bits(value)
-            if value.isNaN {
-                XCTAssertTrue(bfloat16Value(bits[i]).isNaN && rounded[i].isNaN, "element \(i): NaN")
-            } else {
-                XCTAssertEqual(bits[i], expected, "element \(i) (\(value))")
-                XCTAssertEqual(rounded[i].bitPattern, bfloat16Value(expected).bitPattern, "element \(i) (\(value))")
+        if KernelsCPU.hasAVX512 { builds.append(("AVX-512", KernelsAVX512.lanesConvertToBFloat16, KernelsAVX512.lanesRoundToBFloat16)) }
+        for (name, convert, round) in builds {
+            var bits = [UInt16](repeating: 0, count: values.count)
+            var rounded = [Float](repeating: 0, count: values.count)
+            values.withUnsafeBufferPointer { v in
+                convert(&bits, v.baseAddress!, v.count)
+                round(&rounded, v.baseAddress!, v.count)
             }
+            for (i, value) in values.enumerated() {
+                let expected = bfloat16Bits(value)
+                if value.isNaN {
+                    XCTAssertTrue(bfloat16Value(bits[i]).isNaN && rounded[i].isNaN, "\(name) element \(i): NaN")
+                    XCTAssertEqual(bits[i], expected, "\(name) element \(i): the NaN's bits")
+                } else {
+                    XCTAssertEqual(bits[i], expected, "\(name) element \(i) (\(value))")
+                    XCTAssertEqual(rounded[i].bitPattern, bfloat16Value(expected).bitPattern, "\(name) element \(i) (\(value))")
+                }
+            }
+            // in place
+            var inPlace = values
+            inPlace.withUnsafeMutableBufferPointer { round($0.baseAddress!, $0.baseAddress!, $0.count) }
+            XCTAssertEqual(inPlace.map(\.bitPattern), rounded.map(\.bitPattern), "\(name): in place")
         }
     }
 

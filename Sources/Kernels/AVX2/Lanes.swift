@@ -5,6 +5,9 @@
 typealias FloatLanes = SIMD8<Float>
 /// Int32 lanes of the same width (masks, exponent bits).
 typealias Int32Lanes = SIMD8<Int32>
+/// UInt32 / UInt16 lanes of the same width (bf16 conversion).
+typealias UInt32Lanes = SIMD8<UInt32>
+typealias UInt16Lanes = SIMD8<UInt16>
 
 /// Lanes per register.
 @inline(__always) var laneCount: Int { 8 }

@@ -149,3 +149,52 @@ public func lanesSiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp
         j += 1
     }
 }
+
+/// destination[i] = the bf16 bits of source[i], rounded to nearest even, NaN kept a (quiet) NaN: the same
+/// bits as Kernels' bfloat16Bits. The bf16 matmuls convert every operand with it (BF16Matmul.swift).
+@inline(never)
+public func lanesConvertToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, _ source: UnsafePointer<Float>, _ count: Int) {
+    let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(destination)
+    let one = UInt32Lanes(repeating: 1), half = UInt32Lanes(repeating: 0x7FFF), quiet = UInt32Lanes(repeating: 0x0040)
+    var i = 0
+    while i + laneCount <= count {
+        let x = raw.loadUnaligned(fromByteOffset: i &* 4, as: FloatLanes.self)
+        let bits = unsafeBitCast(x, to: UInt32Lanes.self)
+        var rounded = (bits &+ half &+ ((bits &>> 16) & one)) &>> 16
+        let nan = x .!= x
+        if any(nan) { rounded.replace(with: (bits &>> 16) | quiet, where: nan) }
+        out.storeBytes(of: UInt16Lanes(truncatingIfNeeded: rounded), toByteOffset: i &* 2, as: UInt16Lanes.self)
+        i &+= laneCount
+    }
+    while i < count {
+        let bits = source[i].bitPattern
+        destination[i] = source[i].isNaN ? UInt16(truncatingIfNeeded: bits >> 16) | 0x0040
+            : UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        i &+= 1
+    }
+}
+
+/// destination[i] = source[i] rounded to bf16 and kept as fp32 (the emulated bf16 engine's operands);
+/// in place allowed.
+@inline(never)
+public func lanesRoundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ count: Int) {
+    let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(destination)
+    let one = UInt32Lanes(repeating: 1), half = UInt32Lanes(repeating: 0x7FFF)
+    let upper = UInt32Lanes(repeating: 0xFFFF_0000), quiet = UInt32Lanes(repeating: 0x0040_0000)
+    var i = 0
+    while i + laneCount <= count {
+        let x = raw.loadUnaligned(fromByteOffset: i &* 4, as: FloatLanes.self)
+        let bits = unsafeBitCast(x, to: UInt32Lanes.self)
+        var rounded = (bits &+ half &+ ((bits &>> 16) & one)) & upper
+        let nan = x .!= x
+        if any(nan) { rounded.replace(with: (bits & upper) | quiet, where: nan) }
+        out.storeBytes(of: unsafeBitCast(rounded, to: FloatLanes.self), toByteOffset: i &* 4, as: FloatLanes.self)
+        i &+= laneCount
+    }
+    while i < count {
+        let bits = source[i].bitPattern
+        destination[i] = Float(bitPattern: source[i].isNaN ? (bits & 0xFFFF_0000) | 0x0040_0000
+            : (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+        i &+= 1
+    }
+}
