@@ -31,12 +31,17 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2", "KernelsAVX512"], exclude: ["AVX2", "AVX512"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16"], exclude: ["AVX2", "AVX512", "AVX512BF16"]),
         // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The attention kernels of KernelsAVX2 at 16 lanes (the same source file, linked), compiled for AVX-512
         // (F, CD, BW, DQ, VL); Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX512", path: "Sources/Kernels/AVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+        // The bf16 attention forward (vdpbf16ps) for CPUs with AVX512_BF16, on KernelsAVX512's 16-lane softmax pieces (linked);
+        // Kernels calls it only after a runtime CPU check and a self-check. CAVX512BF16: the instruction as a C inline function.
+        .target(name: "CAVX512BF16", path: "Sources/CAVX512BF16"),
+        .target(name: "KernelsAVX512BF16", dependencies: ["CAVX512BF16"], path: "Sources/Kernels/AVX512BF16",
+                swiftSettings: [.unsafeFlags(["-target-cpu", "cooperlake"])]),
         // The HRM model: config and presets, parameter arena, inner step with the 1-step gradient, checkpoints.
         .target(name: "HRM", dependencies: ["Kernels", "ARCCore"]),
         // Open MPI 4 (libmpi.so.40) loaded at run time with dlopen: the binary never links MPI.

@@ -385,6 +385,11 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("attention") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
                 blockedAttentionForward(attention, qkv, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            } else if save == nil, bf16Matmul?.isNative == true, let bf16 = FlashAttentionBuild.bf16Forward, g.attention.runs(bf16) {
+                // bf16 products where no gradient is taken (the matmuls are bf16 here too); a step that keeps
+                // activations stays fp32, so its backward recomputes the softmax its forward used
+                attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim,
+                                 build: bf16)
             } else {
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
             }

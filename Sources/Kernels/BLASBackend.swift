@@ -261,6 +261,9 @@ public enum BLASBackend {
         return "BLAS: \(libraryName), kernel set \(inUse), \(verdict); \(check); CPU: \(cpu.modelName)"
             + (note.isEmpty ? "" : "\n  (\(note))")
             + "\n  fp32 matmuls: \(matmul.description)"
-            + "\n  attention (Float, head dim 32): \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue)"
+            + "\n  attention (Float, head dim 32): \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue); bf16 forward "
+            + "where no gradient is taken (native --precision bf16): "
+            + (FlashAttentionBuild.bf16Forward != nil ? "AVX512_BF16, self-check passed"
+               : KernelsCPU.hasAVX512BF16 ? "OFF (its self-check against the fp32 kernels FAILED)" : "none (no AVX512_BF16)")
     }
 }

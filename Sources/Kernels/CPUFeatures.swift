@@ -44,4 +44,13 @@ public enum KernelsCPU {
     public static let hasAVX2FMA: Bool = getenv("ARC_KERNELS_NO_AVX2") == nil && supportsAVX2FMA(flags: flags)
 
     public static let hasAVX512: Bool = hasAVX2FMA && getenv("ARC_KERNELS_NO_AVX512") == nil && supportsAVX512(flags: flags)
+
+    /// Whether a CPU with these flags may run KernelsAVX512BF16's code (`-target-cpu cooperlake`): the
+    /// AVX-512 set plus AVX512_BF16 and AVX512_VNNI (Intel Cooper Lake, Sapphire Rapids and later; AMD Zen 4).
+    public static func supportsAVX512BF16(flags: Set<String>) -> Bool {
+        supportsAVX512(flags: flags) && flags.contains("avx512_bf16") && flags.contains("avx512_vnni")
+    }
+
+    /// KernelsAVX512BF16 may run (off with ARC_KERNELS_NO_AVX512, or ARC_KERNELS_NO_AVX512_BF16 alone).
+    public static let hasAVX512BF16: Bool = hasAVX512 && getenv("ARC_KERNELS_NO_AVX512_BF16") == nil && supportsAVX512BF16(flags: flags)
 }

@@ -11,6 +11,7 @@
 // tiles below (BLAS gemm). The blocked kernel of Attention.swift is the test oracle.
 import KernelsAVX2
 import KernelsAVX512
+import KernelsAVX512BF16
 
 /// Default query rows per tile (the vector kernels need a multiple of 6; other tiles run the portable path).
 public let flashQueryTile = 48
@@ -86,9 +87,51 @@ public struct FlashAttentionBuild: @unchecked Sendable {
         name: AttentionKernels.avx512.rawValue, laneCount: 16, workspaceCount: KernelsAVX512.flashWorkspaceCount,
         forwardPair: KernelsAVX512.flashAttentionForwardPair, backwardPair: KernelsAVX512.flashAttentionBackwardPair)
 
-    /// The builds this CPU can run.
+    /// The bf16 forward (KernelsAVX512BF16: bf16 products, fp32 softmax) with the fp32 16-lane backward, for
+    /// steps that take no gradient: only on a CPU with KernelsCPU.hasAVX512BF16 (see `bf16Forward`).
+    public static let avx512BF16Forward = FlashAttentionBuild(
+        name: "AVX-512 BF16 forward (16 lanes)", laneCount: 16,
+        workspaceCount: { max(KernelsAVX512BF16.bf16FlashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4),
+                              KernelsAVX512.flashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4)) },
+        forwardPair: KernelsAVX512BF16.flashAttentionForwardPairBF16, backwardPair: KernelsAVX512.flashAttentionBackwardPair)
+
+    /// The bf16 forward when this CPU has it and it passed `forwardAgrees` against the fp32 AVX-512 kernels
+    /// in this process (checked once, on first use); nil otherwise.
+    public static let bf16Forward: FlashAttentionBuild? = {
+        guard KernelsCPU.hasAVX512BF16 else { return nil }
+        return forwardAgrees(avx512BF16Forward, avx512) ? avx512BF16Forward : nil
+    }()
+
+    /// The builds this CPU can run (the bf16 forward's workspace included where the CPU has it).
     public static var available: [FlashAttentionBuild] {
-        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : [])
+        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : []) + (KernelsCPU.hasAVX512BF16 ? [avx512BF16Forward] : [])
+    }
+
+    /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on a small random layer
+    /// (2 heads x 32, 77 tokens, two forward key tiles): outputs within 3e-2 of the largest, log-sum-exps
+    /// within 3e-2 absolute, nothing NaN. Guards a bf16 forward the tests could only run emulated.
+    public static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild) -> Bool {
+        let batch = 1, seq = 77, heads = 2, headDim = 32, dim = heads * headDim
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let qkv = Tensor<Float>(shape: [seq, 3 * dim])
+        for i in 0..<qkv.count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            qkv[i] = Float(Double(state >> 40) / Double(1 << 24)) * 4 - 2
+        }
+        func run(_ build: FlashAttentionBuild) -> (out: [Float], lse: [Float])? {
+            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: 12, keyTile: 48, forwardKeyTile: 48,
+                                                  extraBuilds: [build])
+            guard scratch.runs(build) else { return nil }
+            let out = Tensor<Float>(shape: [seq, dim]), lse = Tensor<Float>(shape: [heads * seq])
+            attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: scratch, batch: batch, seq: seq, heads: heads,
+                             headDim: headDim, build: build)
+            return (out.array, lse.array)
+        }
+        guard let expected = run(reference), let actual = run(candidate) else { return false }
+        let largest = expected.out.map { abs($0) }.max() ?? 0
+        for (a, e) in zip(actual.out, expected.out) where !(abs(a - e) <= 3e-2 * largest) { return false }
+        for (a, e) in zip(actual.lse, expected.lse) where !(abs(a - e) <= 3e-2) { return false }
+        return true
     }
 
     /// Whether these kernels take a head dim and tiles: head dim a multiple of the lanes, query tile of 6,

@@ -1,0 +1,269 @@
+// The forward of the fused attention with bf16 products (docs/SPEC.md §4 attention, as the reference runs
+// it in bf16 on GPUs): scores S = Q K^T and the output P V take bf16 operands (q scaled, k, v, and the
+// probabilities P rounded to nearest even) with fp32 accumulation; the online softmax, its row maxima,
+// sums and log-sum-exp stay fp32 (FlashAttentionLanes.swift's code). The products run on the pair dot
+// product `dotPairs` (vdpbf16ps: 32 multiply-adds per instruction, twice the fp32 FMA's 16): bf16 values
+// travel in pairs packed into 32-bit words, the even element in the low half, paired along each
+// product's depth (head dim for S, keys for P V).
+//
+// Forward only: the model runs it where no gradient is taken (the no-gradient cycles, the Q-target step,
+// evaluation); a step that keeps activations runs the fp32 kernels, whose backward recomputes the same
+// fp32 softmax. Built in KernelsAVX512BF16 (real instruction) and the test-only KernelsLanes16 (emulated),
+// both 16 lanes, with FlashAttentionLanes.swift's softmax pieces. Head dims must be multiples of 16, the
+// query tile a multiple of 6, the key tiles multiples of 48 (FlashAttentionBuild's 16-lane rule).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Offsets (in 4-byte words) of one worker's workspace for the bf16 forward, and its size.
+struct BF16ForwardLayout {
+    let keyWords: Int, valueWords: Int, queryWords: Int, scores: Int, probabilityWords: Int, accumulator: Int
+    let rowMaximum: Int, rowSum: Int, corrections: Int, count: Int
+
+    init(paddedSeq: Int, headDim: Int, queryTile: Int, forwardKeyTile: Int) {
+        var at = 0
+        func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
+        keyWords = take(headDim / 2 * paddedSeq)
+        valueWords = take(paddedSeq / 2 * headDim)
+        queryWords = take(roundUp(queryTile, 6) * headDim / 2)
+        scores = take(roundUp(queryTile, 6) * forwardKeyTile)
+        probabilityWords = take(roundUp(queryTile, 6) * forwardKeyTile / 2)
+        accumulator = take(roundUp(queryTile, 6) * headDim)
+        rowMaximum = take(queryTile)
+        rowSum = take(queryTile)
+        corrections = take(roundUp(queryTile, 16))
+        count = at
+    }
+}
+
+/// Words one worker's workspace needs for flashAttentionForwardPairBF16.
+public func bf16FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
+    BF16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile).count
+}
+
+/// The bf16 bits of x rounded to nearest even (a NaN stays a quiet NaN), as Kernels' bfloat16Bits.
+@inline(__always)
+func bf16Bits(_ x: Float) -> UInt32 {
+    let bits = x.bitPattern
+    if x.isNaN { return (bits >> 16) | 0x0040 }
+    return (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
+}
+
+/// One word holding the pair (even, odd), each rounded to bf16.
+@inline(__always)
+func bf16Word(_ even: Float, _ odd: Float) -> UInt32 { bf16Bits(even) | (bf16Bits(odd) << 16) }
+
+/// C[6, 32] (+)= A[6, pairs] B[pairs, 32] in bf16 pairs: A(r, p) = a[r * aRow + p] (one word, broadcast),
+/// B row p = 32 words at b + p * ldb (two vectors).
+@inline(never)
+func bf16Tile6x2v(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<UInt32>, _ aRow: Int,
+                  _ b: UnsafePointer<UInt32>, _ ldb: Int, _ pairs: Int, _ accumulate: Bool) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
+    var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
+    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
+    var rb = UnsafeRawPointer(b)
+    let step = ldb &* 4
+    var p = 0
+    while p < pairs {
+        let b0 = rb.loadUnaligned(as: SIMD16<UInt32>.self)
+        let b1 = rb.loadUnaligned(fromByteOffset: 64, as: SIMD16<UInt32>.self)
+        var x = SIMD16<UInt32>(repeating: a0[p])
+        c00 = dotPairs(c00, x, b0); c01 = dotPairs(c01, x, b1)
+        x = SIMD16<UInt32>(repeating: a1[p])
+        c10 = dotPairs(c10, x, b0); c11 = dotPairs(c11, x, b1)
+        x = SIMD16<UInt32>(repeating: a2[p])
+        c20 = dotPairs(c20, x, b0); c21 = dotPairs(c21, x, b1)
+        x = SIMD16<UInt32>(repeating: a3[p])
+        c30 = dotPairs(c30, x, b0); c31 = dotPairs(c31, x, b1)
+        x = SIMD16<UInt32>(repeating: a4[p])
+        c40 = dotPairs(c40, x, b0); c41 = dotPairs(c41, x, b1)
+        x = SIMD16<UInt32>(repeating: a5[p])
+        c50 = dotPairs(c50, x, b0); c51 = dotPairs(c51, x, b1)
+        rb = rb.advanced(by: step)
+        p = p &+ 1
+    }
+    let rc = UnsafeMutableRawPointer(c), row = ldc * 4
+    @inline(__always) func put(_ value: SIMD16<Float>, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD16<Float>.self)
+    }
+    put(c00, 0); put(c01, 64)
+    put(c10, row); put(c11, row + 64)
+    put(c20, 2 * row); put(c21, 2 * row + 64)
+    put(c30, 3 * row); put(c31, 3 * row + 64)
+    put(c40, 4 * row); put(c41, 4 * row + 64)
+    put(c50, 5 * row); put(c51, 5 * row + 64)
+}
+
+/// C[6, 16] (+)= A[6, pairs] B[pairs, 16] (the one-vector remainder of bf16Tile6x2v).
+@inline(never)
+func bf16Tile6x1v(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<UInt32>, _ aRow: Int,
+                  _ b: UnsafePointer<UInt32>, _ ldb: Int, _ pairs: Int, _ accumulate: Bool) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero
+    let a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow
+    var rb = UnsafeRawPointer(b)
+    let step = ldb &* 4
+    var p = 0
+    while p < pairs {
+        let b0 = rb.loadUnaligned(as: SIMD16<UInt32>.self)
+        c0 = dotPairs(c0, SIMD16<UInt32>(repeating: a0[p]), b0)
+        c1 = dotPairs(c1, SIMD16<UInt32>(repeating: a1[p]), b0)
+        c2 = dotPairs(c2, SIMD16<UInt32>(repeating: a2[p]), b0)
+        c3 = dotPairs(c3, SIMD16<UInt32>(repeating: a3[p]), b0)
+        c4 = dotPairs(c4, SIMD16<UInt32>(repeating: a4[p]), b0)
+        c5 = dotPairs(c5, SIMD16<UInt32>(repeating: a5[p]), b0)
+        rb = rb.advanced(by: step)
+        p = p &+ 1
+    }
+    let rc = UnsafeMutableRawPointer(c), row = ldc * 4
+    @inline(__always) func put(_ value: SIMD16<Float>, _ offset: Int) {
+        let target = accumulate ? value + rc.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) : value
+        rc.storeBytes(of: target, toByteOffset: offset, as: SIMD16<Float>.self)
+    }
+    put(c0, 0); put(c1, row); put(c2, 2 * row); put(c3, 3 * row); put(c4, 4 * row); put(c5, 5 * row)
+}
+
+/// C[m, n] (+)= A[m, pairs] B[pairs, n] in bf16 pairs, m a multiple of 6, n of 16 (strides as in bf16Tile6x2v).
+@inline(never)
+func bf16TiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<UInt32>, _ aRow: Int,
+                      _ b: UnsafePointer<UInt32>, _ ldb: Int, m: Int, n: Int, pairs: Int, accumulate: Bool) {
+    var column = 0
+    while column + 32 <= n {
+        var row = 0
+        while row < m {
+            bf16Tile6x2v(c + row * ldc + column, ldc, a + row * aRow, aRow, b + column, ldb, pairs, accumulate)
+            row += 6
+        }
+        column += 32
+    }
+    if column < n {
+        var row = 0
+        while row < m {
+            bf16Tile6x1v(c + row * ldc + column, ldc, a + row * aRow, aRow, b + column, ldb, pairs, accumulate)
+            row += 6
+        }
+    }
+}
+
+/// words[j] = the bf16 pair (p[2j], p[2j+1]) for j < pairCount (p's values finite: probabilities).
+@inline(__always)
+func packProbabilityPairs(_ words: UnsafeMutablePointer<UInt32>, _ p: UnsafePointer<Float>, pairCount: Int) {
+    let source = UnsafeRawPointer(p), target = UnsafeMutableRawPointer(words)
+    let low = SIMD8<UInt64>(repeating: 0xFFFF_FFFF), half = SIMD8<UInt64>(repeating: 0x7FFF), one = SIMD8<UInt64>(repeating: 1)
+    let upper = SIMD8<UInt64>(repeating: 0xFFFF_0000)
+    var j = 0
+    while j + 8 <= pairCount {
+        let both = source.loadUnaligned(fromByteOffset: j &* 8, as: SIMD8<UInt64>.self)
+        let even = both & low, odd = both &>> 32
+        let word = (((odd &+ half &+ ((odd &>> 16) & one)) & upper) | ((even &+ half &+ ((even &>> 16) & one)) &>> 16))
+        target.storeBytes(of: SIMD8<UInt32>(truncatingIfNeeded: word), toByteOffset: j &* 4, as: SIMD8<UInt32>.self)
+        j &+= 8
+    }
+    while j < pairCount {
+        words[j] = bf16Word(p[2 * j], p[2 * j + 1])
+        j &+= 1
+    }
+}
+
+/// The bf16 forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
+/// logSumExp[i], as flashAttentionForwardPair but with bf16 products; keyTile only sizes nothing here
+/// (the same arguments as the fp32 kernel's, so both run through one driver call).
+@inline(never)
+public func flashAttentionForwardPairBF16(
+    _ out: UnsafeMutablePointer<Float>, outStride: Int, logSumExp: UnsafeMutablePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, qkvStride: Int,
+    seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
+    workspace: UnsafeMutablePointer<Float>
+) {
+    let layout = BF16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile)
+    let raw = UnsafeMutableRawPointer(workspace)
+    func words(_ offset: Int) -> UnsafeMutablePointer<UInt32> { (raw + offset * 4).assumingMemoryBound(to: UInt32.self) }
+    let keyWords = words(layout.keyWords), valueWords = words(layout.valueWords), queryWords = words(layout.queryWords)
+    let probabilityWords = words(layout.probabilityWords)
+    let scores = workspace + layout.scores, accumulator = workspace + layout.accumulator
+    let rowMaximum = workspace + layout.rowMaximum, rowSum = workspace + layout.rowSum, corrections = workspace + layout.corrections
+    let pairs = headDim / 2, probabilityStride = forwardKeyTile / 2
+    // K as words along the head dim: keyWords[p * paddedSeq + j] = (k[j][2p], k[j][2p+1]); zero past seq
+    for j in 0..<seq {
+        let row = k + j * qkvStride
+        for p in 0..<pairs { keyWords[p * paddedSeq + j] = bf16Word(row[2 * p], row[2 * p + 1]) }
+    }
+    for p in 0..<pairs { (keyWords + p * paddedSeq + seq).initialize(repeating: 0, count: paddedSeq - seq) }
+    // V as words along the keys: valueWords[jp * headDim + d] = (v[2jp][d], v[2jp+1][d]); zero rows past seq
+    for jp in 0..<(paddedSeq / 2) {
+        let line = valueWords + jp * headDim
+        let even = 2 * jp, odd = 2 * jp + 1
+        if odd < seq {
+            for d in 0..<headDim { line[d] = bf16Word(v[even * qkvStride + d], v[odd * qkvStride + d]) }
+        } else if even < seq {
+            for d in 0..<headDim { line[d] = bf16Word(v[even * qkvStride + d], 0) }
+        } else {
+            line.initialize(repeating: 0, count: headDim)
+        }
+    }
+    let factor = scale * log2e
+    var first = 0
+    while first < seq {
+        let rows = min(queryTile, seq - first), paddedRows = roundUp(rows, 6)
+        // (scale log2(e) q) as words along the head dim; zero rows up to a multiple of 6
+        for i in 0..<rows {
+            let row = q + (first + i) * qkvStride, line = queryWords + i * pairs
+            for p in 0..<pairs { line[p] = bf16Word(row[2 * p] * factor, row[2 * p + 1] * factor) }
+        }
+        (queryWords + rows * pairs).initialize(repeating: 0, count: (paddedRows - rows) * pairs)
+        accumulator.initialize(repeating: 0, count: paddedRows * headDim)
+        rowMaximum.initialize(repeating: -.infinity, count: rows)
+        rowSum.initialize(repeating: 0, count: rows)
+        var key = 0
+        while key < seq {
+            let keys = min(forwardKeyTile, seq - key), keyColumns = roundUp(keys, 16)
+            // S (base-2 units) on the tile, then each row's maximum over its valid keys
+            bf16TiledProduct(scores, forwardKeyTile, queryWords, pairs, keyWords + key, paddedSeq, m: paddedRows, n: keyColumns,
+                             pairs: pairs, accumulate: false)
+            for i in 0..<rows {
+                let line = scores + i * forwardKeyTile
+                let newMaximum = max(rowMaximum[i], lanesMaximum(line, keys))
+                corrections[i] = rowMaximum[i] - newMaximum
+                rowMaximum[i] = newMaximum
+            }
+            var i = 0
+            while i < rows {
+                let line = UnsafeMutableRawPointer(corrections + i)
+                storeLanes(exp2Lanes(loadLanes(line, 0)), line, 0)
+                i += laneCount
+            }
+            // P = 2^(S - max) in fp32 (zero past the valid keys, up to the next multiple of 16), the row
+            // sums from those fp32 values, the running output rescaled, then P as bf16 pairs along the keys
+            for i in 0..<rows {
+                let line = scores + i * forwardKeyTile
+                let sum = exponentiateRow(UnsafeMutableRawPointer(line), keys, rowMaximum[i])
+                let correction = corrections[i]
+                rowSum[i] = rowSum[i] * correction + sum
+                if correction != 1 {
+                    let o = UnsafeMutableRawPointer(accumulator + i * headDim)
+                    let scaleBy = SIMD16<Float>(repeating: correction)
+                    var d = 0
+                    while d < headDim {
+                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: SIMD16<Float>.self) * scaleBy, toByteOffset: d * 4, as: SIMD16<Float>.self)
+                        d += 16
+                    }
+                }
+                packProbabilityPairs(probabilityWords + i * probabilityStride, line, pairCount: keyColumns / 2)
+            }
+            (probabilityWords + rows * probabilityStride).initialize(repeating: 0, count: (paddedRows - rows) * probabilityStride)
+            // O += P V on the tile (pairs of keys; a lone last key pairs with a zero probability and value row)
+            bf16TiledProduct(accumulator, headDim, probabilityWords, probabilityStride, valueWords + key / 2 * headDim, headDim,
+                             m: paddedRows, n: headDim, pairs: (keys + 1) / 2, accumulate: true)
+            key += keys
+        }
+        for i in 0..<rows {
+            let scaleBy = 1 / rowSum[i]
+            let target = out + (first + i) * outStride, source = accumulator + i * headDim
+            for d in 0..<headDim { target[d] = source[d] * scaleBy }
+            logSumExp[first + i] = (rowMaximum[i] + log2f(rowSum[i])) * ln2
+        }
+        first += rows
+    }
+}
