@@ -12,37 +12,40 @@
 import Glibc
 #endif
 
-/// Offsets (in floats) of the parts of one worker's workspace, and its size.
-struct FlashWorkspaceLayout {
-    let keysTransposed: Int, valuesTransposed: Int, rowsPacked: Int, queryTile: Int, outputGradientTile: Int
-    let probabilities: Int, probabilityGradients: Int, accumulator: Int, rowMaximum: Int, rowSum: Int
-    let rowMaximumLanes: Int, corrections: Int, delta: Int, keyGradients: Int, valueGradients: Int, count: Int
+/// Offsets (in floats) of the parts of one worker's workspace, and its size. A tuple, not a struct: a
+/// struct's value witnesses would call weak `__swift_memcpyN_M` helpers compiled for this module's
+/// instruction set, which the linker may pick for baseline code of another module (see
+/// WideModuleSymbolTests).
+typealias FlashWorkspaceLayout = (keysTransposed: Int, valuesTransposed: Int, rowsPacked: Int, queryTile: Int, outputGradientTile: Int,
+                                  probabilities: Int, probabilityGradients: Int, accumulator: Int, rowMaximum: Int, rowSum: Int,
+                                  rowMaximumLanes: Int, corrections: Int, delta: Int, keyGradients: Int, valueGradients: Int, count: Int)
 
-    init(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) {
-        var at = 0
-        func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
-        keysTransposed = take(headDim * paddedSeq)
-        valuesTransposed = take(headDim * paddedSeq)
-        rowsPacked = take(paddedSeq * headDim)
-        self.queryTile = take(queryTile * headDim)
-        outputGradientTile = take(queryTile * headDim)
-        probabilities = take(queryTile * max(keyTile, forwardKeyTile))
-        probabilityGradients = take(queryTile * keyTile)
-        accumulator = take(queryTile * headDim)
-        rowMaximum = take(queryTile)
-        rowSum = take(queryTile)
-        rowMaximumLanes = take(roundUp(queryTile, 6) * laneCount)
-        corrections = take(roundUp(queryTile, laneCount))
-        delta = take(paddedSeq)
-        keyGradients = take(paddedSeq * headDim)
-        valueGradients = take(paddedSeq * headDim)
-        count = at
-    }
+@inline(__always)
+func flashWorkspaceLayout(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> FlashWorkspaceLayout {
+    var at = 0
+    func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
+    let keysTransposed = take(headDim * paddedSeq)
+    let valuesTransposed = take(headDim * paddedSeq)
+    let rowsPacked = take(paddedSeq * headDim)
+    let queryTileOffset = take(queryTile * headDim)
+    let outputGradientTile = take(queryTile * headDim)
+    let probabilities = take(queryTile * max(keyTile, forwardKeyTile))
+    let probabilityGradients = take(queryTile * keyTile)
+    let accumulator = take(queryTile * headDim)
+    let rowMaximum = take(queryTile)
+    let rowSum = take(queryTile)
+    let rowMaximumLanes = take(roundUp(queryTile, 6) * laneCount)
+    let corrections = take(roundUp(queryTile, laneCount))
+    let delta = take(paddedSeq)
+    let keyGradients = take(paddedSeq * headDim)
+    let valueGradients = take(paddedSeq * headDim)
+    return (keysTransposed, valuesTransposed, rowsPacked, queryTileOffset, outputGradientTile, probabilities, probabilityGradients,
+            accumulator, rowMaximum, rowSum, rowMaximumLanes, corrections, delta, keyGradients, valueGradients, at)
 }
 
 /// Floats one worker's workspace needs for flashAttentionForwardPair / BackwardPair.
 public func flashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
-    FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile).count
+    flashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile).count
 }
 
 /// C[6, 2L] (+)= A[6, depth] B[depth, 2L] (L = laneCount); A(r, d) = a[r * aRow + d * aDepth], B row d at
@@ -364,7 +367,7 @@ public func flashAttentionForwardPair(
     seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
     workspace: UnsafeMutablePointer<Float>
 ) {
-    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+    let layout = flashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
     let kt = workspace + layout.keysTransposed, qTile = workspace + layout.queryTile
     let scores = workspace + layout.probabilities, accumulator = workspace + layout.accumulator
     let rowMaximum = workspace + layout.rowMaximum, rowSum = workspace + layout.rowSum
@@ -438,7 +441,7 @@ public func flashAttentionBackwardPair(
     seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
     workspace: UnsafeMutablePointer<Float>
 ) {
-    let layout = FlashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+    let layout = flashWorkspaceLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
     let kt = workspace + layout.keysTransposed, vt = workspace + layout.valuesTransposed
     let qTile = workspace + layout.queryTile, dOTile = workspace + layout.outputGradientTile
     let p = workspace + layout.probabilities, dS = workspace + layout.probabilityGradients

@@ -15,30 +15,30 @@
 import Glibc
 #endif
 
-/// Offsets (in 4-byte words) of one worker's workspace for the bf16 forward, and its size.
-struct BF16ForwardLayout {
-    let keyWords: Int, valueWords: Int, queryWords: Int, scores: Int, probabilityWords: Int, accumulator: Int
-    let rowMaximum: Int, rowSum: Int, corrections: Int, count: Int
+/// Offsets (in 4-byte words) of one worker's workspace for the bf16 forward, and its size (a tuple, as
+/// FlashWorkspaceLayout, for the same reason).
+typealias BF16ForwardLayout = (keyWords: Int, valueWords: Int, queryWords: Int, scores: Int, probabilityWords: Int, accumulator: Int,
+                               rowMaximum: Int, rowSum: Int, corrections: Int, count: Int)
 
-    init(paddedSeq: Int, headDim: Int, queryTile: Int, forwardKeyTile: Int) {
-        var at = 0
-        func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
-        keyWords = take(headDim / 2 * paddedSeq)
-        valueWords = take(paddedSeq / 2 * headDim)
-        queryWords = take(roundUp(queryTile, 6) * headDim / 2)
-        scores = take(roundUp(queryTile, 6) * forwardKeyTile)
-        probabilityWords = take(roundUp(queryTile, 6) * forwardKeyTile / 2)
-        accumulator = take(roundUp(queryTile, 6) * headDim)
-        rowMaximum = take(queryTile)
-        rowSum = take(queryTile)
-        corrections = take(roundUp(queryTile, 16))
-        count = at
-    }
+@inline(__always)
+func bf16ForwardLayout(paddedSeq: Int, headDim: Int, queryTile: Int, forwardKeyTile: Int) -> BF16ForwardLayout {
+    var at = 0
+    func take(_ n: Int) -> Int { defer { at += (n + 15) / 16 * 16 }; return at }
+    let keyWords = take(headDim / 2 * paddedSeq)
+    let valueWords = take(paddedSeq / 2 * headDim)
+    let queryWords = take(roundUp(queryTile, 6) * headDim / 2)
+    let scores = take(roundUp(queryTile, 6) * forwardKeyTile)
+    let probabilityWords = take(roundUp(queryTile, 6) * forwardKeyTile / 2)
+    let accumulator = take(roundUp(queryTile, 6) * headDim)
+    let rowMaximum = take(queryTile)
+    let rowSum = take(queryTile)
+    let corrections = take(roundUp(queryTile, 16))
+    return (keyWords, valueWords, queryWords, scores, probabilityWords, accumulator, rowMaximum, rowSum, corrections, at)
 }
 
 /// Words one worker's workspace needs for flashAttentionForwardPairBF16.
 public func bf16FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int, keyTile: Int, forwardKeyTile: Int) -> Int {
-    BF16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile).count
+    bf16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile).count
 }
 
 /// The bf16 bits of x rounded to nearest even (a NaN stays a quiet NaN), as Kernels' bfloat16Bits.
@@ -177,7 +177,7 @@ public func flashAttentionForwardPairBF16(
     seq: Int, headDim: Int, scale: Float, queryTile: Int, keyTile: Int, forwardKeyTile: Int, paddedSeq: Int,
     workspace: UnsafeMutablePointer<Float>
 ) {
-    let layout = BF16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile)
+    let layout = bf16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile)
     let raw = UnsafeMutableRawPointer(workspace)
     func words(_ offset: Int) -> UnsafeMutablePointer<UInt32> { (raw + offset * 4).assumingMemoryBound(to: UInt32.self) }
     let keyWords = words(layout.keyWords), valueWords = words(layout.valueWords), queryWords = words(layout.queryWords)
