@@ -107,11 +107,16 @@ public struct FlashAttentionBuild: @unchecked Sendable {
         (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : []) + (KernelsCPU.hasAVX512BF16 ? [avx512BF16Forward] : [])
     }
 
-    /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on a small random layer
-    /// (2 heads x 32, 77 tokens, two forward key tiles): outputs within 3e-2 of the largest, log-sum-exps
-    /// within 3e-2 absolute, nothing NaN. Guards a bf16 forward the tests could only run emulated.
+    /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on two small random layers
+    /// (2 heads x 32 over 77 tokens, two forward key tiles; 1 head x 48 over 40 tokens, the products'
+    /// one-vector remainder): outputs within 3e-2 of the largest, log-sum-exps within 3e-2 absolute,
+    /// nothing NaN. Guards a bf16 forward the tests could only run emulated.
     public static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild) -> Bool {
-        let batch = 1, seq = 77, heads = 2, headDim = 32, dim = heads * headDim
+        forwardAgrees(candidate, reference, seq: 77, heads: 2, headDim: 32) && forwardAgrees(candidate, reference, seq: 40, heads: 1, headDim: 48)
+    }
+
+    static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int) -> Bool {
+        let batch = 1, dim = heads * headDim
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         let qkv = Tensor<Float>(shape: [seq, 3 * dim])
         for i in 0..<qkv.count {

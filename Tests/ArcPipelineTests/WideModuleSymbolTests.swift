@@ -44,4 +44,29 @@ final class WideModuleSymbolTests: XCTestCase {
         print("checked \(Set(symbols).count) __swift_* helpers in \(binary)")
         XCTAssertEqual(wide, [], "helpers compiled with wide instructions, which baseline code may call: \(wide)")
     }
+
+    /// The cause, checked where it starts: the objects of the wide modules that the executable links (its
+    /// link list) define no weak symbol except their own module's (mangled with its name) and constant
+    /// data every module may share (reflection version, mangled-name strings). A shared specialization
+    /// of a standard-library generic (SIMD sum() / max() were) or a struct's value witness would show here.
+    func testWideModulesDefineNoSharedWeakCode() throws {
+        let binary = try PipelineExecutable.url()
+        let list = binary.deletingLastPathComponent().appendingPathComponent("arc-pipeline.product/Objects.LinkFileList")
+        let objects = try String(contentsOf: list, encoding: .utf8).split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")) }
+        let modules = ["KernelsAVX2": "$s11KernelsAVX2", "KernelsAVX512": "$s13KernelsAVX512", "KernelsAVX512BF16": "$s17KernelsAVX512BF16"]
+        var checked = Set<String>(), offending = [String]()
+        for object in objects {
+            guard let (module, prefix) = modules.first(where: { object.contains("/\($0.key).build/") }) else { continue }
+            checked.insert(module)
+            for line in try run("/usr/bin/nm", [object]).split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 2)
+                guard parts.count == 3, parts[1] == "W" || parts[1] == "V" else { continue }
+                let name = String(parts[2])
+                if name.hasPrefix(prefix) || name == "__swift_reflection_version" || name.hasPrefix("symbolic") { continue }
+                offending.append("\(module): \(name)")
+            }
+        }
+        XCTAssertEqual(checked, Set(modules.keys), "the link list \(list.path) should name objects of every wide module")
+        XCTAssertEqual(offending, [], "weak symbols a wide module shares with others (the linker keeps one copy for all)")
+    }
 }

@@ -41,6 +41,21 @@ final class FlashAttentionBF16Tests: XCTestCase {
         }
     }
 
+    /// P to bf16 pairs (the forward's vector packing) bit for bit against the scalar rounding, ties and
+    /// values around them included.
+    func testProbabilityPairsRoundToNearestEven() {
+        var generator = SplitMix64(seed: 22)
+        var p = (0..<200).map { _ in Float(generator.nextUnit()) }
+        p += [Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000), Float(bitPattern: 0x3E80_7FFF), Float(bitPattern: 0x3E80_8001),
+              1, 0, 0x1p-125, Float(bitPattern: 0x3C01_8000), 0.3, Float(bitPattern: 0x3F82_8000)]  // 105 pairs: a scalar tail too
+        var words = [UInt32](repeating: 0, count: p.count / 2)
+        p.withUnsafeBufferPointer { source in bf16ProbabilityPairs(&words, source.baseAddress!, pairCount: p.count / 2) }
+        for j in 0..<(p.count / 2) {
+            let expected = UInt32(bfloat16Bits(p[2 * j])) | UInt32(bfloat16Bits(p[2 * j + 1])) << 16
+            XCTAssertEqual(words[j], expected, "pair \(j): (\(p[2 * j]), \(p[2 * j + 1]))")
+        }
+    }
+
     struct Shape {
         let batch: Int, seq: Int, heads: Int, headDim: Int, queryTile: Int, forwardTile: Int
         var magnitude: Float = 1

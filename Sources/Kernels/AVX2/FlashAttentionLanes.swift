@@ -285,7 +285,7 @@ func exponentiateRow(_ line: UnsafeMutableRawPointer, _ valid: Int, _ shift: Flo
         storeLanes(a, line, full)
         sum1 += a
     }
-    return ((sum0 + sum1) + (sum2 + sum3)).sum()
+    return horizontalSum((sum0 + sum1) + (sum2 + sum3))
 }
 
 /// p[j] = 2^(p[j] - shift) and g[j] = p[j] * (g[j] - delta) for j < valid, both 0 up to the next
@@ -395,7 +395,7 @@ public func flashAttentionForwardPair(
             // online softmax: new row max, corrections 2^(old max - new max) L rows at a time,
             // P = 2^(S - max) with the row sums, then the running sums and outputs rescaled
             for i in 0..<rows {
-                let newMaximum = max(rowMaximum[i], UnsafeRawPointer(lanes + i * laneCount).loadUnaligned(as: FloatLanes.self).max())
+                let newMaximum = max(rowMaximum[i], horizontalMaximum(UnsafeRawPointer(lanes + i * laneCount).loadUnaligned(as: FloatLanes.self)))
                 corrections[i] = rowMaximum[i] - newMaximum
                 rowMaximum[i] = newMaximum
             }
@@ -462,7 +462,7 @@ public func flashAttentionBackwardPair(
             sum = sum.addingProduct(a.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self), b.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self))
             d += laneCount
         }
-        delta[i] = sum.sum()
+        delta[i] = horizontalSum(sum)
     }
     var first = 0
     while first < seq {

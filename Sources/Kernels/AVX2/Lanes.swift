@@ -14,3 +14,23 @@ typealias UInt16Lanes = SIMD8<UInt16>
 
 /// 0, 1, ..., laneCount - 1.
 @inline(__always) var laneIndices: Int32Lanes { Int32Lanes(0, 1, 2, 3, 4, 5, 6, 7) }
+
+// Reductions written here rather than the standard library's SIMD sum() / max(): those are emitted as
+// shared (weak) specializations that every module using them defines under one name, and the linker
+// would keep one copy for all, compiled for whichever module's instruction set came first
+// (WideModuleSymbolTests). Pairwise halving.
+
+/// The sum of the lanes.
+@inline(__always) func horizontalSum(_ v: FloatLanes) -> Float {
+    let four = v.lowHalf + v.highHalf, two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
+/// The largest lane (NaN lanes ignored unless all are NaN in a half).
+@inline(__always) func horizontalMaximum(_ v: FloatLanes) -> Float {
+    var four = v.lowHalf
+    four.replace(with: v.highHalf, where: v.highHalf .> four)
+    var two = four.lowHalf
+    two.replace(with: four.highHalf, where: four.highHalf .> two)
+    return two[1] > two[0] ? two[1] : two[0]
+}

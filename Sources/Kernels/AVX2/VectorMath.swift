@@ -44,7 +44,7 @@ public func lanesExponentialShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ c
         sum1 += b
         j += 2 * laneCount
     }
-    var total = (sum0 + sum1).sum()
+    var total = horizontalSum(sum0 + sum1)
     while j < count {
         var lane = FloatLanes(repeating: -100)
         lane[0] = x[j] - shift
@@ -99,7 +99,7 @@ public func lanesMaximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
             lanes.replace(with: v, where: v .> lanes)
             j += laneCount
         }
-        best = lanes.max()
+        best = horizontalMaximum(lanes)
     }
     while j < count {
         if x[j] > best { best = x[j] }
@@ -118,7 +118,7 @@ public func lanesDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ cou
         lanes1 += ra.loadUnaligned(fromByteOffset: j * 4 + laneBytes, as: FloatLanes.self) * rb.loadUnaligned(fromByteOffset: j * 4 + laneBytes, as: FloatLanes.self)
         j += 2 * laneCount
     }
-    var sum = (lanes0 + lanes1).sum()
+    var sum = horizontalSum(lanes0 + lanes1)
     while j < count {
         sum += a[j] * b[j]
         j += 1

@@ -167,6 +167,12 @@ func packProbabilityPairs(_ words: UnsafeMutablePointer<UInt32>, _ p: UnsafePoin
     }
 }
 
+/// packProbabilityPairs for tests: words[j] = the bf16 pair (p[2j], p[2j+1]), each rounded to nearest even.
+@inline(never)
+public func bf16ProbabilityPairs(_ words: UnsafeMutablePointer<UInt32>, _ p: UnsafePointer<Float>, pairCount: Int) {
+    packProbabilityPairs(words, p, pairCount: pairCount)
+}
+
 /// The bf16 forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
 /// logSumExp[i], as flashAttentionForwardPair but with bf16 products; keyTile only sizes nothing here
 /// (the same arguments as the fp32 kernel's, so both run through one driver call).
