@@ -73,7 +73,7 @@ let package = Package(
         // Test only: KernelsAVX512's 16-lane attention source compiled for AVX2, so any AVX2 machine tests its logic.
         .target(name: "KernelsLanes16", path: "Tests/KernelsLanes16", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "KernelsAVX512", "KernelsLanes16", "HRM", "TestHelpers"]),
-        .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "TestHelpers"]),
+        .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "KernelsLanes16", "TestHelpers"]),
         // Test only: counts heap allocations (the C allocation functions, forwarded to glibc) for StepAllocationTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "HRM", "Kernels", "ARCCore", "TestHelpers", "AllocationCounter"]),

@@ -96,6 +96,12 @@ struct BlockWeights {
 /// blocked, forward + backward: 0.92x at S 145 (12x12 canvas), 1.03x at S 257, 1.15x at S 901.
 public let flashAttentionMinimumSequence = 200
 
+/// Tests only: a bf16 attention forward (the emulated build of the test-only KernelsLanes16) that models
+/// created while it is set use for steps without gradient, whatever their matmul precision, and size
+/// their attention scratch for. Production leaves it nil (then: FlashAttentionBuild.bf16Forward under
+/// native bf16 matmuls).
+nonisolated(unsafe) var bf16AttentionForTests: FlashAttentionBuild? = nil
+
 /// The sequence geometry of one inner step, from its carry: grid tokens per example, rows per slot,
 /// RoPE positions per row (nil = 0 ..< seq), and the attention scratch for that length (the blocked
 /// kernel's too when the sequence is short enough to run it).
@@ -112,7 +118,7 @@ struct StepGeometry<T: KernelScalar> {
         self.tokens = tokens
         self.seq = seq
         self.positions = positions
-        attention = AttentionScratch(seq: seq, headDim: headDim)
+        attention = AttentionScratch(seq: seq, headDim: headDim, extraBuilds: bf16AttentionForTests.map { [$0] } ?? [])
         blockedAttention = seq < flashAttentionMinimumSequence ? BlockedAttentionScratch(seq: seq) : nil
     }
 }
@@ -385,7 +391,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("attention") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
                 blockedAttentionForward(attention, qkv, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
-            } else if save == nil, bf16Matmul?.isNative == true, let bf16 = FlashAttentionBuild.bf16Forward, g.attention.runs(bf16) {
+            } else if save == nil, let bf16 = bf16AttentionForTests ?? (bf16Matmul?.isNative == true ? FlashAttentionBuild.bf16Forward : nil),
+                      g.attention.runs(bf16) {
                 // bf16 products where no gradient is taken (the matmuls are bf16 here too); a step that keeps
                 // activations stays fp32, so its backward recomputes the softmax its forward used
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim,
