@@ -357,6 +357,41 @@ func scaleRows(_ t: UnsafeMutablePointer<Float>, rowStride: Int, _ x: UnsafePoin
     }
 }
 
+/// The online softmax on one tile of scores (rows at `stride`, base-2 units), given each row's maximum over
+/// the tile's valid keys: new row maxima, corrections 2^(old max - new max) L rows at a time, P = 2^(S - max)
+/// in place (zero past the valid keys up to the next multiple of L) with the row sums, then the running
+/// sums and the output rows rescaled. Shared by the fp32 and the bf16 forward (FlashAttentionBF16.swift).
+@inline(__always)
+func onlineSoftmaxTile(_ scores: UnsafeMutablePointer<Float>, stride: Int, rows: Int, keys: Int, rowMaximum: UnsafeMutablePointer<Float>,
+                       rowSum: UnsafeMutablePointer<Float>, corrections: UnsafeMutablePointer<Float>, accumulator: UnsafeMutablePointer<Float>,
+                       headDim: Int, tileMaximum: (Int) -> Float) {
+    for i in 0..<rows {
+        let newMaximum = max(rowMaximum[i], tileMaximum(i))
+        corrections[i] = rowMaximum[i] - newMaximum
+        rowMaximum[i] = newMaximum
+    }
+    var i = 0
+    while i < rows {
+        let line = UnsafeMutableRawPointer(corrections + i)
+        storeLanes(exp2Lanes(loadLanes(line, 0)), line, 0)
+        i += laneCount
+    }
+    for i in 0..<rows {
+        let sum = exponentiateRow(UnsafeMutableRawPointer(scores + i * stride), keys, rowMaximum[i])
+        let correction = corrections[i]
+        rowSum[i] = rowSum[i] * correction + sum
+        if correction != 1 {
+            let o = UnsafeMutableRawPointer(accumulator + i * headDim)
+            let factor = FloatLanes(repeating: correction)
+            var d = 0
+            while d < headDim {
+                o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self) * factor, toByteOffset: d * 4, as: FloatLanes.self)
+                d += laneCount
+            }
+        }
+    }
+}
+
 /// Forward of one (batch, head) pair: out rows (stride outStride) = softmax(scale q k^T) v and
 /// logSumExp[i] = log sum_j exp(scale q_i k_j), q/k/v rows of headDim floats at stride qkvStride.
 /// Tiles of forwardKeyTile keys; keyTile (the backward's) only places the workspace's parts.
@@ -392,32 +427,9 @@ public func flashAttentionForwardPair(
             // folded into the store (the last tile's zero-padded columns are left out of it)
             scoreProductRowMaximum(scores, forwardKeyTile, qTile, headDim, kt + key, paddedSeq, m: paddedRows, n: keyColumns, valid: keys,
                                    depth: headDim, lanes: lanes)
-            // online softmax: new row max, corrections 2^(old max - new max) L rows at a time,
-            // P = 2^(S - max) with the row sums, then the running sums and outputs rescaled
-            for i in 0..<rows {
-                let newMaximum = max(rowMaximum[i], horizontalMaximum(UnsafeRawPointer(lanes + i * laneCount).loadUnaligned(as: FloatLanes.self)))
-                corrections[i] = rowMaximum[i] - newMaximum
-                rowMaximum[i] = newMaximum
-            }
-            var i = 0
-            while i < rows {
-                let line = UnsafeMutableRawPointer(corrections + i)
-                storeLanes(exp2Lanes(loadLanes(line, 0)), line, 0)
-                i += laneCount
-            }
-            for i in 0..<rows {
-                let sum = exponentiateRow(UnsafeMutableRawPointer(scores + i * forwardKeyTile), keys, rowMaximum[i])
-                let correction = corrections[i]
-                rowSum[i] = rowSum[i] * correction + sum
-                if correction != 1 {
-                    let o = UnsafeMutableRawPointer(accumulator + i * headDim)
-                    let factor = FloatLanes(repeating: correction)
-                    var d = 0
-                    while d < headDim {
-                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: FloatLanes.self) * factor, toByteOffset: d * 4, as: FloatLanes.self)
-                        d += laneCount
-                    }
-                }
+            onlineSoftmaxTile(scores, stride: forwardKeyTile, rows: rows, keys: keys, rowMaximum: rowMaximum, rowSum: rowSum, corrections: corrections,
+                              accumulator: accumulator, headDim: headDim) { i in
+                horizontalMaximum(UnsafeRawPointer(lanes + i * laneCount).loadUnaligned(as: FloatLanes.self))
             }
             // O += P V on the tile (valid keys only)
             tiledProduct(accumulator, headDim, scores, forwardKeyTile, 1, vPacked + key * headDim, headDim, m: paddedRows, n: headDim, depth: keys, accumulate: true)

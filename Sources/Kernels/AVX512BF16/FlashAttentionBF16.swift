@@ -228,35 +228,12 @@ public func flashAttentionForwardPairBF16(
             // S (base-2 units) on the tile, then each row's maximum over its valid keys
             bf16TiledProduct(scores, forwardKeyTile, queryWords, pairs, keyWords + key, paddedSeq, m: paddedRows, n: keyColumns,
                              pairs: pairs, accumulate: false)
-            for i in 0..<rows {
-                let line = scores + i * forwardKeyTile
-                let newMaximum = max(rowMaximum[i], lanesMaximum(line, keys))
-                corrections[i] = rowMaximum[i] - newMaximum
-                rowMaximum[i] = newMaximum
-            }
-            var i = 0
-            while i < rows {
-                let line = UnsafeMutableRawPointer(corrections + i)
-                storeLanes(exp2Lanes(loadLanes(line, 0)), line, 0)
-                i += laneCount
-            }
             // P = 2^(S - max) in fp32 (zero past the valid keys, up to the next multiple of 16), the row
-            // sums from those fp32 values, the running output rescaled, then P as bf16 pairs along the keys
+            // sums from those fp32 values, the running output rescaled; then P as bf16 pairs along the keys
+            onlineSoftmaxTile(scores, stride: forwardKeyTile, rows: rows, keys: keys, rowMaximum: rowMaximum, rowSum: rowSum, corrections: corrections,
+                              accumulator: accumulator, headDim: headDim) { i in lanesMaximum(scores + i * forwardKeyTile, keys) }
             for i in 0..<rows {
-                let line = scores + i * forwardKeyTile
-                let sum = exponentiateRow(UnsafeMutableRawPointer(line), keys, rowMaximum[i])
-                let correction = corrections[i]
-                rowSum[i] = rowSum[i] * correction + sum
-                if correction != 1 {
-                    let o = UnsafeMutableRawPointer(accumulator + i * headDim)
-                    let scaleBy = SIMD16<Float>(repeating: correction)
-                    var d = 0
-                    while d < headDim {
-                        o.storeBytes(of: o.loadUnaligned(fromByteOffset: d * 4, as: SIMD16<Float>.self) * scaleBy, toByteOffset: d * 4, as: SIMD16<Float>.self)
-                        d += 16
-                    }
-                }
-                packProbabilityPairs(probabilityWords + i * probabilityStride, line, pairCount: keyColumns / 2)
+                packProbabilityPairs(probabilityWords + i * probabilityStride, scores + i * forwardKeyTile, pairCount: keyColumns / 2)
             }
             (probabilityWords + rows * probabilityStride).initialize(repeating: 0, count: (paddedRows - rows) * probabilityStride)
             // O += P V on the tile (pairs of keys; a lone last key pairs with a zero probability and value row)
