@@ -8,7 +8,9 @@
 // Float runs the register-tiled kernels of FlashAttentionLanes.swift where the CPU and the shapes allow:
 // 16 lanes (KernelsAVX512) on a CPU with AVX-512 and head dims that are multiples of 16, else 8 lanes
 // (KernelsAVX2) with AVX2 + FMA and head dims that are multiples of 8; everything else runs the portable
-// tiles below (BLAS gemm). The blocked kernel of Attention.swift is the test oracle.
+// tiles below (BLAS gemm). Under native bf16 matmuls on a CPU with AVX512_BF16, the model's steps without
+// gradient run the forward with bf16 products of KernelsAVX512BF16 (FlashAttentionBuild.bf16Forward). The
+// blocked kernel of Attention.swift is the test oracle.
 import KernelsAVX2
 import KernelsAVX512
 import KernelsAVX512BF16
