@@ -65,7 +65,7 @@ let package = Package(
 
         // Helpers shared by the test targets (finite differences, tolerances, the reference's fixtures, the built
         // executable, test folders and the offline mirror, a loopback HTTP server).
-        .target(name: "TestHelpers", dependencies: ["Kernels", "HRM"], path: "Tests/TestHelpers"),
+        .target(name: "TestHelpers", dependencies: ["Kernels", "KernelsLanes16", "HRM"], path: "Tests/TestHelpers"),
 
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),

@@ -22,11 +22,7 @@ final class BF16AttentionStepTests: XCTestCase {
         hiddenSize: 32, numHeads: 2, expansion: 4, hLayers: 1, lLayers: 1, hCycles: 2, lCycles: 2, haltMaxSteps: 2,
         puzzleEmbeddingDim: 32, numPuzzleIdentifiers: 4, vocabSize: 12, seqLen: 256)
 
-    static let emulated = FlashAttentionBuild(
-        name: "bf16 forward, emulated", laneCount: 16,
-        workspaceCount: { max(KernelsLanes16.bf16FlashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4),
-                              KernelsLanes16.flashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4)) },
-        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPair)
+    static let emulated = LaneBuilds.bf16Emulated
 
     enum Part { case innerStep, recordedStepOnly }
 

@@ -11,13 +11,8 @@ import XCTest
 final class FlashAttentionBF16Tests: XCTestCase {
     override func setUp() { KernelThreads.configure(threads: 2) }
 
-    /// KernelsLanes16's bf16 forward (emulated instruction) with its fp32 backward, as the AVX-512 BF16
-    /// build pairs them.
-    static let emulatedBuild = FlashAttentionBuild(
-        name: "bf16 forward, emulated", laneCount: 16,
-        workspaceCount: { max(KernelsLanes16.bf16FlashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4),
-                              KernelsLanes16.flashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4)) },
-        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPair)
+    /// KernelsLanes16's bf16 forward (emulated instruction) with its fp32 backward (TestHelpers).
+    static let emulatedBuild = LaneBuilds.bf16Emulated
 
     func bf16(_ x: Float) -> Double { Double(roundedToBFloat16(x)) }
 

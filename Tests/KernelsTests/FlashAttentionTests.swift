@@ -308,11 +308,8 @@ final class FlashAttentionTests: XCTestCase {
         return Result(out: out.array, logSumExp: lse.array, dq: split(dqkv, shape, part: 0), dk: split(dqkv, shape, part: 1), dv: split(dqkv, shape, part: 2))
     }
 
-    /// KernelsLanes16 as a FlashAttentionBuild: the 16-lane code through the driver's own calls (those
-    /// the AVX-512 build gets), on two workers.
-    static let sixteenLaneBuild = FlashAttentionBuild(
-        name: "16 lanes built for AVX2", laneCount: 16, workspaceCount: KernelsLanes16.flashWorkspaceCount,
-        forwardPair: KernelsLanes16.flashAttentionForwardPair, backwardPair: KernelsLanes16.flashAttentionBackwardPair)
+    /// KernelsLanes16 as a FlashAttentionBuild (TestHelpers): the 16-lane code through the driver's own calls.
+    static let sixteenLaneBuild = LaneBuilds.sixteen
 
     static func flash(_ shape: Shape, _ qkv: Tensor<Float>, _ dout: Tensor<Float>, build: FlashAttentionBuild) -> Result {
         let rows = shape.batch * shape.seq

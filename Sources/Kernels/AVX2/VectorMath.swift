@@ -150,6 +150,15 @@ public func lanesSiluProductBackward(_ dGate: UnsafeMutablePointer<Float>, _ dUp
     }
 }
 
+/// The bf16 bits of x (in the low 16 bits) rounded to nearest even, a NaN kept a quiet NaN: Kernels'
+/// bfloat16Bits, here for the converters' tails and the bf16 attention's packing (FlashAttentionBF16.swift).
+@inline(__always)
+func bf16Bits(_ x: Float) -> UInt32 {
+    let bits = x.bitPattern
+    if x.isNaN { return (bits >> 16) | 0x0040 }
+    return (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
+}
+
 /// destination[i] = the bf16 bits of source[i], rounded to nearest even, NaN kept a (quiet) NaN: the same
 /// bits as Kernels' bfloat16Bits. The bf16 matmuls convert every operand with it (BF16Matmul.swift).
 @inline(never)
@@ -167,9 +176,7 @@ public func lanesConvertToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, 
         i &+= laneCount
     }
     while i < count {
-        let bits = source[i].bitPattern
-        destination[i] = source[i].isNaN ? UInt16(truncatingIfNeeded: bits >> 16) | 0x0040
-            : UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        destination[i] = UInt16(truncatingIfNeeded: bf16Bits(source[i]))
         i &+= 1
     }
 }
@@ -192,9 +199,7 @@ public func lanesRoundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ s
         i &+= laneCount
     }
     while i < count {
-        let bits = source[i].bitPattern
-        destination[i] = Float(bitPattern: source[i].isNaN ? (bits & 0xFFFF_0000) | 0x0040_0000
-            : (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+        destination[i] = Float(bitPattern: bf16Bits(source[i]) << 16)
         i &+= 1
     }
 }

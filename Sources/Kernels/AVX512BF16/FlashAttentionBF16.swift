@@ -41,14 +41,6 @@ public func bf16FlashWorkspaceCount(paddedSeq: Int, headDim: Int, queryTile: Int
     bf16ForwardLayout(paddedSeq: paddedSeq, headDim: headDim, queryTile: queryTile, forwardKeyTile: forwardKeyTile).count
 }
 
-/// The bf16 bits of x rounded to nearest even (a NaN stays a quiet NaN), as Kernels' bfloat16Bits.
-@inline(__always)
-func bf16Bits(_ x: Float) -> UInt32 {
-    let bits = x.bitPattern
-    if x.isNaN { return (bits >> 16) | 0x0040 }
-    return (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
-}
-
 /// One word holding the pair (even, odd), each rounded to bf16.
 @inline(__always)
 func bf16Word(_ even: Float, _ odd: Float) -> UInt32 { bf16Bits(even) | (bf16Bits(odd) << 16) }
