@@ -96,9 +96,9 @@ struct BlockWeights {
 /// blocked, forward + backward: 0.92x at S 145 (12x12 canvas), 1.03x at S 257, 1.15x at S 901.
 public let flashAttentionMinimumSequence = 200
 
-/// Tests only: a bf16 attention forward (the emulated build of the test-only KernelsLanes16) that models
-/// created while it is set use for steps without gradient, whatever their matmul precision, and size
-/// their attention scratch for. Production leaves it nil (then: FlashAttentionBuild.bf16Forward under
+/// Tests only: a bf16 attention build (an emulated one of the test-only KernelsLanes16) that models created
+/// while it is set run whatever their matmul precision (in steps with gradient only if it is trainable),
+/// and size their attention scratch for. Production leaves it nil (then: FlashAttentionBuild.bf16 under
 /// native bf16 matmuls).
 nonisolated(unsafe) var bf16AttentionForTests: FlashAttentionBuild? = nil
 
@@ -286,6 +286,15 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
 
     /// body(the geometry's RoPE positions, nil for 0 ..< seq).
     @inline(__always)
+    /// The bf16 attention build blockForward / blockBackward run on geometry g (nil: the fp32 kernels): the
+    /// tests' hook, else FlashAttentionBuild.bf16 under native bf16 matmuls, where the scratch takes it.
+    func bf16Attention(_ g: StepGeometry<T>) -> FlashAttentionBuild? {
+        guard let build = bf16AttentionForTests ?? (bf16Matmul?.isNative == true ? FlashAttentionBuild.bf16 : nil), g.attention.runs(build) else {
+            return nil
+        }
+        return build
+    }
+
     func withPositions<R>(_ g: StepGeometry<T>, _ body: (UnsafePointer<Int32>?) -> R) -> R {
         guard let positions = g.positions else { return body(nil) }
         return positions.withUnsafeBufferPointer { body($0.baseAddress) }
@@ -391,10 +400,9 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("attention") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
                 blockedAttentionForward(attention, qkv, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
-            } else if save == nil, let bf16 = bf16AttentionForTests ?? (bf16Matmul?.isNative == true ? FlashAttentionBuild.bf16Forward : nil),
-                      g.attention.runs(bf16) {
-                // bf16 products where no gradient is taken (the matmuls are bf16 here too); a step that keeps
-                // activations stays fp32, so its backward recomputes the softmax its forward used
+            } else if let bf16 = bf16Attention(g), save == nil || bf16.trainable {
+                // bf16 products (the matmuls are bf16 here too); a step that keeps activations only with a
+                // trainable build, whose backward recomputes the softmax this forward computes
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim,
                                  build: bf16)
             } else {
@@ -673,6 +681,10 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("attention backward") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
                 blockedAttentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
+            } else if let bf16 = bf16Attention(g), bf16.trainable {
+                // the build the forward ran (bf16Attention(g) is the same for both)
+                attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer,
+                                  scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim, build: bf16)
             } else {
                 attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer,
                                   scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)

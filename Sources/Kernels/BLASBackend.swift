@@ -261,9 +261,15 @@ public enum BLASBackend {
         return "BLAS: \(libraryName), kernel set \(inUse), \(verdict); \(check); CPU: \(cpu.modelName)"
             + (note.isEmpty ? "" : "\n  (\(note))")
             + "\n  fp32 matmuls: \(matmul.description)"
-            + "\n  attention (Float, head dim 32): \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue); bf16 forward "
-            + "where no gradient is taken (native --precision bf16): "
-            + (FlashAttentionBuild.bf16Forward != nil ? "AVX512_BF16, self-check passed"
-               : KernelsCPU.hasAVX512BF16 ? "OFF (its self-check against the fp32 kernels FAILED)" : "none (no AVX512_BF16)")
+            + "\n  attention (Float, head dim 32): \(AttentionScratch<Float>(seq: 1, headDim: 32).kernels(path: .automatic).rawValue); bf16 "
+            + "attention (native --precision bf16): " + bf16AttentionSummary
+    }
+
+    /// What the bf16 attention is on this CPU (FlashAttentionBuild.bf16 and its self-checks).
+    static var bf16AttentionSummary: String {
+        guard KernelsCPU.hasAVX512BF16 else { return "none (no AVX512_BF16)" }
+        guard let build = FlashAttentionBuild.bf16 else { return "OFF (its forward's self-check against the fp32 kernels FAILED)" }
+        return build.trainable ? "AVX512_BF16 forward and backward, self-checks passed"
+            : "AVX512_BF16 forward where no gradient is taken, self-check passed (the backward's FAILED: fp32 backward, fp32 steps with gradient)"
     }
 }

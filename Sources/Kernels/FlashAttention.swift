@@ -8,9 +8,9 @@
 // Float runs the register-tiled kernels of FlashAttentionLanes.swift where the CPU and the shapes allow:
 // 16 lanes (KernelsAVX512) on a CPU with AVX-512 and head dims that are multiples of 16, else 8 lanes
 // (KernelsAVX2) with AVX2 + FMA and head dims that are multiples of 8; everything else runs the portable
-// tiles below (BLAS gemm). Under native bf16 matmuls on a CPU with AVX512_BF16, the model's steps without
-// gradient run the forward with bf16 products of KernelsAVX512BF16 (FlashAttentionBuild.bf16Forward). The
-// blocked kernel of Attention.swift is the test oracle.
+// tiles below (BLAS gemm). Under native bf16 matmuls on a CPU with AVX512_BF16, the model runs the forward
+// and backward with bf16 products of KernelsAVX512BF16 (FlashAttentionBuild.bf16). The blocked kernel of
+// Attention.swift is the test oracle.
 import KernelsAVX2
 import KernelsAVX512
 import KernelsAVX512BF16
@@ -70,14 +70,18 @@ public struct FlashAttentionBuild: @unchecked Sendable {
     public let workspaceCount: WorkspaceCount
     public let forwardPair: ForwardPair
     public let backwardPair: BackwardPair
+    /// Whether its backward recomputes the softmax its forward computed, so steps that keep activations
+    /// may run it (false for a bf16 forward paired with the fp32 backward: steps without gradient only).
+    public let trainable: Bool
 
     public init(name: String, laneCount: Int, workspaceCount: @escaping WorkspaceCount, forwardPair: @escaping ForwardPair,
-                backwardPair: @escaping BackwardPair) {
+                backwardPair: @escaping BackwardPair, trainable: Bool = true) {
         self.name = name
         self.laneCount = laneCount
         self.workspaceCount = workspaceCount
         self.forwardPair = forwardPair
         self.backwardPair = backwardPair
+        self.trainable = trainable
     }
 
     /// 8 lanes, AVX2 + FMA (KernelsAVX2).
@@ -89,24 +93,78 @@ public struct FlashAttentionBuild: @unchecked Sendable {
         name: AttentionKernels.avx512.rawValue, laneCount: 16, workspaceCount: KernelsAVX512.flashWorkspaceCount,
         forwardPair: KernelsAVX512.flashAttentionForwardPair, backwardPair: KernelsAVX512.flashAttentionBackwardPair)
 
-    /// The bf16 forward (KernelsAVX512BF16: bf16 products, fp32 softmax) with the fp32 16-lane backward, for
-    /// steps that take no gradient: only on a CPU with KernelsCPU.hasAVX512BF16 (see `bf16Forward`).
+    /// bf16 products (KernelsAVX512BF16: bf16 operands, fp32 accumulation, fp32 softmax) in the forward and
+    /// the backward: only on a CPU with KernelsCPU.hasAVX512BF16 (see `bf16`).
+    public static let avx512BF16 = FlashAttentionBuild(
+        name: "AVX-512 BF16 forward and backward (16 lanes)", laneCount: 16, workspaceCount: KernelsAVX512BF16.bf16FlashTrainingWorkspaceCount,
+        forwardPair: KernelsAVX512BF16.flashAttentionForwardPairBF16, backwardPair: KernelsAVX512BF16.flashAttentionBackwardPairBF16)
+
+    /// The bf16 forward with the fp32 16-lane backward, for steps that take no gradient: the fallback when
+    /// only the bf16 forward passes its self-check.
     public static let avx512BF16Forward = FlashAttentionBuild(
         name: "AVX-512 BF16 forward (16 lanes)", laneCount: 16,
         workspaceCount: { max(KernelsAVX512BF16.bf16FlashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4),
                               KernelsAVX512.flashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4)) },
-        forwardPair: KernelsAVX512BF16.flashAttentionForwardPairBF16, backwardPair: KernelsAVX512.flashAttentionBackwardPair)
+        forwardPair: KernelsAVX512BF16.flashAttentionForwardPairBF16, backwardPair: KernelsAVX512.flashAttentionBackwardPair, trainable: false)
 
-    /// The bf16 forward when this CPU has it and it passed `forwardAgrees` against the fp32 AVX-512 kernels
-    /// in this process (checked once, on first use); nil otherwise.
-    public static let bf16Forward: FlashAttentionBuild? = {
-        guard KernelsCPU.hasAVX512BF16 else { return nil }
-        return forwardAgrees(avx512BF16Forward, avx512) ? avx512BF16Forward : nil
+    /// The bf16 attention when this CPU has AVX512_BF16, checked once in the process on first use against
+    /// the fp32 AVX-512 kernels: forward and backward (`avx512BF16`) when both pass `forwardAgrees` and
+    /// `backwardAgrees`, the forward alone (`avx512BF16Forward`) when only it does, else nil.
+    public static let bf16: FlashAttentionBuild? = {
+        guard KernelsCPU.hasAVX512BF16, forwardAgrees(avx512BF16, avx512) else { return nil }
+        return backwardAgrees(avx512BF16, avx512) ? avx512BF16 : avx512BF16Forward
     }()
 
-    /// The builds this CPU can run (the bf16 forward's workspace included where the CPU has it).
+    /// The builds this CPU can run (the bf16 ones' workspaces included where the CPU has them).
     public static var available: [FlashAttentionBuild] {
-        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : []) + (KernelsCPU.hasAVX512BF16 ? [avx512BF16Forward] : [])
+        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : [])
+            + (KernelsCPU.hasAVX512BF16 ? [avx512BF16, avx512BF16Forward] : [])
+    }
+
+    /// Random q|k|v rows in [-2, 2) (the self-checks' inputs; a fixed generator).
+    static func checkInputs(count: Int, seed: UInt64) -> Tensor<Float> {
+        var state = seed
+        let values = Tensor<Float>(shape: [count])
+        for i in 0..<count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            values[i] = Float(Double(state >> 40) / Double(1 << 24)) * 4 - 2
+        }
+        return values
+    }
+
+    /// Whether `candidate`'s backward (a bf16 one, after its own forward) matches `reference`'s (fp32) on the
+    /// layers of `forwardAgrees`, with random output gradients: dq, dk and dv each within 5e-2 of their
+    /// largest value, nothing NaN.
+    public static func backwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild) -> Bool {
+        backwardAgrees(candidate, reference, seq: 77, heads: 2, headDim: 32) && backwardAgrees(candidate, reference, seq: 40, heads: 1, headDim: 48)
+    }
+
+    static func backwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int) -> Bool {
+        let dim = heads * headDim
+        let qkv = checkInputs(count: seq * 3 * dim, seed: 0x9E37_79B9_7F4A_7C15), dout = checkInputs(count: seq * dim, seed: 0xD1B5_4A32_D192_ED03)
+        func run(_ build: FlashAttentionBuild) -> [Float]? {
+            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: 12, keyTile: 48, forwardKeyTile: 48,
+                                                  extraBuilds: [build])
+            guard scratch.runs(build) else { return nil }
+            let out = Tensor<Float>(shape: [seq, dim]), lse = Tensor<Float>(shape: [heads * seq]), dqkv = Tensor<Float>(shape: [seq, 3 * dim])
+            attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: scratch, batch: 1, seq: seq, heads: heads,
+                             headDim: headDim, build: build)
+            attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: scratch, batch: 1, seq: seq,
+                              heads: heads, headDim: headDim, build: build)
+            return dqkv.array
+        }
+        guard let expected = run(reference), let actual = run(candidate) else { return false }
+        for part in 0..<3 {
+            var largest: Float = 0
+            for row in 0..<seq { for c in 0..<dim { largest = max(largest, abs(expected[row * 3 * dim + part * dim + c])) } }
+            for row in 0..<seq {
+                for c in 0..<dim {
+                    let index = row * 3 * dim + part * dim + c
+                    if !(abs(actual[index] - expected[index]) <= 5e-2 * largest) { return false }
+                }
+            }
+        }
+        return true
     }
 
     /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on two small random layers
@@ -119,12 +177,7 @@ public struct FlashAttentionBuild: @unchecked Sendable {
 
     static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int) -> Bool {
         let batch = 1, dim = heads * headDim
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        let qkv = Tensor<Float>(shape: [seq, 3 * dim])
-        for i in 0..<qkv.count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            qkv[i] = Float(Double(state >> 40) / Double(1 << 24)) * 4 - 2
-        }
+        let qkv = checkInputs(count: seq * 3 * dim, seed: 0x9E37_79B9_7F4A_7C15)
         func run(_ build: FlashAttentionBuild) -> (out: [Float], lse: [Float])? {
             let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: 12, keyTile: 48, forwardKeyTile: 48,
                                                   extraBuilds: [build])

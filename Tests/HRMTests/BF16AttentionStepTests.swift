@@ -1,10 +1,12 @@
-// Where the model runs the bf16 attention forward (Kernels/FlashAttention.swift, AVX512BF16/): in steps
-// without gradient only. With the emulated build of KernelsLanes16 set for tests, on a 16x16 canvas (257
-// tokens: the flash kernels), head dim 16: a step without gradient differs from the fp32 model at bf16's
-// level (so the bf16 forward ran) and stays within 5e-2 of its largest value (2.4% measured after six
-// block applications); the recorded part of a gradient step, run
-// alone from the same carry, is bit-identical to fp32 (its backward recomputes the fp32 softmax its
-// forward used).
+// Where the model runs the bf16 attention (Kernels/FlashAttention.swift, AVX512BF16/), with the emulated
+// builds of KernelsLanes16 set for tests, on a 16x16 canvas (257 tokens: the flash kernels), head dim 16.
+// A bf16 forward paired with the fp32 backward runs in steps without gradient only: such a step differs
+// from the fp32 model at bf16's level (so the bf16 forward ran) and stays within 5e-2 of its largest value
+// (2.4% measured after six block applications); the recorded part of a gradient step, run alone from the
+// same carry, is bit-identical to fp32 (its backward recomputes the fp32 softmax its forward used). The
+// trainable build (bf16 forward and backward) runs in gradient steps too: their forward is the one
+// without gradient bit for bit, and the 1-step gradients stay within 5e-2 of the largest fp32 gradient
+// (0.6% measured).
 import Foundation
 import Kernels
 import KernelsLanes16
@@ -26,9 +28,9 @@ final class BF16AttentionStepTests: XCTestCase {
 
     enum Part { case innerStep, recordedStepOnly }
 
-    func run(_ part: Part, bf16Attention: Bool, withGradient: Bool) -> [Float] {
+    func run(_ part: Part, bf16Attention: Bool, withGradient: Bool, build: FlashAttentionBuild = BF16AttentionStepTests.emulated) -> [Float] {
         KernelThreads.configure(threads: 2)
-        bf16AttentionForTests = bf16Attention ? Self.emulated : nil
+        bf16AttentionForTests = bf16Attention ? build : nil
         defer { bf16AttentionForTests = nil }
         let config = Self.config, batch = 2
         let model = HRMModel<Float>(config: config, maxBatch: batch)
@@ -55,7 +57,7 @@ final class BF16AttentionStepTests: XCTestCase {
     }
 
     func testBF16AttentionOnlyWithoutGradient() {
-        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16Forward) }
+        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16) }
         XCTAssertGreaterThanOrEqual(Self.config.seqLen + 1, flashAttentionMinimumSequence, "the flash kernels, not the blocked one")
         // a whole step without gradient: the bf16 forward runs (differs from fp32 at bf16's level) and stays close
         let fp32 = run(.innerStep, bf16Attention: false, withGradient: false), bf16 = run(.innerStep, bf16Attention: true, withGradient: false)
@@ -71,5 +73,64 @@ final class BF16AttentionStepTests: XCTestCase {
         let plainBF16 = run(.recordedStepOnly, bf16Attention: true, withGradient: false)
         XCTAssertEqual(plainFP32, recordedFP32, "with or without gradient, the fp32 step computes the same")
         XCTAssertGreaterThan(largestDifference(plainBF16, plainFP32), 1e-5 * scale, "without gradient the bf16 forward runs")
+    }
+
+    /// The whole inner step with gradient from a fixed carry, then the backward from fixed upstream
+    /// gradients: the parameter gradients (fp32 attention, or `build`).
+    func gradients(build: FlashAttentionBuild?) -> [Float] {
+        KernelThreads.configure(threads: 2)
+        bf16AttentionForTests = build
+        defer { bf16AttentionForTests = nil }
+        let config = Self.config, batch = 2
+        let model = HRMModel<Float>(config: config, maxBatch: batch)
+        model.parameters.initialize(seed: 5)
+        var generator = SplitMix64(seed: 19)
+        let inputs: [Int32] = (0..<(batch * config.seqLen)).map { _ in Int32(generator.next() % 12) }
+        let carry = HRMCarry<Float>(config: config, batch: batch)
+        carry.resetAll(model: model)
+        for i in 0..<carry.zH.count { carry.zH[i] = Float(generator.nextNormal()) }
+        for i in 0..<carry.zL.count { carry.zL[i] = Float(generator.nextNormal()) }
+        model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: true)
+        let tokens = carry.tokensPerExample
+        let dlogits = Tensor<Float>(shape: [batch, tokens, config.vocabSize]), dq = Tensor<Float>(shape: [batch, 2])
+        for i in 0..<dlogits.count { dlogits[i] = Float(generator.nextNormal()) * 1e-3 }
+        for i in 0..<dq.count { dq[i] = Float(generator.nextNormal()) * 0.1 }
+        model.zeroGradients()
+        model.backward(dlogits: dlogits.pointer, dq: dq.pointer, batch: batch)
+        return model.gradients.array
+    }
+
+    func testTrainableBF16AttentionInGradientSteps() {
+        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16) }
+        let trainable = LaneBuilds.bf16TrainingEmulated
+        XCTAssertTrue(trainable.trainable)
+        XCTAssertFalse(Self.emulated.trainable)
+        // the recorded part with gradient runs the bf16 forward: the one without gradient, bit for bit, not fp32's
+        let recorded = run(.recordedStepOnly, bf16Attention: true, withGradient: true, build: trainable)
+        let plain = run(.recordedStepOnly, bf16Attention: true, withGradient: false, build: trainable)
+        let fp32 = run(.recordedStepOnly, bf16Attention: false, withGradient: true)
+        XCTAssertEqual(recorded.count, plain.count)
+        XCTAssertTrue(recorded == plain, "with or without gradient, the bf16 step computes the same")
+        let scale = fp32.map { abs($0) }.max() ?? 0
+        XCTAssertGreaterThan(largestDifference(recorded, fp32), 1e-5 * scale, "the bf16 forward ran in the gradient step")
+        // the 1-step gradients through the bf16 backward (counted: the backward the forward ran with), against fp32 attention's
+        let lock = NSLock()
+        nonisolated(unsafe) var backwardCalls = 0
+        let counting = FlashAttentionBuild(
+            name: "counted", laneCount: 16, workspaceCount: trainable.workspaceCount, forwardPair: trainable.forwardPair,
+            backwardPair: { dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
+                            forwardKeyTile, paddedSeq, workspace in
+                lock.lock(); backwardCalls += 1; lock.unlock()
+                trainable.backwardPair(dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile,
+                                       keyTile, forwardKeyTile, paddedSeq, workspace)
+            })
+        let expected = gradients(build: nil), actual = gradients(build: counting)
+        // one call per (batch, head) pair of each recorded block application: 2 examples x 2 heads x (1 H + 1 L layer)
+        XCTAssertEqual(backwardCalls, 2 * 2 * 2, "the gradient step's backward ran the bf16 build")
+        let largest = expected.map { abs($0) }.max() ?? 0, difference = largestDifference(actual, expected)
+        print("1-step gradients, bf16 attention forward and backward vs fp32: largest |diff| \(difference) (max |g| \(largest))")
+        XCTAssertGreaterThan(largest, 0)
+        XCTAssertGreaterThan(difference, 1e-6 * largest, "the bf16 backward ran")
+        XCTAssertLessThanOrEqual(difference, 5e-2 * largest, "the bf16 matmuls' gradient tolerance (5e-2 of max |g|)")
     }
 }

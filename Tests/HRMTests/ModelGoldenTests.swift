@@ -39,7 +39,11 @@ final class ModelGoldenTests: XCTestCase {
     /// `flash`: the flash attention kernel at every length (the fixtures' short sequences run the blocked one by default).
     /// `bf16`: the linear layers' products on bf16 operands (BF16Matmul.swift; oneDNN's where this CPU runs it,
     /// else emulated), compared with the same fp32 fixture at the bf16 tolerance.
-    func runGolden(_ name: String, flash: Bool = false, bf16: Bool = false) throws {
+    /// `bf16Attention`: also the attention's products in bf16, forward and backward (the emulated build of
+    /// KernelsLanes16 through the tests' hook; on an AVX512_BF16 CPU the real one runs under native bf16 matmuls).
+    func runGolden(_ name: String, flash: Bool = false, bf16: Bool = false, bf16Attention: FlashAttentionBuild? = nil) throws {
+        bf16AttentionForTests = bf16Attention
+        defer { bf16AttentionForTests = nil }
         let tolerance = bf16 ? Tolerance.bf16 : Tolerance()
         let fixture = try Fixtures.load(name)
         let c = fixture.configJSON
@@ -160,4 +164,9 @@ final class ModelGoldenTests: XCTestCase {
     func testModelABF16() throws { try runGolden("model_a.safetensors", bf16: true) }
     func testModelBBF16() throws { try runGolden("model_b.safetensors", bf16: true) }
     func testModelCropBF16() throws { try runGolden("model_crop.safetensors", flash: true, bf16: true) }
+    /// model_a (head dim 16) with the bf16 attention forward and backward too.
+    func testModelABF16WithBF16Attention() throws {
+        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16) }
+        try runGolden("model_a.safetensors", flash: true, bf16: true, bf16Attention: LaneBuilds.bf16TrainingEmulated)
+    }
 }

@@ -114,7 +114,7 @@ final class FlashAttentionBF16Tests: XCTestCase {
     }
 
     func testEmulatedBF16ForwardMatchesReferences() {
-        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16Forward) }
+        guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16) }
         for (index, shape) in Self.shapes.enumerated() {
             let qkv = inputs(shape, seed: UInt64(700 + index))
             let actual = forward(shape, qkv, build: Self.emulatedBuild)
@@ -166,9 +166,10 @@ final class FlashAttentionBF16Tests: XCTestCase {
         let expected = KernelsCPU.hasAVX512 && flags.isSuperset(of: ["avx512_bf16", "avx512_vnni"]) && environment["ARC_KERNELS_NO_AVX512_BF16"] == nil
         XCTAssertEqual(KernelsCPU.hasAVX512BF16, expected)
         if !expected {
-            XCTAssertNil(FlashAttentionBuild.bf16Forward, "no AVX512_BF16 here: the bf16 forward must not be offered")
+            XCTAssertNil(FlashAttentionBuild.bf16, "no AVX512_BF16 here: the bf16 attention must not be offered")
         } else {
-            XCTAssertNotNil(FlashAttentionBuild.bf16Forward, "AVX512_BF16 here: the real bf16 forward should pass its self-check")
+            XCTAssertNotNil(FlashAttentionBuild.bf16, "AVX512_BF16 here: the real bf16 forward should pass its self-check")
+            XCTAssertEqual(FlashAttentionBuild.bf16?.trainable, true, "AVX512_BF16 here: the real bf16 backward should pass its self-check")
         }
         XCTAssertTrue(KernelsCPU.supportsAVX512BF16(flags: ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt", "avx512f",
                                                             "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16", "avx512_vnni"]))

@@ -14,5 +14,10 @@ public enum LaneBuilds {
         name: "bf16 forward, emulated", laneCount: 16,
         workspaceCount: { max(KernelsLanes16.bf16FlashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4),
                               KernelsLanes16.flashWorkspaceCount(paddedSeq: $0, headDim: $1, queryTile: $2, keyTile: $3, forwardKeyTile: $4)) },
-        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPair)
+        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPair, trainable: false)
+
+    /// The bf16 forward and backward on the emulated vdpbf16ps, as the AVX-512 BF16 training build pairs them.
+    public static let bf16TrainingEmulated = FlashAttentionBuild(
+        name: "bf16 forward and backward, emulated", laneCount: 16, workspaceCount: KernelsLanes16.bf16FlashTrainingWorkspaceCount,
+        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPairBF16)
 }

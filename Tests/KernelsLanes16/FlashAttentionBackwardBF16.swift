@@ -1,0 +1,1 @@
+../../Sources/Kernels/AVX512BF16/FlashAttentionBackwardBF16.swift
