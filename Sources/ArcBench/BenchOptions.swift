@@ -49,11 +49,14 @@ struct CommonOptions: ParsableArguments {
         try checkRange("--repeats", repeats, BenchRanges.repeats)
     }
 
-    /// Sets the kernel threads and prints the BLAS line every benchmark starts with.
-    func start() {
+    /// Sets the kernel threads and prints the BLAS line every benchmark starts with; returns the precision chosen.
+    @discardableResult
+    func start() -> PrecisionChoice {
         KernelThreads.configure(threads: threads)
         print(BLASBackend.summary)
-        print(KernelPrecision.configure(PrecisionChoice.choose(precision)))
+        let choice = PrecisionChoice.choose(precision)
+        print(KernelPrecision.configure(choice))
+        return choice
     }
 }
 

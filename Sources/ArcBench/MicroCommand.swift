@@ -2,6 +2,8 @@
 // (docs/SPEC.md §4 attention) forward and backward, the blocked kernel (old) against the flash kernel
 // (new, the model's), on the cpu-bench layer (B 8, S 901, 4 heads x 32), the cpu preset's D 64 on
 // 12x12 and 16x16 canvases (B 16, S 145 / 257, 2 heads x 32) and the paper's layer (B 1, S 916, 8 x 64).
+// Under native bf16 matmuls (--precision bf16 / auto on a CPU with AVX512_BF16) the flash kernel is the
+// model's bf16 attention (FlashAttentionBuild.bf16), to compare with --precision fp32.
 import ArgumentParser
 import Kernels
 #if canImport(Glibc)
@@ -45,7 +47,9 @@ struct MicroCommand: ParsableCommand {
     }
 
     func run() {
-        options.start()
+        let choice = options.start()
+        // the bf16 attention the model runs under this precision (nil: the fp32 kernels of --attention)
+        let bf16Attention = choice.matmul?.isNative == true ? FlashAttentionBuild.bf16 : nil
         let n = 901 * 901
         let buffer = Tensor<Float>(shape: [n])
         var start = now()
@@ -60,16 +64,20 @@ struct MicroCommand: ParsableCommand {
               + (KernelsCPU.hasAVX512 ? "AVX-512 (16 lanes)" : KernelsCPU.hasAVX2FMA ? "AVX2+FMA (8 lanes)" : "portable SIMD8"))
         let scratch = AttentionScratch<Float>(seq: 1, headDim: 32, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
         let wide = AttentionScratch<Float>(seq: 1, headDim: 64, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+        func kernels(_ scratch: AttentionScratch<Float>) -> String {
+            if let bf16Attention, scratch.runs(bf16Attention) { return bf16Attention.name }
+            return scratch.kernels(path: attention).rawValue
+        }
         print("attention layer, best of \(options.repeats), process CPU ms (flash tiles: \(scratch.queryTile) queries x \(scratch.forwardKeyTile) keys forward, "
-              + "\(scratch.keyTile) backward; --attention \(attention.rawValue): head dim 32 on the \(scratch.kernels(path: attention).rawValue), "
-              + "64 on the \(wide.kernels(path: attention).rawValue))")
+              + "\(scratch.keyTile) backward; --attention \(attention.rawValue): head dim 32 on the \(kernels(scratch)), "
+              + "64 on the \(kernels(wide)))")
         print("shape                        old fwd   old bwd   new fwd   new bwd   speed-up fwd+bwd: CPU, wall")
         for (batch, seq, heads, headDim) in [(8, 901, 4, 32), (16, 145, 2, 32), (16, 257, 2, 32), (1, 916, 8, 64)] {
-            measureLayer(batch: batch, seq: seq, heads: heads, headDim: headDim)
+            measureLayer(batch: batch, seq: seq, heads: heads, headDim: headDim, bf16Attention: bf16Attention)
         }
     }
 
-    func measureLayer(batch: Int, seq: Int, heads: Int, headDim: Int) {
+    func measureLayer(batch: Int, seq: Int, heads: Int, headDim: Int, bf16Attention: FlashAttentionBuild?) {
         let dim = heads * headDim, rows = batch * seq
         let qkv = Tensor<Float>(shape: [rows, 3 * dim]), out = Tensor<Float>(shape: [rows, dim]), dout = Tensor<Float>(shape: [rows, dim])
         let dqkv = Tensor<Float>(shape: [rows, 3 * dim]), lse = Tensor<Float>(shape: [batch * heads * seq])
@@ -82,6 +90,8 @@ struct MicroCommand: ParsableCommand {
         for i in 0..<dout.count { dout[i] = next() }
         let blocked = BlockedAttentionScratch<Float>(seq: seq)
         let flash = AttentionScratch<Float>(seq: seq, headDim: headDim, queryTile: queryTile, keyTile: keyTile, forwardKeyTile: forwardKeyTile)
+        // the fp32 kernels of --attention, or the bf16 ones where they take this layer
+        let build = bf16Attention.flatMap { flash.runs($0) ? $0 : nil } ?? flash.kernels(path: attention).build
         var times = [Double](repeating: .infinity, count: 4), wall = [Double](repeating: .infinity, count: 4)
         // Small layers run several times per measurement so one measurement is long enough to time.
         let inner = max(1, 20_000_000 / (batch * heads * seq * seq * headDim))
@@ -89,8 +99,8 @@ struct MicroCommand: ParsableCommand {
             let runs: [() -> Void] = [
                 { blockedAttentionForward(out.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
                 { blockedAttentionBackward(dqkv.pointer, dout.pointer, qkv.pointer, scratch: blocked, batch: batch, seq: seq, heads: heads, headDim: headDim) },
-                { attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, path: attention) },
-                { attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, path: attention) },
+                { attentionForward(out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, build: build) },
+                { attentionBackward(dqkv.pointer, dout.pointer, out.pointer, logSumExp: lse.pointer, qkv.pointer, scratch: flash, batch: batch, seq: seq, heads: heads, headDim: headDim, build: build) },
             ]
             for (index, run) in runs.enumerated() {
                 let start = now(), cpuStart = processCPUSeconds()
