@@ -28,9 +28,11 @@ final class BF16AttentionStepTests: XCTestCase {
 
     enum Part { case innerStep, recordedStepOnly }
 
-    func run(_ part: Part, bf16Attention: Bool, withGradient: Bool, build: FlashAttentionBuild = BF16AttentionStepTests.emulated) -> [Float] {
+    /// A model (fp32 matmuls, weights of seed 5), a carry of random states and random inputs (seed 19), made
+    /// with `build` as the tests' bf16 attention (nil: none), and the generator to draw more from.
+    func withModel<R>(build: FlashAttentionBuild?, _ body: (HRMModel<Float>, HRMCarry<Float>, [Int32], inout SplitMix64) -> R) -> R {
         KernelThreads.configure(threads: 2)
-        bf16AttentionForTests = bf16Attention ? build : nil
+        bf16AttentionForTests = build
         defer { bf16AttentionForTests = nil }
         let config = Self.config, batch = 2
         let model = HRMModel<Float>(config: config, maxBatch: batch)
@@ -42,11 +44,17 @@ final class BF16AttentionStepTests: XCTestCase {
         carry.resetAll(model: model)
         for i in 0..<carry.zH.count { carry.zH[i] = Float(generator.nextNormal()) }
         for i in 0..<carry.zL.count { carry.zL[i] = Float(generator.nextNormal()) }
-        switch part {
-        case .innerStep: model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: withGradient)
-        case .recordedStepOnly: model.gradientStepOnly(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: withGradient)
+        return body(model, carry, inputs, &generator)
+    }
+
+    func run(_ part: Part, bf16Attention: Bool, withGradient: Bool, build: FlashAttentionBuild = BF16AttentionStepTests.emulated) -> [Float] {
+        withModel(build: bf16Attention ? build : nil) { model, carry, inputs, _ in
+            switch part {
+            case .innerStep: model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: withGradient)
+            case .recordedStepOnly: model.gradientStepOnly(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: withGradient)
+            }
+            return Array(model.logits.array.prefix(carry.batch * Self.config.seqLen * Self.config.vocabSize)) + carry.zH.array
         }
-        return Array(model.logits.array.prefix(batch * config.seqLen * config.vocabSize)) + carry.zH.array
     }
 
     func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
@@ -78,26 +86,16 @@ final class BF16AttentionStepTests: XCTestCase {
     /// The whole inner step with gradient from a fixed carry, then the backward from fixed upstream
     /// gradients: the parameter gradients (fp32 attention, or `build`).
     func gradients(build: FlashAttentionBuild?) -> [Float] {
-        KernelThreads.configure(threads: 2)
-        bf16AttentionForTests = build
-        defer { bf16AttentionForTests = nil }
-        let config = Self.config, batch = 2
-        let model = HRMModel<Float>(config: config, maxBatch: batch)
-        model.parameters.initialize(seed: 5)
-        var generator = SplitMix64(seed: 19)
-        let inputs: [Int32] = (0..<(batch * config.seqLen)).map { _ in Int32(generator.next() % 12) }
-        let carry = HRMCarry<Float>(config: config, batch: batch)
-        carry.resetAll(model: model)
-        for i in 0..<carry.zH.count { carry.zH[i] = Float(generator.nextNormal()) }
-        for i in 0..<carry.zL.count { carry.zL[i] = Float(generator.nextNormal()) }
-        model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: true)
-        let tokens = carry.tokensPerExample
-        let dlogits = Tensor<Float>(shape: [batch, tokens, config.vocabSize]), dq = Tensor<Float>(shape: [batch, 2])
-        for i in 0..<dlogits.count { dlogits[i] = Float(generator.nextNormal()) * 1e-3 }
-        for i in 0..<dq.count { dq[i] = Float(generator.nextNormal()) * 0.1 }
-        model.zeroGradients()
-        model.backward(dlogits: dlogits.pointer, dq: dq.pointer, batch: batch)
-        return model.gradients.array
+        withModel(build: build) { model, carry, inputs, generator in
+            model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: true)
+            let batch = carry.batch
+            let dlogits = Tensor<Float>(shape: [batch, carry.tokensPerExample, Self.config.vocabSize]), dq = Tensor<Float>(shape: [batch, 2])
+            for i in 0..<dlogits.count { dlogits[i] = Float(generator.nextNormal()) * 1e-3 }
+            for i in 0..<dq.count { dq[i] = Float(generator.nextNormal()) * 0.1 }
+            model.zeroGradients()
+            model.backward(dlogits: dlogits.pointer, dq: dq.pointer, batch: batch)
+            return model.gradients.array
+        }
     }
 
     func testTrainableBF16AttentionInGradientSteps() {

@@ -173,32 +173,30 @@ final class FlashAttentionBackwardBF16Tests: XCTestCase {
         for c in 0..<32 { XCTAssertEqual(interleaved[c], UInt32(bfloat16Bits(x[32 + c] * 2)), "column \(c), no odd row") }
     }
 
+    /// The emulated build with its backward called on changed outputs / scale (`change`).
+    func wrongBackward(_ name: String, _ change: @escaping (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Float)
+                        -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Float)) -> FlashAttentionBuild {
+        FlashAttentionBuild(
+            name: name, laneCount: 16, workspaceCount: Self.build.workspaceCount, forwardPair: Self.build.forwardPair,
+            backwardPair: { dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
+                            forwardKeyTile, paddedSeq, workspace in
+                let (dq, dk, dv, scale) = change(dq, dk, dv, scale)
+                KernelsLanes16.flashAttentionBackwardPairBF16(
+                    dq: dq, dk: dk, dv: dv, dqkvStride: dqkvStride, dout: dout, out: out, outStride: outStride, logSumExp: lse, q: q, k: k, v: v,
+                    qkvStride: qkvStride, seq: seq, headDim: headDim, scale: scale, queryTile: queryTile, keyTile: keyTile,
+                    forwardKeyTile: forwardKeyTile, paddedSeq: paddedSeq, workspace: workspace)
+            })
+    }
+
     /// The check that guards the real instruction accepts the right backward and refuses wrong ones.
     func testBackwardSelfCheckAcceptsRightAndRefusesWrong() {
         guard KernelsCPU.hasAVX2FMA else { return }
         XCTAssertTrue(FlashAttentionBuild.forwardAgrees(Self.build, .avx2))
         XCTAssertTrue(FlashAttentionBuild.backwardAgrees(Self.build, .avx2))
-        // dk and dv written to each other's place: must be refused
-        let swapped = FlashAttentionBuild(
-            name: "swapped", laneCount: 16, workspaceCount: Self.build.workspaceCount, forwardPair: Self.build.forwardPair,
-            backwardPair: { dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
-                            forwardKeyTile, paddedSeq, workspace in
-                KernelsLanes16.flashAttentionBackwardPairBF16(
-                    dq: dq, dk: dv, dv: dk, dqkvStride: dqkvStride, dout: dout, out: out, outStride: outStride, logSumExp: lse, q: q, k: k, v: v,
-                    qkvStride: qkvStride, seq: seq, headDim: headDim, scale: scale, queryTile: queryTile, keyTile: keyTile,
-                    forwardKeyTile: forwardKeyTile, paddedSeq: paddedSeq, workspace: workspace)
-            })
+        // dk and dv written to each other's place, and the backward on another scale: must be refused
+        let swapped = wrongBackward("swapped") { dq, dk, dv, scale in (dq, dv, dk, scale) }
         XCTAssertFalse(FlashAttentionBuild.backwardAgrees(swapped, .avx2), "dk and dv swapped must fail the self-check")
-        // the scale left out of dq
-        let unscaled = FlashAttentionBuild(
-            name: "unscaled", laneCount: 16, workspaceCount: Self.build.workspaceCount, forwardPair: Self.build.forwardPair,
-            backwardPair: { dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
-                            forwardKeyTile, paddedSeq, workspace in
-                KernelsLanes16.flashAttentionBackwardPairBF16(
-                    dq: dq, dk: dk, dv: dv, dqkvStride: dqkvStride, dout: dout, out: out, outStride: outStride, logSumExp: lse, q: q, k: k, v: v,
-                    qkvStride: qkvStride, seq: seq, headDim: headDim, scale: scale * 1.2, queryTile: queryTile, keyTile: keyTile,
-                    forwardKeyTile: forwardKeyTile, paddedSeq: paddedSeq, workspace: workspace)
-            })
+        let unscaled = wrongBackward("unscaled") { dq, dk, dv, scale in (dq, dk, dv, scale * 1.2) }
         XCTAssertFalse(FlashAttentionBuild.backwardAgrees(unscaled, .avx2), "a backward on another scale must fail the self-check")
     }
 }
