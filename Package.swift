@@ -31,7 +31,8 @@ let package = Package(
         // Augmentation, sequence codec, dataset builder, .npy I/O.
         .target(name: "ARCAugment", dependencies: ["ARCCore"], swiftSettings: optimized),
         // CPU tensors, BLAS, forward/backward kernels, optimizers.
-        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16"], exclude: ["AVX2", "AVX512", "AVX512BF16"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "KernelsLanes16"],
+                exclude: ["AVX2", "AVX512", "AVX512BF16", "Lanes16"]),
         // Float inner loops compiled for AVX2+FMA; Kernels calls them only after a runtime CPU check.
         .target(name: "KernelsAVX2", path: "Sources/Kernels/AVX2", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The attention kernels of KernelsAVX2 at 16 lanes (the same source file, linked), compiled for AVX-512
@@ -42,6 +43,10 @@ let package = Package(
         .target(name: "CAVX512BF16", path: "Sources/CAVX512BF16"),
         .target(name: "KernelsAVX512BF16", dependencies: ["CAVX512BF16"], path: "Sources/Kernels/AVX512BF16",
                 swiftSettings: [.unsafeFlags(["-target-cpu", "cooperlake"])]),
+        // The 16-lane and bf16 attention sources again (linked), compiled for AVX2 with vdpbf16ps emulated: the bf16
+        // attention of `--precision bf16` on CPUs without bf16 instructions (bf16 numbers, not bf16 speed), and
+        // the tests' way to run the AVX-512 code on any AVX2 machine. Kernels calls it only after a runtime CPU check.
+        .target(name: "KernelsLanes16", path: "Sources/Kernels/Lanes16", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // The HRM model: config and presets, parameter arena, inner step with the 1-step gradient, checkpoints.
         .target(name: "HRM", dependencies: ["Kernels", "ARCCore"]),
         // Open MPI 4 (libmpi.so.40) loaded at run time with dlopen: the binary never links MPI.
@@ -70,8 +75,6 @@ let package = Package(
         .testTarget(name: "ARCCoreTests", dependencies: ["ARCCore"]),
         .testTarget(name: "ARCFetchTests", dependencies: ["ARCFetch", "ARCCore", "CArchive", "TestHelpers"]),
         .testTarget(name: "ARCAugmentTests", dependencies: ["ARCAugment", "ARCCore", "ARCFetch", "TestHelpers"]),
-        // Test only: KernelsAVX512's 16-lane attention source compiled for AVX2, so any AVX2 machine tests its logic.
-        .target(name: "KernelsLanes16", path: "Tests/KernelsLanes16", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "KernelsAVX512", "KernelsLanes16", "HRM", "TestHelpers"]),
         .testTarget(name: "HRMTests", dependencies: ["HRM", "Kernels", "KernelsLanes16", "TestHelpers"]),
         // Test only: counts heap allocations (the C allocation functions, forwarded to glibc) for StepAllocationTests.

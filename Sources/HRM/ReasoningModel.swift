@@ -181,6 +181,9 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
     var savedPuzzleIdentifiers: [Int32] = []
     var savedBatch = 0
     var savedGeometry: StepGeometry<T>?
+    /// The bf16 attention build the recorded blocks' forward ran (nil: the fp32 kernels): their backward runs it
+    /// too, whatever the precision settings are by then.
+    var savedAttention: FlashAttentionBuild?
     var hasSavedActivations = false
     /// The puzzle identifiers of the recorded step (a new array: for tests and diagnostics).
     public var lastPuzzleIdentifiers: [Int32] { Array(savedPuzzleIdentifiers.prefix(savedBatch)) }
@@ -284,17 +287,17 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         return made
     }
 
-    /// body(the geometry's RoPE positions, nil for 0 ..< seq).
-    @inline(__always)
     /// The bf16 attention build blockForward / blockBackward run on geometry g (nil: the fp32 kernels): the
-    /// tests' hook, else FlashAttentionBuild.bf16 under native bf16 matmuls, where the scratch takes it.
+    /// tests' hook, else with bf16 matmuls FlashAttentionBuild.bf16 (native) or .emulatedBF16 (emulated),
+    /// where the scratch takes it.
     func bf16Attention(_ g: StepGeometry<T>) -> FlashAttentionBuild? {
-        guard let build = bf16AttentionForTests ?? (bf16Matmul?.isNative == true ? FlashAttentionBuild.bf16 : nil), g.attention.runs(build) else {
-            return nil
-        }
+        let chosen = bf16Matmul.flatMap { $0.isNative ? FlashAttentionBuild.bf16 : FlashAttentionBuild.emulatedBF16 }
+        guard let build = bf16AttentionForTests ?? chosen, g.attention.runs(build) else { return nil }
         return build
     }
 
+    /// body(the geometry's RoPE positions, nil for 0 ..< seq).
+    @inline(__always)
     func withPositions<R>(_ g: StepGeometry<T>, _ body: (UnsafePointer<Int32>?) -> R) -> R {
         guard let positions = g.positions else { return body(nil) }
         return positions.withUnsafeBufferPointer { body($0.baseAddress) }
@@ -403,9 +406,11 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
             } else if let bf16 = bf16Attention(g), save == nil || bf16.trainable {
                 // bf16 products (the matmuls are bf16 here too); a step that keeps activations only with a
                 // trainable build, whose backward recomputes the softmax this forward computes
+                if save != nil { savedAttention = bf16 }
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim,
                                  build: bf16)
             } else {
+                if save != nil { savedAttention = nil }
                 attentionForward(attention, logSumExp: logSumExp, qkv, scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
             }
         }
@@ -681,8 +686,8 @@ public class ReasoningModel<T: KernelScalar>: @unchecked Sendable {
         timed("attention backward") {
             if let blocked = g.blockedAttention, !alwaysFlashAttention {
                 blockedAttentionBackward(dQKV, dAttention, saved.qkv.pointer, scratch: blocked, batch: batch, seq: g.seq, heads: heads, headDim: headDim)
-            } else if let bf16 = bf16Attention(g), bf16.trainable {
-                // the build the forward ran (bf16Attention(g) is the same for both)
+            } else if let bf16 = savedAttention {
+                // the build the recorded forward ran
                 attentionBackward(dQKV, dAttention, saved.attention.pointer, logSumExp: saved.logSumExp.pointer, saved.qkv.pointer,
                                   scratch: g.attention, batch: batch, seq: g.seq, heads: heads, headDim: headDim, build: bf16)
             } else {

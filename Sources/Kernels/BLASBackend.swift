@@ -267,7 +267,9 @@ public enum BLASBackend {
 
     /// What the bf16 attention is on this CPU (FlashAttentionBuild.bf16 and its self-checks).
     static var bf16AttentionSummary: String {
-        guard KernelsCPU.hasAVX512BF16 else { return "none (no AVX512_BF16)" }
+        guard KernelsCPU.hasAVX512BF16 else {
+            return "none (no AVX512_BF16)" + (FlashAttentionBuild.emulatedBF16 != nil ? "; emulated on AVX2 under emulated bf16 matmuls" : "")
+        }
         guard let build = FlashAttentionBuild.bf16 else { return "OFF (its forward's self-check against the fp32 kernels FAILED)" }
         return build.trainable ? "AVX512_BF16 forward and backward, self-checks passed"
             : "AVX512_BF16 forward where no gradient is taken, self-check passed (the backward's FAILED: fp32 backward, fp32 steps with gradient)"

@@ -9,11 +9,13 @@
 // 16 lanes (KernelsAVX512) on a CPU with AVX-512 and head dims that are multiples of 16, else 8 lanes
 // (KernelsAVX2) with AVX2 + FMA and head dims that are multiples of 8; everything else runs the portable
 // tiles below (BLAS gemm). Under native bf16 matmuls on a CPU with AVX512_BF16, the model runs the forward
-// and backward with bf16 products of KernelsAVX512BF16 (FlashAttentionBuild.bf16). The blocked kernel of
-// Attention.swift is the test oracle.
+// and backward with bf16 products of KernelsAVX512BF16 (FlashAttentionBuild.bf16); under emulated bf16
+// matmuls, the same code with the instruction emulated (KernelsLanes16, FlashAttentionBuild.emulatedBF16).
+// The blocked kernel of Attention.swift is the test oracle.
 import KernelsAVX2
 import KernelsAVX512
 import KernelsAVX512BF16
+import KernelsLanes16
 
 /// Default query rows per tile (the vector kernels need a multiple of 6; other tiles run the portable path).
 public let flashQueryTile = 48
@@ -115,9 +117,20 @@ public struct FlashAttentionBuild: @unchecked Sendable {
         return backwardAgrees(avx512BF16, avx512) ? avx512BF16 : avx512BF16Forward
     }()
 
+    /// The bf16 forward and backward of `avx512BF16` built for AVX2 with vdpbf16ps emulated (KernelsLanes16: 16
+    /// lanes, each two AVX2 vectors): the attention of emulated bf16 matmuls (`--precision bf16` on a CPU
+    /// without bf16 instructions), so that they compute the numbers of the native ones, not at their speed.
+    public static let avx2EmulatedBF16 = FlashAttentionBuild(
+        name: "bf16 forward and backward, vdpbf16ps emulated on AVX2 (16 lanes)", laneCount: 16,
+        workspaceCount: KernelsLanes16.bf16FlashTrainingWorkspaceCount,
+        forwardPair: KernelsLanes16.flashAttentionForwardPairBF16, backwardPair: KernelsLanes16.flashAttentionBackwardPairBF16)
+
+    /// avx2EmulatedBF16 on a CPU with AVX2 + FMA, else nil (then emulated bf16 matmuls keep the fp32 attention).
+    public static let emulatedBF16: FlashAttentionBuild? = KernelsCPU.hasAVX2FMA ? avx2EmulatedBF16 : nil
+
     /// The builds this CPU can run (the bf16 ones' workspaces included where the CPU has them).
     public static var available: [FlashAttentionBuild] {
-        (KernelsCPU.hasAVX2FMA ? [avx2] : []) + (KernelsCPU.hasAVX512 ? [avx512] : [])
+        (KernelsCPU.hasAVX2FMA ? [avx2, avx2EmulatedBF16] : []) + (KernelsCPU.hasAVX512 ? [avx512] : [])
             + (KernelsCPU.hasAVX512BF16 ? [avx512BF16, avx512BF16Forward] : [])
     }
 
@@ -137,13 +150,23 @@ public struct FlashAttentionBuild: @unchecked Sendable {
     /// largest value, nothing NaN.
     public static func backwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild) -> Bool {
         backwardAgrees(candidate, reference, seq: 77, heads: 2, headDim: 32) && backwardAgrees(candidate, reference, seq: 40, heads: 1, headDim: 48)
+            && backwardAgrees(candidate, reference, seq: 150, heads: 1, headDim: 32, tiles: .production)
     }
 
-    static func backwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int) -> Bool {
+    /// Query, backward key and forward key tiles of a self-check layer: small ones (several tiles on a short
+    /// layer) or the model's defaults.
+    struct CheckTiles {
+        let query: Int, key: Int, forwardKey: Int
+        static let small = CheckTiles(query: 12, key: 48, forwardKey: 48)
+        static let production = CheckTiles(query: flashQueryTile, key: flashKeyTile, forwardKey: flashForwardKeyTile)
+    }
+
+    static func backwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int,
+                               tiles: CheckTiles = .small) -> Bool {
         let dim = heads * headDim
         let qkv = checkInputs(count: seq * 3 * dim, seed: 0x9E37_79B9_7F4A_7C15), dout = checkInputs(count: seq * dim, seed: 0xD1B5_4A32_D192_ED03)
         func run(_ build: FlashAttentionBuild) -> [Float]? {
-            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: 12, keyTile: 48, forwardKeyTile: 48,
+            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: tiles.query, keyTile: tiles.key, forwardKeyTile: tiles.forwardKey,
                                                   extraBuilds: [build])
             guard scratch.runs(build) else { return nil }
             let out = Tensor<Float>(shape: [seq, dim]), lse = Tensor<Float>(shape: [heads * seq]), dqkv = Tensor<Float>(shape: [seq, 3 * dim])
@@ -167,19 +190,22 @@ public struct FlashAttentionBuild: @unchecked Sendable {
         return true
     }
 
-    /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on two small random layers
+    /// Whether `candidate`'s forward (a bf16 one) matches `reference`'s (fp32) on three small random layers
     /// (2 heads x 32 over 77 tokens, two forward key tiles; 1 head x 48 over 40 tokens, the products'
-    /// one-vector remainder): outputs within 3e-2 of the largest, log-sum-exps within 3e-2 absolute,
-    /// nothing NaN. Guards a bf16 forward the tests could only run emulated.
+    /// one-vector remainder; 1 head x 32 over 150 tokens on the model's tiles): outputs within 3e-2 of the
+    /// largest, log-sum-exps within 3e-2 absolute, nothing NaN. Guards a bf16 forward the tests could only
+    /// run emulated.
     public static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild) -> Bool {
         forwardAgrees(candidate, reference, seq: 77, heads: 2, headDim: 32) && forwardAgrees(candidate, reference, seq: 40, heads: 1, headDim: 48)
+            && forwardAgrees(candidate, reference, seq: 150, heads: 1, headDim: 32, tiles: .production)
     }
 
-    static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int) -> Bool {
+    static func forwardAgrees(_ candidate: FlashAttentionBuild, _ reference: FlashAttentionBuild, seq: Int, heads: Int, headDim: Int,
+                              tiles: CheckTiles = .small) -> Bool {
         let batch = 1, dim = heads * headDim
         let qkv = checkInputs(count: seq * 3 * dim, seed: 0x9E37_79B9_7F4A_7C15)
         func run(_ build: FlashAttentionBuild) -> (out: [Float], lse: [Float])? {
-            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: 12, keyTile: 48, forwardKeyTile: 48,
+            let scratch = AttentionScratch<Float>(seq: seq, headDim: headDim, workers: 1, queryTile: tiles.query, keyTile: tiles.key, forwardKeyTile: tiles.forwardKey,
                                                   extraBuilds: [build])
             guard scratch.runs(build) else { return nil }
             let out = Tensor<Float>(shape: [seq, dim]), lse = Tensor<Float>(shape: [heads * seq])

@@ -1,4 +1,4 @@
-// The modules compiled for newer instruction sets (KernelsAVX2, KernelsAVX512, KernelsAVX512BF16) must not
+// The modules compiled for newer instruction sets (KernelsAVX2, KernelsAVX512, KernelsAVX512BF16, KernelsLanes16) must not
 // leak wide instructions into code that runs on any CPU. Swift emits small shared helpers (the
 // `__swift_memcpyN_M` value witnesses of a module's structs, and the like) as weak symbols in every
 // module that needs them; the linker keeps one copy, in link order, so a copy compiled for AVX-512 could
@@ -53,7 +53,8 @@ final class WideModuleSymbolTests: XCTestCase {
         let binary = try PipelineExecutable.url()
         let list = binary.deletingLastPathComponent().appendingPathComponent("arc-pipeline.product/Objects.LinkFileList")
         let objects = try String(contentsOf: list, encoding: .utf8).split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")) }
-        let modules = ["KernelsAVX2": "$s11KernelsAVX2", "KernelsAVX512": "$s13KernelsAVX512", "KernelsAVX512BF16": "$s17KernelsAVX512BF16"]
+        let modules = ["KernelsAVX2": "$s11KernelsAVX2", "KernelsAVX512": "$s13KernelsAVX512", "KernelsAVX512BF16": "$s17KernelsAVX512BF16",
+                       "KernelsLanes16": "$s14KernelsLanes16"]
         var checked = Set<String>(), offending = [String]()
         for object in objects {
             guard let (module, prefix) = modules.first(where: { object.contains("/\($0.key).build/") }) else { continue }

@@ -5,8 +5,8 @@
 // (2.4% measured after six block applications); the recorded part of a gradient step, run alone from the
 // same carry, is bit-identical to fp32 (its backward recomputes the fp32 softmax its forward used). The
 // trainable build (bf16 forward and backward) runs in gradient steps too: their forward is the one
-// without gradient bit for bit, and the 1-step gradients stay within 5e-2 of the largest fp32 gradient
-// (0.6% measured).
+// without gradient bit for bit, and the 1-step gradients stay within 1.5% of the largest fp32 gradient
+// (0.6% measured; a dropped lone last query row gives 1.8%).
 import Foundation
 import Kernels
 import KernelsLanes16
@@ -112,23 +112,14 @@ final class BF16AttentionStepTests: XCTestCase {
         let scale = fp32.map { abs($0) }.max() ?? 0
         XCTAssertGreaterThan(largestDifference(recorded, fp32), 1e-5 * scale, "the bf16 forward ran in the gradient step")
         // the 1-step gradients through the bf16 backward (counted: the backward the forward ran with), against fp32 attention's
-        let lock = NSLock()
-        nonisolated(unsafe) var backwardCalls = 0
-        let counting = FlashAttentionBuild(
-            name: "counted", laneCount: 16, workspaceCount: trainable.workspaceCount, forwardPair: trainable.forwardPair,
-            backwardPair: { dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile, keyTile,
-                            forwardKeyTile, paddedSeq, workspace in
-                lock.lock(); backwardCalls += 1; lock.unlock()
-                trainable.backwardPair(dq, dk, dv, dqkvStride, dout, out, outStride, lse, q, k, v, qkvStride, seq, headDim, scale, queryTile,
-                                       keyTile, forwardKeyTile, paddedSeq, workspace)
-            })
+        let (counting, calls) = LaneBuilds.counted(trainable)
         let expected = gradients(build: nil), actual = gradients(build: counting)
         // one call per (batch, head) pair of each recorded block application: 2 examples x 2 heads x (1 H + 1 L layer)
-        XCTAssertEqual(backwardCalls, 2 * 2 * 2, "the gradient step's backward ran the bf16 build")
+        XCTAssertEqual(calls.backward, 2 * 2 * 2, "the gradient step's backward ran the bf16 build")
         let largest = expected.map { abs($0) }.max() ?? 0, difference = largestDifference(actual, expected)
         print("1-step gradients, bf16 attention forward and backward vs fp32: largest |diff| \(difference) (max |g| \(largest))")
         XCTAssertGreaterThan(largest, 0)
         XCTAssertGreaterThan(difference, 1e-6 * largest, "the bf16 backward ran")
-        XCTAssertLessThanOrEqual(difference, 5e-2 * largest, "the bf16 matmuls' gradient tolerance (5e-2 of max |g|)")
+        XCTAssertLessThanOrEqual(difference, 1.5e-2 * largest, "2.5x the 0.6% measured")
     }
 }

@@ -167,6 +167,9 @@ final class ModelGoldenTests: XCTestCase {
     /// model_a (head dim 16) with the bf16 attention forward and backward too.
     func testModelABF16WithBF16Attention() throws {
         guard KernelsCPU.hasAVX2FMA else { return XCTAssertNil(FlashAttentionBuild.bf16) }
-        try runGolden("model_a.safetensors", flash: true, bf16: true, bf16Attention: LaneBuilds.bf16TrainingEmulated)
+        let (build, calls) = LaneBuilds.counted(LaneBuilds.bf16TrainingEmulated)
+        try runGolden("model_a.safetensors", flash: true, bf16: true, bf16Attention: build)
+        XCTAssertGreaterThan(calls.forward, 0, "the bf16 attention forward ran")
+        XCTAssertGreaterThan(calls.backward, 0, "the bf16 attention backward ran")
     }
 }

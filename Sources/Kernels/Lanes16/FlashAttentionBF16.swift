@@ -1,0 +1,1 @@
+../AVX512BF16/FlashAttentionBF16.swift

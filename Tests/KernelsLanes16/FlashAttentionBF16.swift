@@ -1,1 +1,0 @@
-../../Sources/Kernels/AVX512BF16/FlashAttentionBF16.swift

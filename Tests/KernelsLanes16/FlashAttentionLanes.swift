@@ -1,1 +1,0 @@
-../../Sources/Kernels/AVX2/FlashAttentionLanes.swift

@@ -1,1 +1,0 @@
-../../Sources/Kernels/AVX512/Lanes.swift
