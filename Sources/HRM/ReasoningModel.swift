@@ -96,10 +96,10 @@ struct BlockWeights {
 /// blocked, forward + backward: 0.92x at S 145 (12x12 canvas), 1.03x at S 257, 1.15x at S 901.
 public let flashAttentionMinimumSequence = 200
 
-/// Tests only: a bf16 attention build (an emulated one of the test-only KernelsLanes16) that models created
-/// while it is set run whatever their matmul precision (in steps with gradient only if it is trainable),
-/// and size their attention scratch for. Production leaves it nil (then: FlashAttentionBuild.bf16 under
-/// native bf16 matmuls).
+/// Tests only: a bf16 attention build (an emulated one of KernelsLanes16, or one wrapped to count its calls)
+/// that models run whatever their matmul precision (in steps with gradient only if it is trainable), and
+/// that models created while it is set size their attention scratch for. Production leaves it nil (then:
+/// FlashAttentionBuild.bf16 under native bf16 matmuls, .emulatedBF16 under emulated ones).
 nonisolated(unsafe) var bf16AttentionForTests: FlashAttentionBuild? = nil
 
 /// The sequence geometry of one inner step, from its carry: grid tokens per example, rows per slot,

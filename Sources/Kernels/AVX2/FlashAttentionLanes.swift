@@ -4,8 +4,8 @@
 // micro-kernels over small query-tile x key-tile blocks in a per-worker workspace.
 // Written in FloatLanes, the vector type of the module it is compiled into (Lanes.swift beside it):
 // this one file is the 8-lane AVX2 + FMA kernel of KernelsAVX2 and, through a symbolic link, the
-// 16-lane AVX-512 kernel of KernelsAVX512 (and of the test-only KernelsLanes16, which builds the 16-lane
-// code for AVX2 so every AVX2 machine tests it). With L lanes: head dims must be multiples of L, the query
+// 16-lane AVX-512 kernel of KernelsAVX512 (and of KernelsLanes16, which builds the 16-lane code for AVX2
+// so every AVX2 machine tests it, and runs the bf16 attention of emulated bf16 matmuls). With L lanes: head dims must be multiples of L, the query
 // tile a multiple of 6 and the key tiles multiples of 3 L (both 6 and L divide them). Same conventions as
 // VectorMath.swift: only pointers and scalars cross the module boundary, entry points are @inline(never).
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 // The Float inner loops of Kernels (softmax exp, silu product, max, dot), written in FloatLanes like
 // FlashAttentionLanes.swift: 8 lanes in KernelsAVX2 (AVX2 + FMA, `-target-cpu haswell`), 16 in
-// KernelsAVX512 (this file through a symbolic link; and the test-only KernelsLanes16). Kernels calls
+// KernelsAVX512 (this file through a symbolic link; and KernelsLanes16). Kernels calls
 // them only when the CPU has those features (KernelsCPU, read from /proc/cpuinfo), so the binaries
 // still run on older x86-64. Functions are @inline(never) so the wide code never lands in a baseline
 // caller. Only pointers and scalars cross the module boundary (no SIMD types), so there is no ABI mismatch.

@@ -1,4 +1,4 @@
-// The vector width of KernelsAVX512 (and of the test-only KernelsLanes16, which links this file and
+// The vector width of KernelsAVX512 (and of KernelsLanes16, which links this file and
 // builds the same 16-lane code for AVX2): 16 Float lanes, one AVX-512 register. The kernels themselves
 // (FlashAttentionLanes.swift, VectorMath.swift) are symbolic links to KernelsAVX2's files: one source, two widths.
 

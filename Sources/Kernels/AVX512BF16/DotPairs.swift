@@ -1,6 +1,6 @@
 // The bf16 pair dot product of the bf16 attention kernels (FlashAttentionBF16.swift) on the real
-// instruction, vdpbf16ps (AVX512_BF16); the test-only KernelsLanes16 builds the same kernels on an
-// emulation of it (Tests/KernelsLanes16/DotPairs.swift).
+// instruction, vdpbf16ps (AVX512_BF16); KernelsLanes16 builds the same kernels on an emulation of it
+// (Sources/Kernels/Lanes16/DotPairs.swift).
 import CAVX512BF16
 
 /// acc[i] + a.hi[i] b.hi[i] + a.lo[i] b.lo[i], each 32-bit word of a and b a pair of bf16 values (the

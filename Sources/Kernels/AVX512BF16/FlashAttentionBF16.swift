@@ -9,8 +9,8 @@
 // Its backward, FlashAttentionBackwardBF16.swift, recomputes S with the same packed operands and kernel, so
 // steps that keep activations can run it too (FlashAttentionBuild.avx512BF16); paired with the fp32
 // backward (avx512BF16Forward) it runs only where no gradient is taken. The operand packings here serve
-// both. Built in KernelsAVX512BF16 (real instruction) and the test-only KernelsLanes16 (emulated),
-// both 16 lanes, with FlashAttentionLanes.swift's softmax pieces. Head dims must be multiples of 16, the
+// both. Built in KernelsAVX512BF16 (real instruction) and KernelsLanes16 (emulated, for emulated bf16
+// matmuls and the tests), both 16 lanes, with FlashAttentionLanes.swift's softmax pieces. Head dims must be multiples of 16, the
 // query tile a multiple of 6, the key tiles multiples of 48 (FlashAttentionBuild's 16-lane rule).
 #if canImport(Glibc)
 import Glibc
@@ -225,30 +225,10 @@ func bf16TiledProduct(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafeP
     }
 }
 
-/// words[j] = the bf16 pair (p[2j], p[2j+1]) for j < pairCount (p's values finite: probabilities).
-@inline(__always)
-func packProbabilityPairs(_ words: UnsafeMutablePointer<UInt32>, _ p: UnsafePointer<Float>, pairCount: Int) {
-    let source = UnsafeRawPointer(p), target = UnsafeMutableRawPointer(words)
-    let low = SIMD8<UInt64>(repeating: 0xFFFF_FFFF), half = SIMD8<UInt64>(repeating: 0x7FFF), one = SIMD8<UInt64>(repeating: 1)
-    let upper = SIMD8<UInt64>(repeating: 0xFFFF_0000)
-    var j = 0
-    while j + 8 <= pairCount {
-        let both = source.loadUnaligned(fromByteOffset: j &* 8, as: SIMD8<UInt64>.self)
-        let even = both & low, odd = both &>> 32
-        let word = (((odd &+ half &+ ((odd &>> 16) & one)) & upper) | ((even &+ half &+ ((even &>> 16) & one)) &>> 16))
-        target.storeBytes(of: SIMD8<UInt32>(truncatingIfNeeded: word), toByteOffset: j &* 4, as: SIMD8<UInt32>.self)
-        j &+= 8
-    }
-    while j < pairCount {
-        words[j] = bf16Word(p[2 * j], p[2 * j + 1])
-        j &+= 1
-    }
-}
-
-/// packProbabilityPairs for tests: words[j] = the bf16 pair (p[2j], p[2j+1]), each rounded to nearest even.
+/// The forward's packing of P for tests: words[j] = the bf16 pair (p[2j], p[2j+1]), each rounded to nearest even.
 @inline(never)
 public func bf16ProbabilityPairs(_ words: UnsafeMutablePointer<UInt32>, _ p: UnsafePointer<Float>, pairCount: Int) {
-    packProbabilityPairs(words, p, pairCount: pairCount)
+    packPairs(words, p, pairCount: pairCount, factor: 1)
 }
 
 /// packPairs for tests.
@@ -307,7 +287,7 @@ public func flashAttentionForwardPairBF16(
             onlineSoftmaxTile(scores, stride: forwardKeyTile, rows: rows, keys: keys, rowMaximum: rowMaximum, rowSum: rowSum, corrections: corrections,
                               accumulator: accumulator, headDim: headDim) { i in lanesMaximum(scores + i * forwardKeyTile, keys) }
             for i in 0..<rows {
-                packProbabilityPairs(probabilityWords + i * probabilityStride, scores + i * forwardKeyTile, pairCount: keyColumns / 2)
+                packPairs(probabilityWords + i * probabilityStride, scores + i * forwardKeyTile, pairCount: keyColumns / 2, factor: 1)
             }
             (probabilityWords + rows * probabilityStride).initialize(repeating: 0, count: (paddedRows - rows) * probabilityStride)
             // O += P V on the tile (pairs of keys; a lone last key pairs with a zero probability and value row)

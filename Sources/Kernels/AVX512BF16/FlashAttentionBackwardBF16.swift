@@ -8,7 +8,8 @@
 // the keys for dQ, the query rows for dV and dK (two rows of P or dS interleaved, which also makes their
 // transposes free). Accumulators, D, the exps and the final scaling stay fp32.
 //
-// Built in KernelsAVX512BF16 (real instruction) and the test-only KernelsLanes16 (emulated), both 16 lanes.
+// Built in KernelsAVX512BF16 (real instruction) and KernelsLanes16 (emulated, for emulated bf16 matmuls and
+// the tests), both 16 lanes.
 // Head dims must be multiples of 16, the query tile a multiple of 6, the key tiles multiples of 48.
 #if canImport(Glibc)
 import Glibc
