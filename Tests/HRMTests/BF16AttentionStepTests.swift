@@ -85,9 +85,11 @@ final class BF16AttentionStepTests: XCTestCase {
 
     /// The whole inner step with gradient from a fixed carry, then the backward from fixed upstream
     /// gradients: the parameter gradients (fp32 attention, or `build`).
-    func gradients(build: FlashAttentionBuild?) -> [Float] {
+    /// `backwardBuild`: the tests' hook set to it between the step and its backward (nil: left as `build`).
+    func gradients(build: FlashAttentionBuild?, backwardBuild: FlashAttentionBuild?? = nil) -> [Float] {
         withModel(build: build) { model, carry, inputs, generator in
             model.innerStep(carry: carry, inputs: inputs, puzzleIdentifiers: [1, 2], withGradient: true)
+            if let backwardBuild { bf16AttentionForTests = backwardBuild }
             let batch = carry.batch
             let dlogits = Tensor<Float>(shape: [batch, carry.tokensPerExample, Self.config.vocabSize]), dq = Tensor<Float>(shape: [batch, 2])
             for i in 0..<dlogits.count { dlogits[i] = Float(generator.nextNormal()) * 1e-3 }
@@ -121,5 +123,10 @@ final class BF16AttentionStepTests: XCTestCase {
         XCTAssertGreaterThan(largest, 0)
         XCTAssertGreaterThan(difference, 1e-6 * largest, "the bf16 backward ran")
         XCTAssertLessThanOrEqual(difference, 1.5e-2 * largest, "2.5x the 0.6% measured")
+        // the backward runs the build the recorded forward ran, whatever is set by then: the same gradients, bit for bit
+        let (recounting, recounted) = LaneBuilds.counted(trainable)
+        let changedAfter = gradients(build: recounting, backwardBuild: .some(nil))
+        XCTAssertEqual(recounted.backward, 2 * 2 * 2, "the recorded forward's build ran the backward")
+        XCTAssertTrue(changedAfter == actual, "the same gradients with the tests' hook cleared before the backward")
     }
 }
