@@ -52,5 +52,27 @@ func benchSgemm(repeats: Int) -> Double {
         print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(format(g, 1)) GFLOP/s")
     }
     print("  peak (max of the above)       \(format(best, 1)) GFLOP/s   [\(BLASBackend.oneDNN.map { "\($0.name), \($0.instructionSet)" } ?? "OpenBLAS kernel set \(BLASBackend.loadedCoreName)"); load average now: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")]")
+    for (build, limit) in multiplyAddLimits() {
+        print("  multiply-add issue limit, \(build.name)   \(format(limit, 1)) GFLOP/s   [register-only FMA chains, \(KernelThreads.count == 1 ? "1 thread" : "\(KernelThreads.count) threads"); the sgemm peak is \(format(100 * best / limit, 0))% of it]")
+    }
     return best
+}
+
+/// The CPU's multiply-add issue limit per vector build (MultiplyAddPeak), widest first: best of 3 of one
+/// register-only loop per kernel thread (~20 ms each).
+func multiplyAddLimits() -> [(MultiplyAddPeak.Build, Double)] {
+    let rounds = 4_000_000, threads = KernelThreads.count
+    return MultiplyAddPeak.builds.map { build in
+        var best = Double.infinity
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: threads)
+        defer { sums.deallocate() }
+        for _ in 0..<3 {
+            let start = now()
+            parallelParts(threads, parts: threads) { part, _ in
+                sums[part] = MultiplyAddPeak.chains(rounds: rounds, multiplier: 0.999999, addend: 1e-3, build: build) ?? 0
+            }
+            best = min(best, now() - start)
+        }
+        return (build, Double(threads) * MultiplyAddPeak.flops(rounds: rounds, build: build) / best / 1e9)
+    }
 }

@@ -203,3 +203,24 @@ public func lanesRoundToBFloat16(_ destination: UnsafeMutablePointer<Float>, _ s
         i &+= 1
     }
 }
+
+/// The loop of the multiply-add issue limit (MultiplyAddPeak.swift): `rounds` rounds of twelve independent
+/// chains c = c * multiplier + addend on FloatLanes, registers only (twelve cover a 4-5 cycle FMA latency on
+/// two FMA units), chain i starting at i in every lane. Returns the sum of every lane of every chain;
+/// each round is 12 fused multiply-adds, 24 * laneCount FLOPs.
+@inline(never)
+public func lanesMultiplyAddChains(_ rounds: Int, _ multiplier: Float, _ addend: Float) -> Float {
+    let m = FloatLanes(repeating: multiplier), a = FloatLanes(repeating: addend)
+    var c0 = FloatLanes(repeating: 0), c1 = FloatLanes(repeating: 1), c2 = FloatLanes(repeating: 2), c3 = FloatLanes(repeating: 3)
+    var c4 = FloatLanes(repeating: 4), c5 = FloatLanes(repeating: 5), c6 = FloatLanes(repeating: 6), c7 = FloatLanes(repeating: 7)
+    var c8 = FloatLanes(repeating: 8), c9 = FloatLanes(repeating: 9), c10 = FloatLanes(repeating: 10), c11 = FloatLanes(repeating: 11)
+    var remaining = rounds
+    while remaining > 0 {
+        c0 = a.addingProduct(c0, m); c1 = a.addingProduct(c1, m); c2 = a.addingProduct(c2, m); c3 = a.addingProduct(c3, m)
+        c4 = a.addingProduct(c4, m); c5 = a.addingProduct(c5, m); c6 = a.addingProduct(c6, m); c7 = a.addingProduct(c7, m)
+        c8 = a.addingProduct(c8, m); c9 = a.addingProduct(c9, m); c10 = a.addingProduct(c10, m); c11 = a.addingProduct(c11, m)
+        remaining &-= 1
+    }
+    let sum = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11))
+    return horizontalSum(sum)
+}
