@@ -3,9 +3,9 @@
 // fp32 step (BENCHMARKS.md). Independent chains of fused multiply-adds, of adds, and of both mixed,
 // then the softmax exp of Sources/Kernels/AVX2/FlashAttentionLanes.swift (exp2Lanes: clamp, round by
 // the 1.5 * 2^23 trick, degree-5 polynomial, exponent add) over a 48 x 960 score tile with its row sum.
-// Cycles assume the clock the FMA loop implies at 16 FLOPs per cycle (two 256-bit FMAs, or one on
-// cores that split 256-bit operations in halves: then the "clock" printed is half the real one and the
-// per-cycle figures are per FMA-cycle; the ratios between the loops hold either way).
+// Cycles assume one 256-bit FMA issued per cycle (16 FLOPs), as on cores that run 256-bit operations as
+// two 128-bit halves (AMD Zen 1); on cores with two 256-bit FMA units the printed clock is twice the real
+// one and the per-cycle figures are per half cycle. The ratios between the loops hold either way.
 //
 //   clang -O2 -mavx2 -mfma -o /tmp/fp_throughput Tools/bench/fp_throughput.c && taskset -c 0 /tmp/fp_throughput
 // (clang, as the Swift toolchain ships it: gcc 12 spills the 10 + 5 chains to memory)
@@ -84,7 +84,7 @@ static __attribute__((noinline)) float exponentiate_row(float *line, int count, 
 
 int main(void) {
     double fma12 = chains(12, 0);
-    double hz = ROUNDS * 12.0 / fma12;  // one 256-bit FMA per cycle (16 FLOPs)
+    double hz = ROUNDS * 12.0 / fma12;  // taken as one 256-bit FMA per cycle (16 FLOPs)
     printf("12 FMA chains: %.1f GFLOP/s; taken as 1 FMA per cycle: clock %.2f GHz\n", ROUNDS * 12.0 * 16 / fma12 / 1e9, hz / 1e9);
     const double mixes[][3] = {{10, 0, chains(10, 0)}, {0, 10, chains(0, 10)}, {5, 5, chains(5, 5)}, {10, 5, chains(10, 5)}, {8, 6, chains(8, 6)}};
     for (unsigned i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
