@@ -34,12 +34,39 @@ public struct CheckpointStore {
 
     public static func folderName(step: Int) -> String { "step-" + String(format: "%08d", step) }
 
-    /// The folder `latest` names, when there is one.
+    /// The checkpoint to resume or evaluate: the folder `latest` names when it is complete, else the
+    /// complete `step-N` folder of the highest step (a process killed between a checkpoint's rename and
+    /// the write of `latest`, or while a step's folder was being replaced, leaves `latest` missing or
+    /// naming a folder that is not there; the checkpoints beside it still count). Nil when there is none.
     public func latest() -> URL? {
-        guard let name = try? String(contentsOf: latestFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty,
-              !name.contains("/") else { return nil }
-        let folder = checkpoints.appendingPathComponent(name)
-        return FileManager.default.fileExists(atPath: folder.appendingPathComponent("state.safetensors").path) ? folder : nil
+        if let name = try? String(contentsOf: latestFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty,
+           !name.contains("/"), Self.isComplete(checkpoints.appendingPathComponent(name)) {
+            return checkpoints.appendingPathComponent(name)
+        }
+        return completeFolders().last.map { checkpoints.appendingPathComponent($0.name) }
+    }
+
+    /// Whether a checkpoint folder holds both of its files (a folder is renamed into place only when they are written).
+    static func isComplete(_ folder: URL) -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: folder.appendingPathComponent("state.safetensors").path)
+            && fm.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
+    }
+
+    /// The step of a checkpoint folder's name (`step-` and digits), nil for any other name.
+    static func step(ofFolder name: String) -> Int? {
+        guard name.hasPrefix("step-") else { return nil }
+        let digits = name.dropFirst(5)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
+    /// The complete `step-N` folders, by step.
+    func completeFolders() -> [(name: String, step: Int)] {
+        guard let items = try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path) else { return [] }
+        return items.compactMap { name in Self.step(ofFolder: name).map { (name, $0) } }
+            .filter { Self.isComplete(checkpoints.appendingPathComponent($0.name)) }
+            .sorted { $0.step < $1.step }
     }
 
     public func modelFile(_ folder: URL) -> URL { folder.appendingPathComponent("model.safetensors") }
@@ -63,8 +90,21 @@ public struct CheckpointStore {
             try trainer.withAveragedWeights { try model.save(to: temporary.appendingPathComponent("model.safetensors"), metadata: meta) }
             try Self.stateFile(snapshot).write(to: temporary.appendingPathComponent("state.safetensors"))
             let final = checkpoints.appendingPathComponent(name)
-            try? fm.removeItem(at: final)
-            try fm.moveItem(at: temporary, to: final)
+            if fm.fileExists(atPath: final.path) {
+                // The same step saved again (a resumed run that retrained it): the old folder is moved
+                // aside, not deleted, until the new one is in place; between the two renames `latest()`
+                // falls back to the previous complete checkpoint.
+                let aside = checkpoints.appendingPathComponent(".\(name).replaced-\(getpid())")
+                try? fm.removeItem(at: aside)
+                try fm.moveItem(at: final, to: aside)
+                do { try fm.moveItem(at: temporary, to: final) } catch {
+                    try? fm.moveItem(at: aside, to: final)
+                    throw error
+                }
+                try? fm.removeItem(at: aside)
+            } else {
+                try fm.moveItem(at: temporary, to: final)
+            }
         } catch {
             try? fm.removeItem(at: temporary)
             throw error
@@ -78,7 +118,7 @@ public struct CheckpointStore {
     func prune(keeping current: String) {
         let fm = FileManager.default
         guard let items = try? fm.contentsOfDirectory(atPath: checkpoints.path) else { return }
-        let steps = items.filter { $0.hasPrefix("step-") }.sorted()
+        let steps = items.compactMap { name in Self.step(ofFolder: name).map { (name, $0) } }.sorted { $0.1 < $1.1 }.map(\.0)
         for old in steps.dropLast(keep) where old != current { try? fm.removeItem(at: checkpoints.appendingPathComponent(old)) }
         for tmp in items where tmp.hasPrefix(".step-") { try? fm.removeItem(at: checkpoints.appendingPathComponent(tmp)) }
     }
@@ -117,6 +157,11 @@ public struct CheckpointStore {
         return SafeTensorsFile(tensors: t, metadata: meta)
     }
 
+    /// The largest step, optimizer step, epoch or draw count a state may hold: 2^40, far beyond any run
+    /// (a million steps a second for twelve days), and far enough below Int.max that the trainer's own
+    /// counting from it cannot overflow.
+    public static let counterLimit = 1 << 40
+
     public static func readState(_ url: URL) throws -> TrainerSnapshot {
         try readState(try SafeTensorsFile.read(url), source: url.path)
     }
@@ -143,7 +188,9 @@ public struct CheckpointStore {
         }
         func count(_ k: String) throws -> Int {
             let v: Int = try meta(k)
-            guard v >= 0 else { throw CheckpointError.invalid("\(url.path): metadata \(k) is \(v), expected >= 0") }
+            guard (0...counterLimit).contains(v) else {
+                throw CheckpointError.invalid("\(url.path): metadata \(k) is \(v), expected 0...\(counterLimit)")
+            }
             return v
         }
         let bucketCount: Int

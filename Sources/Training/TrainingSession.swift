@@ -29,6 +29,8 @@ public struct TrainingSummary: Sendable {
     public var stopReason: String
     public var lastMetrics: MetricsRecord?
     public var checkpoint: URL?
+    /// The steps this run saved a checkpoint of, in order (on rank 0; each at most once).
+    public var checkpointSteps: [Int] = []
 }
 
 /// Averages of the reference's metrics over a logging interval.
@@ -106,6 +108,8 @@ public final class TrainingSession {
         var last: MetricsRecord? = nil
         var lastEpoch = 0
         var checkpoint: URL? = nil
+        // The steps saved (the same on every rank): the run's end does not save the loop's last one again.
+        var savedSteps: [Int] = []
         let terminal = isatty(STDERR_FILENO) != 0 && !plan.quiet
         var reason = "reached \(plan.maxSteps) steps"
         func elapsed() -> Double { Date().timeIntervalSince(start) }
@@ -126,6 +130,7 @@ public final class TrainingSession {
             }
             if trainer.step % plan.checkpointInterval == 0 {
                 checkpoint = try saveCheckpoint()
+                savedSteps.append(trainer.step)
             }
         }
         if window.steps > 0 {
@@ -135,11 +140,12 @@ public final class TrainingSession {
             if last == nil { last = record }
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        if try rootDecides(trainer.step > startStep || store.latest() == nil) {
+        if try rootDecides((trainer.step > startStep && savedSteps.last != trainer.step) || store.latest() == nil) {
             checkpoint = try saveCheckpoint()
+            savedSteps.append(trainer.step)
         }
         return TrainingSummary(startStep: startStep, endStep: trainer.step, seconds: elapsed(), stopReason: reason,
-                               lastMetrics: last, checkpoint: checkpoint ?? store.latest())
+                               lastMetrics: last, checkpoint: checkpoint ?? store.latest(), checkpointSteps: savedSteps)
     }
 
     func report(_ r: MetricsRecord, plan: TrainingPlan, start: Int, terminal: Bool) {
