@@ -156,6 +156,7 @@ enum EvaluateStage {
         let batch = max(1, min(request.batchSize, exampleCount))
         // The batch is the evaluation's (the model config holds none): it must fit in memory.
         do { try config.validate(batchSize: batch) } catch { throw ARCDataError(file: checkpointFile.path, message: "with --batch-size \(batch): \(error)") }
+        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
         try sendCheckpoint(tensors, file: checkpointFile, dataset: request.dataset)  // to the other MPI ranks, if any

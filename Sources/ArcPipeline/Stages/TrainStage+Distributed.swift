@@ -34,6 +34,8 @@ extension TrainStage {
         let decoder = JSONDecoder()
         let config = try decoder.decode(HRMConfig.self, from: try group.broadcast(Data()))
         let options = try decoder.decode(TrainerOptions.self, from: try group.broadcast(Data()))
+        try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: split.orderedSubsets.count,
+                                 what: "training at batch size \(options.batchSize)")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         let sources = split.orderedSubsets.map { BuiltExampleSource(subset: $0, ignoreLabelId: split.metadata.ignoreLabelId) }
         let session = try TrainingSession(runDirectory: request.runDirectory, model: model, buckets: sources, options: options,

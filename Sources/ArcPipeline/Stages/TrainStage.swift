@@ -137,6 +137,9 @@ enum TrainStage {
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
+        // Refused before anything is allocated or written when the machine cannot hold it.
+        try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: subsets.count,
+                                 what: "training at batch size \(options.batchSize)")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         if !request.resume { model.parameters.initialize(seed: request.run.seed) }
 
