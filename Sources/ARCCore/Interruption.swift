@@ -118,7 +118,11 @@ private final class ProcessSignals: @unchecked Sendable {
         guard let current, let interruption = current.interruption else { endWithDefaultAction(number) }
         if interruption.isRequested {
             FileHandle.standardError.write(Data("\nsecond signal: \(current.secondNotice)\n".utf8))
-            exit(130)
+            // _exit, not exit: exit's clean-up (atexit handlers, destructors of globals) would run on this
+            // thread while the main thread is still working, which crashed now and then (exit 139). What
+            // is left on disk is recognised as stale and removed by the next run.
+            fflush(stdout)
+            _exit(130)
         }
         FileHandle.standardError.write(Data("\n\(name): \(current.notice) (again to exit now)\n".utf8))
         interruption.request(name)
