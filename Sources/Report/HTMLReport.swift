@@ -93,9 +93,9 @@ public enum HTMLReport {
         }
         if let table = input.candidates {
             let entries = table.entries
-            let votes = entries.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.votes } }
-            let undecodable = entries.reduce(0) { $0 + $1.undecodable }
-            row("Predictions", "\(votes + undecodable) over \(entries.count) test inputs: \(votes) votes for \(table.candidateCount) distinct candidates, \(undecodable) undecodable")
+            let votes = entries.lazy.map { $0.candidates.lazy.map(\.votes).saturatingSum }.saturatingSum
+            let undecodable = entries.lazy.map(\.undecodable).saturatingSum
+            row("Predictions", "\(votes.addingSaturated(undecodable)) over \(entries.count) test inputs: \(votes) votes for \(table.candidateCount) distinct candidates, \(undecodable) undecodable")
         }
         s += "</table>\n"
 
@@ -297,7 +297,7 @@ public enum HTMLReport {
                 s += "<div class=\"vbar\">"
                 var rest = 0
                 for (i, v) in test.voteCounts.enumerated() {
-                    if i >= ReportModel.voteBarCandidates { rest += v; continue }
+                    if i >= ReportModel.voteBarCandidates { rest = rest.addingSaturated(v); continue }
                     let rank = i + 1
                     var cls = rank == test.attempt1.rank ? "va1" : rank == test.attempt2.rank ? "va2" : "vo\(i % 2)"
                     if rank == test.truthRank { cls += " vt" }
@@ -307,7 +307,7 @@ public enum HTMLReport {
                 if test.undecodable > 0 { s += "<span class=\"vund\" style=\"flex:\(test.undecodable)\" title=\"undecodable: \(test.undecodable)\"></span>" }
                 s += "</div>"
             }
-            var text = "\(total + test.undecodable) predictions · \(test.candidateCount) distinct candidate\(test.candidateCount == 1 ? "" : "s")"
+            var text = "\(total.addingSaturated(test.undecodable)) predictions · \(test.candidateCount) distinct candidate\(test.candidateCount == 1 ? "" : "s")"
             if test.undecodable > 0 { text += " · \(test.undecodable) undecodable" }
             if !test.hasEntry { text = "no line in predictions.jsonl for this test input" }
             if test.truth != nil {

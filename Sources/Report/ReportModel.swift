@@ -126,7 +126,7 @@ public struct TestView: Sendable {
     public var hasEntry: Bool
     public var status: TestStatus
 
-    public var totalVotes: Int { voteCounts.reduce(0, +) }
+    public var totalVotes: Int { voteCounts.saturatingSum }
 }
 
 /// One task.
@@ -242,4 +242,17 @@ public struct ReportModel: Sendable {
         statusCounts = counts
         taskStatusCounts = taskCounts
     }
+}
+
+/// Counts read from predictions.jsonl are bounded (CandidateTable.maximumCount), but a table can also be
+/// built in code: the report's sums stop at Int.max instead of trapping.
+extension Int {
+    func addingSaturated(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+}
+
+extension Sequence where Element == Int {
+    var saturatingSum: Int { reduce(0) { $0.addingSaturated($1) } }
 }

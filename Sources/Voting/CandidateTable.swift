@@ -27,6 +27,11 @@ public struct CandidateTable: Sendable, Equatable {
 
     public var candidateCount: Int { entries.reduce(0) { $0 + $1.candidates.count } }
 
+    /// The largest vote or undecodable count `decode` accepts: far above any real evaluation (one
+    /// vote per augmented prediction, at most 10001 per test input with --num-aug 10000), and small
+    /// enough that sums over a file's counts stay far from Int.max.
+    public static let maximumCount = 1_000_000_000
+
     // MARK: predictions.jsonl
 
     /// The JSONL text (one line per entry, in order).
@@ -84,6 +89,7 @@ public struct CandidateTable: Sendable, Equatable {
             var undecodable = 0
             if let u = json["undecodable"] {
                 guard case let .int(v) = u, v >= 0 else { throw fail(task, "undecodable", "is \(u.kindName), expected a non-negative integer") }
+                guard v <= maximumCount else { throw fail(task, "undecodable", "is \(v), expected 0...\(maximumCount)") }
                 undecodable = v
             }
             guard case let .array(items)? = json["candidates"] else { throw fail(task, "candidates", "missing or not an array") }
@@ -97,6 +103,7 @@ public struct CandidateTable: Sendable, Equatable {
                 guard case let .int(votes)? = item["votes"], votes >= 1 else {
                     throw fail(task, "\(here).votes", "missing or not a positive integer")
                 }
+                guard votes <= maximumCount else { throw fail(task, "\(here).votes", "is \(votes), expected 1...\(maximumCount)") }
                 let meanQ: Double
                 switch item["mean_q"] {
                 case let .double(d)?: meanQ = d

@@ -140,6 +140,29 @@ final class HostileDataFilesTests: XCTestCase {
         ])
     }
 
+    // MARK: Evaluation outputs
+
+    func testReportRefusesCountsOutOfRangeInPredictions() throws {
+        /// `report` on a submission folder whose predictions.jsonl holds `line`.
+        func reportCase(_ name: String, line: String, mentions: [String]) -> HostileCase {
+            HostileCase(name: name, arguments: ["report", "sub", "--challenges", "tasks/eval", "--out", "sub/report.html"],
+                        errorMentions: ["sub/predictions.jsonl:1", "task ev0"] + mentions, prepare: { root in
+                            try TinyTaskFiles.write(root.appendingPathComponent("tasks/eval"), prefix: "ev", count: 1)
+                            try root.write(#"{"ev0":[{"attempt_1":[[1]],"attempt_2":[[2]]}]}"#, to: "sub/submission.json")
+                            try root.write(line + "\n", to: "sub/predictions.jsonl")
+                        })
+        }
+        try HostileInputHarness.check([
+            reportCase("report: votes of Int.max", line: #"{"task":"ev0","test_index":0,"undecodable":0,"candidates":[{"grid":[[1]],"votes":9223372036854775807,"mean_q":0.5}]}"#,
+                       mentions: ["candidates[0].votes", "9223372036854775807"]),
+            reportCase("report: two candidates whose votes sum past Int.max",
+                       line: #"{"task":"ev0","test_index":0,"undecodable":0,"candidates":[{"grid":[[1]],"votes":5000000000000000000,"mean_q":0.5},{"grid":[[2]],"votes":5000000000000000000,"mean_q":0.5}]}"#,
+                       mentions: ["candidates[0].votes"]),
+            reportCase("report: undecodable of Int.max", line: #"{"task":"ev0","test_index":0,"undecodable":9223372036854775807,"candidates":[{"grid":[[1]],"votes":1,"mean_q":0.5}]}"#,
+                       mentions: ["undecodable", "9223372036854775807"]),
+        ])
+    }
+
     // MARK: Built datasets
 
     /// `train` on the fixture's dataset after `edit`; the error names `file` and `mentions`.

@@ -297,6 +297,39 @@ final class ReportTests: XCTestCase {
 
     // MARK: The command
 
+    func testHugeCountsInPredictionsAreRefusedAndTheSumsSaturate() throws {
+        let folder = try temporaryFolder(self)
+        let run = try CraftedRun.make(in: folder)
+        let predictionsURL = run.submissionDirectory.appendingPathComponent("predictions.jsonl")
+        let original = try String(contentsOf: predictionsURL, encoding: .utf8)
+        // The first line's first "votes" and its "undecodable", each set to Int.max in turn.
+        for (key, field) in [("\"votes\":", "candidates[0].votes"), ("\"undecodable\":", "undecodable")] {
+            let range = original.range(of: key)!
+            let end = original[range.upperBound...].firstIndex { $0 == "," || $0 == "}" }!
+            try AtomicFile.write(original.replacingCharacters(in: range.upperBound..<end, with: "\(Int.max)"), to: predictionsURL)
+            XCTAssertThrowsError(try ReportBuilder.write(ReportRequest(submissionDirectory: run.submissionDirectory)), field) { error in
+                guard let e = error as? ARCDataError else { return XCTFail("\(field): \(error)") }
+                XCTAssertEqual(e.file, predictionsURL.path + ":1")
+                XCTAssertEqual(e.field, field)
+                XCTAssertTrue(e.message.contains("is \(Int.max), expected"), e.description)
+            }
+        }
+
+        // A table made in code is not bounded: the page's sums stop at Int.max.
+        try AtomicFile.write(original, to: predictionsURL)
+        var input = try ReportBuilder.load(ReportRequest(submissionDirectory: run.submissionDirectory))
+        let truth = run.tasks.tasks[0].test[0].output!
+        input.candidates = CandidateTable([
+            RankedCandidates(key: TestInputKey(task: "t1solved", testIndex: 0), candidates: [
+                Candidate(grid: truth, votes: Int.max, meanQ: 0.9), Candidate(grid: changed(truth, at: 0), votes: Int.max, meanQ: 0.5),
+            ] + (1...7).map { Candidate(grid: Grid(rows: 1, cols: $0, fill: 5), votes: Int.max - $0, meanQ: 0.1) }, undecodable: Int.max),
+            RankedCandidates(key: TestInputKey(task: "t2second", testIndex: 0), candidates: [], undecodable: Int.max),
+        ])
+        let html = try HTMLReport.render(input)
+        XCTAssertTrue(html.contains("\(Int.max) over 2 test inputs: \(Int.max) votes for 9 distinct candidates, \(Int.max) undecodable"))
+        XCTAssertTrue(html.contains("\(Int.max) predictions · 9 distinct candidates"))
+    }
+
     func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         try PipelineExecutable.run(arguments)
     }

@@ -54,6 +54,32 @@ final class CandidateTableTests: XCTestCase {
         } catch { XCTFail("\(error)") }
     }
 
+    func testCountsAboveTheMaximumAreRefusedNamingLineAndField() throws {
+        func line(votes: Int, undecodable: Int) -> String {
+            #"{"task":"t","test_index":0,"undecodable":"# + "\(undecodable)" + #","candidates":[{"grid":[[1]],"votes":"# + "\(votes)" + #","mean_q":0.5}]}"#
+        }
+        let most = CandidateTable.maximumCount
+        let table = try CandidateTable.decode(Data(line(votes: most, undecodable: most).utf8), file: "p.jsonl")
+        XCTAssertEqual(table.entries.first?.candidates.first?.votes, most)
+        XCTAssertEqual(table.entries.first?.undecodable, most)
+        for votes in [most + 1, Int.max] {
+            assertDataError(task: "t", field: "candidates[0].votes", messageContains: "is \(votes), expected 1...\(most)") {
+                _ = try CandidateTable.decode(Data(line(votes: votes, undecodable: 0).utf8), file: "p.jsonl")
+            }
+        }
+        for undecodable in [most + 1, Int.max] {
+            assertDataError(task: "t", field: "undecodable", messageContains: "is \(undecodable), expected 0...\(most)") {
+                _ = try CandidateTable.decode(Data(("\n" + line(votes: 1, undecodable: undecodable)).utf8), file: "p.jsonl")
+            }
+        }
+        do {
+            _ = try CandidateTable.decode(Data(("\n" + line(votes: Int.max, undecodable: 0)).utf8), file: "p.jsonl")
+            XCTFail("expected an error")
+        } catch let e as ARCDataError {
+            XCTAssertEqual(e.file, "p.jsonl:2")
+        }
+    }
+
     func testPassAtKCountsMissingEntriesAndRejectsUnknownTasks() throws {
         let solutions = SolutionSet(taskIds: ["t", "v"], outputs: ["t": [grid([[5]]), grid([[0]])], "v": [grid([[1]])]], source: "sol.json")
         let pass = try sampleTable().passAtK(solutions: solutions, ks: [1, 2])
