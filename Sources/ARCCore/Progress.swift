@@ -40,8 +40,10 @@ public final class ProgressReporter: @unchecked Sendable {
         return format(v)
     }
 
-    private static func duration(_ s: Double) -> String {
-        guard s.isFinite, s >= 0 else { return "--:--" }
+    /// "h:mm:ss" or "mm:ss"; "--:--" for a time that is negative, not finite or above a century (an
+    /// ETA from a server's Content-Length near Int64.max).
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite, s >= 0, s <= 100 * 365 * 86_400 else { return "--:--" }
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%02d:%02d", t / 60, t % 60)
     }

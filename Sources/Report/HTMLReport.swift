@@ -127,7 +127,14 @@ public enum HTMLReport {
         return s + "</section>\n"
     }
 
+    /// The longest training time shown as hours, minutes and seconds (a century); config.json and
+    /// metrics.jsonl can hold any finite number.
+    static let longestDuration = 100 * 365 * 86_400.0
+
+    /// "1 h 02 min 05 s", "3 min 07 s" or "12.5 s"; a negative value or one above `longestDuration`
+    /// is shown as read, after a question mark ("? (-1e+300 s)").
     static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0, seconds <= longestDuration else { return String(format: "? (%g s)", seconds) }
         let total = Int(seconds.rounded())
         let h = total / 3600, m = (total % 3600) / 60, sec = total % 60
         if h > 0 { return String(format: "%d h %02d min %02d s", h, m, sec) }

@@ -46,7 +46,8 @@ public enum LineChartSVG {
         if a >= 1e6 { return String(format: "%.3gM", v / 1e6) }
         if a >= 1e4 { return String(format: "%.3gk", v / 1e3) }
         if step >= 1 { return String(format: "%.0f", v) }
-        let decimals = min(6, max(0, Int(ceil(-log10(step)))))
+        // Ticks come from metrics.jsonl values: a step that is not positive (ticks that rounding made equal) gets 6 decimals.
+        let decimals = step > 0 ? min(6, max(0, Int(ceil(-log10(step))))) : 6
         if a < 1e-3 { return String(format: "%.1e", v) }
         return String(format: "%.\(decimals)f", v)
     }

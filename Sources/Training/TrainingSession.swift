@@ -162,7 +162,9 @@ public final class TrainingSession {
         if terminal { FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8)) } else { log(line) }
     }
 
+    /// "m:ss"; "--:--" for a time that is negative, not finite or above a century.
     static func clock(_ s: Double) -> String {
+        guard s.isFinite, s >= 0, s <= 100 * 365 * 86_400 else { return "--:--" }
         let t = Int(s.rounded())
         return String(format: "%d:%02d", t / 60, t % 60)
     }

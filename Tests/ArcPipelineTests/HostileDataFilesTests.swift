@@ -320,6 +320,35 @@ final class HostileDataFilesTests: XCTestCase {
         ])
     }
 
+    /// `evaluate --model RUN` writes the report with the run's training time: a train_seconds in
+    /// config.json, or a last elapsed_seconds in metrics.jsonl, that no run can take is shown as "? (...)".
+    func testEvaluateReportsTrainingTimesOutOfRange() throws {
+        for (file, seconds, shown) in [("config.json", "1e300", "1e+300"), ("metrics.jsonl", "-1e300", "-1e+300")] {
+            let root = try HostileInputHarness.makeSandbox()
+            defer { try? FileManager.default.removeItem(at: root) }
+            try DataFilesFixture.copy(Self.dataset + ["run"], to: root)
+            let url = root.appendingPathComponent("run/\(file)")
+            let text = try String(contentsOf: url, encoding: .utf8)
+            let edited: String
+            if file == "config.json" {
+                edited = "{\"train_seconds\": \(seconds), " + text.drop { $0 != "{" }.dropFirst()
+            } else {
+                var lines = text.split(separator: "\n").map(String.init)
+                let last = lines.removeLast()
+                let range = try XCTUnwrap(last.range(of: "\"elapsed_seconds\": "), last)
+                let end = try XCTUnwrap(last[range.upperBound...].firstIndex { $0 == "," || $0 == "}" })
+                lines.append(last.replacingCharacters(in: range.upperBound..<end, with: seconds))
+                edited = lines.joined(separator: "\n") + "\n"
+            }
+            try Data(edited.utf8).write(to: url)
+            let result = try PipelineExecutable.run(["evaluate", "--dataset", "built", "--model", "run", "--out", "sub", "--threads", "1", "--quiet"], in: root)
+            XCTAssertEqual(result.status, 0, "\(seconds) in \(file): \(result.stderr)")
+            for marker in HostileInputHarness.trapMarkers { XCTAssertFalse(result.stderr.contains(marker), "\(file): \(result.stderr)") }
+            let html = try String(contentsOf: root.appendingPathComponent("sub/report.html"), encoding: .utf8)
+            XCTAssertTrue(html.contains("data-metric=\"train_seconds\">? (\(shown) s)<"), "\(seconds) in \(file)")
+        }
+    }
+
     // MARK: Resume
 
     /// `train --resume` of a copy of the fixture's run after `edit`.

@@ -330,6 +330,42 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("\(Int.max) predictions · 9 distinct candidates"))
     }
 
+    func testDurationsOfEveryDoubleAreText() {
+        XCTAssertEqual(HTMLReport.duration(12.5), "12.5 s")
+        XCTAssertEqual(HTMLReport.duration(125.5), "2 min 06 s")
+        XCTAssertEqual(HTMLReport.duration(3725), "1 h 02 min 05 s")
+        XCTAssertEqual(HTMLReport.duration(HTMLReport.longestDuration), "876000 h 00 min 00 s")
+        XCTAssertEqual(HTMLReport.duration(1e300), "? (1e+300 s)")
+        XCTAssertEqual(HTMLReport.duration(-1e300), "? (-1e+300 s)")
+        XCTAssertEqual(HTMLReport.duration(-1), "? (-1 s)")
+        for seconds in [Double(Int.max), 1e19, .infinity, -.infinity, .nan, -.leastNonzeroMagnitude, .greatestFiniteMagnitude] {
+            XCTAssertTrue(HTMLReport.duration(seconds).hasPrefix("? ("), "\(seconds)")
+        }
+        // Tick labels of curves whose ticks rounding made equal (a step of 0) or that a bad range broke.
+        for step in [0, -1, .nan] as [Double] { XCTAssertEqual(LineChartSVG.tickLabel(5.5, step: step), "5.500000") }
+    }
+
+    func testReportCommandShowsTrainingTimesOutOfRangeWithAQuestionMark() throws {
+        let folder = try temporaryFolder(self)
+        let run = try CraftedRun.make(in: folder)
+        let configURL = run.runDirectory.appendingPathComponent("config.json")
+        let metricsURL = run.runDirectory.appendingPathComponent("metrics.jsonl")
+        let config = try String(contentsOf: configURL, encoding: .utf8), metrics = try String(contentsOf: metricsURL, encoding: .utf8)
+        let lastElapsed = "\"elapsed_seconds\": 120.0}\n"
+        XCTAssertTrue(metrics.hasSuffix(lastElapsed), metrics)
+        // train_seconds in config.json, else the last elapsed_seconds of metrics.jsonl.
+        for (seconds, inConfig) in [("1e300", true), ("-1e300", true), ("-1e300", false), ("1e300", false)] {
+            try AtomicFile.write(inConfig ? config.replacingOccurrences(of: "\"train_seconds\": 125.5", with: "\"train_seconds\": \(seconds)")
+                                          : config.replacingOccurrences(of: "\"train_seconds\": 125.5, ", with: ""), to: configURL)
+            try AtomicFile.write(inConfig ? metrics : String(metrics.dropLast(lastElapsed.count)) + "\"elapsed_seconds\": \(seconds)}\n", to: metricsURL)
+            let out = folder.appendingPathComponent("r.html").path
+            let result = try runPipeline(["report", run.submissionDirectory.path, "--out", out])
+            XCTAssertEqual(result.status, 0, "\(seconds) in \(inConfig ? "config.json" : "metrics.jsonl"): \(result.stderr)")
+            let html = try String(contentsOfFile: out, encoding: .utf8)
+            XCTAssertEqual(PageReader.metric("train_seconds", in: html), "? (\(seconds == "1e300" ? "1e+300" : "-1e+300") s)")
+        }
+    }
+
     func runPipeline(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         try PipelineExecutable.run(arguments)
     }
