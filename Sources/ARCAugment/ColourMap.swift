@@ -73,6 +73,10 @@ public struct Augmentation: Hashable, Sendable {
         isIdentity ? task : "\(task)_t\(dihedral)_\(colours.digits)"
     }
 
+    /// True when `name` ends in a valid augmentation suffix (`_t<0-7>_<colour map>`): `parse` reads it as
+    /// another task's augmented puzzle, so it cannot be a task id (DatasetInputs.checkTaskIds).
+    public static func isAugmentedName(_ name: String) -> Bool { parse(puzzleName: name).task != name }
+
     /// Splits a puzzle name into (task id, augmentation). Names without a valid suffix are originals.
     public static func parse(puzzleName name: String) -> (task: String, augmentation: Augmentation) {
         let parts = name.split(separator: "_", omittingEmptySubsequences: false)

@@ -28,6 +28,8 @@ extension DatasetBuilder {
         let ordered = inputs.filter { $0.role == .training } + inputs.filter { $0.role == .evaluation }
         var selected = [(RoledTaskSet, [ARCTask], [Int])]()
         for input in ordered {
+            // DatasetInputs.load refuses these naming the file; sets made in code are checked here.
+            try DatasetInputs.checkTaskIds(input.set.tasks, file: input.set.name)
             var tasks = input.set.tasks
             if let filter = options.taskFilter { tasks = tasks.filter { filter.contains($0.id) } }
             // Walk in id order, leaving out tasks that do not fit the canvas, until the limit of

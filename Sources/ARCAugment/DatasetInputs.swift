@@ -95,6 +95,7 @@ public enum DatasetInputs {
                 throw needFetch(dir.appendingPathComponent("arc-agi_\(split)_challenges.json"), "kaggle")
             }
             var set = try TaskLoader.loadKaggle(directory: dir, split: split, name: label)
+            try checkTaskIds(set.tasks, file: TaskLoader.kaggleFile(in: dir, split: split, kind: "challenges")?.path ?? dir.path)
             set.tasks.sort { $0.id < $1.id }
             return set
         }
@@ -107,6 +108,7 @@ public enum DatasetInputs {
         var tasks = [ARCTask]()
         for file in files {
             let task = try TaskLoader.loadTaskFile(file)
+            try checkTaskIds([task], file: file.path)
             if let other = seen[task.id] {
                 throw ARCDataError(file: file.path, task: task.id, message: "duplicate task id (also in \(other))")
             }
@@ -116,6 +118,18 @@ public enum DatasetInputs {
         if tasks.isEmpty { throw ARCDataError(file: directory.path, message: "no task files (*.json) found") }
         tasks.sort { $0.id < $1.id }
         return TaskSet(name: name, tasks: tasks)
+    }
+
+    /// Refuses a task id that reads as an augmented puzzle name (`<task>_t<tid>_<map>`, docs/SPEC.md §3):
+    /// the dataset would name the task's original puzzle with its bare id, and voting, which takes the
+    /// task and the augmentation to undo from that name, would count its predictions for another task.
+    public static func checkTaskIds(_ tasks: [ARCTask], file: String) throws {
+        for task in tasks where Augmentation.isAugmentedName(task.id) {
+            let (other, augmentation) = Augmentation.parse(puzzleName: task.id)
+            throw ARCDataError(file: file, task: task.id, message: "the id reads as an augmented puzzle of task \(JSONWriter.quoted(other)) "
+                               + "(dihedral \(augmentation.dihedral), colours \(augmentation.colours.digits)); a task id must not end in "
+                               + "_t<0-7>_<10-digit colour map>: rename the task")
+        }
     }
 
     /// Loads `labels` (comma-separated lists allowed) in the given role.

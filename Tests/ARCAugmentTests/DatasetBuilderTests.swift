@@ -116,6 +116,57 @@ final class DatasetBuilderTests: XCTestCase {
         }
     }
 
+    /// A task id that reads as another task's augmented puzzle (`<task>_t<tid>_<map>`) would have its
+    /// original puzzle voted for that task: refused by every reader, naming the file (or set) and the id.
+    func testTaskIdsThatReadAsAugmentedPuzzleNamesAreRefused() throws {
+        let dir = try TestSupport.temporaryDirectory("augmented-ids")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let taskText = #"{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]], "output": [[2]]}]}"#
+        func task(_ id: String) -> ARCTask { ARCTask(id: id, train: [Pair(input: grid([[1]]), output: grid([[2]]))], test: [Pair(input: grid([[1]]), output: grid([[2]]))]) }
+        func assertRefused(_ file: String, _ id: String, line: UInt = #line, _ body: () throws -> Void) {
+            XCTAssertThrowsError(try body(), line: line) { error in
+                guard let e = error as? ARCDataError else { return XCTFail("\(error)", line: line) }
+                XCTAssertEqual(e.file, file, line: line)
+                XCTAssertEqual(e.task, id, line: line)
+                XCTAssertTrue(e.message.contains("augmented puzzle of task \"abc\""), e.description, line: line)
+            }
+        }
+
+        // A folder of task files.
+        let folder = dir.appendingPathComponent("tasks")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for id in ["abc", "abc_t1_0123456789"] { try Data(taskText.utf8).write(to: folder.appendingPathComponent("\(id).json")) }
+        assertRefused(folder.appendingPathComponent("abc_t1_0123456789.json").path, "abc_t1_0123456789") {
+            _ = try DatasetInputs.load(label: folder.path, dataDirectory: dir)
+        }
+        // A Kaggle challenges file (the identity map and dihedral 0 too: the name still is not the task's own).
+        let kaggle = dir.appendingPathComponent("data/kaggle")
+        try FileManager.default.createDirectory(at: kaggle, withIntermediateDirectories: true)
+        let challenges = kaggle.appendingPathComponent("arc-agi_evaluation_challenges.json")
+        for id in ["abc_t1_0381249765", "abc_t0_0123456789"] {
+            try Data(#"{"abc": \#(taskText), "\#(id)": \#(taskText)}"#.utf8).write(to: challenges)
+            assertRefused(challenges.path, id) { _ = try DatasetInputs.load(label: "kaggle:evaluation", dataDirectory: dir.appendingPathComponent("data")) }
+        }
+        // Sets made in code, in either role.
+        for role in [SetRole.training, .evaluation] {
+            assertRefused("set", "abc_t7_0987654321") {
+                _ = try DatasetBuilder.build(inputs: [RoledTaskSet(set: TaskSet(name: "set", tasks: [task("abc"), task("abc_t7_0987654321")]), role: role)],
+                                             options: DatasetBuildOptions(), output: dir.appendingPathComponent("b"))
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("b").path))
+
+        // Ids with a suffix that is no augmentation stay tasks of their own (Augmentation.parse keeps them whole).
+        let harmless = ["abc_t8_0123456789", "abc_t1_1023456789", "abc_t1_012345678", "abc_t1_0123456788", "abc_T1_0123456789",
+                        "abc_t1_0123456789_x", "abc-t1-0123456789", "_t1", "t1_0123456789"]
+        for id in harmless { XCTAssertFalse(Augmentation.isAugmentedName(id), id) }
+        var options = DatasetBuildOptions()
+        options.numAug = 1
+        let summary = try DatasetBuilder.build(inputs: [RoledTaskSet(set: TaskSet(name: "set", tasks: (["abc"] + harmless).map(task)), role: .evaluation)],
+                                               options: options, output: dir.appendingPathComponent("b"))
+        XCTAssertEqual(summary.tasks, harmless.count + 1)
+    }
+
     // MARK: - The whole arc1 preset
 
     func arc1Inputs() throws -> [RoledTaskSet] {

@@ -163,6 +163,61 @@ final class HostileDataFilesTests: XCTestCase {
         ])
     }
 
+    // MARK: Task ids
+
+    /// A task id that reads as another task's augmented puzzle name (`<task>_t<tid>_<map>`) would be
+    /// voted for that task: build-dataset, train-eval and evaluate refuse it, naming the file and the id.
+    func testTaskIdsThatReadAsAugmentedPuzzleNamesAreRefused() throws {
+        let hostile = "ev0_t1_0123456789"
+        let mentions = ["task \(hostile)", "augmented puzzle of task \"ev0\""]
+        /// data/kaggle/: training challenges and solutions (tr0), evaluation and test challenges holding `ids`.
+        func writeKaggle(_ root: URL, ids: [String]) throws {
+            let task = #"{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}"#
+            let challenges = "{" + ids.map { "\"\($0)\": \(task)" }.joined(separator: ", ") + "}"
+            try root.write(challenges, to: "data/kaggle/arc-agi_evaluation_challenges.json")
+            try root.write(challenges, to: "data/kaggle/arc-agi_test_challenges.json")
+            try root.write(#"{"tr0": \#(task)}"#, to: "data/kaggle/arc-agi_training_challenges.json")
+            try root.write(#"{"tr0": [[[2]]]}"#, to: "data/kaggle/arc-agi_training_solutions.json")
+        }
+        let build = ["build-dataset", "--train", "tasks/train", "--canvas", "4", "--num-aug", "1", "--out", "out", "--quiet"]
+        try HostileInputHarness.check([
+            HostileCase(name: "build-dataset: a task file named like an augmented puzzle", arguments: build + ["--eval", "tasks/bad"],
+                        errorMentions: ["tasks/bad/\(hostile).json"] + mentions, prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try FileManager.default.copyItem(at: root.appendingPathComponent("tasks/eval"), to: root.appendingPathComponent("tasks/bad"))
+                            try FileManager.default.copyItem(at: root.appendingPathComponent("tasks/bad/ev0.json"),
+                                                             to: root.appendingPathComponent("tasks/bad/\(hostile).json"))
+                        }, mayChange: ["out", ".out"]),
+            HostileCase(name: "build-dataset: a Kaggle challenges file with such an id", arguments: build + ["--eval", "kaggle:evaluation", "--data-dir", "data"],
+                        errorMentions: ["data/kaggle/arc-agi_evaluation_challenges.json"] + mentions, prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try writeKaggle(root, ids: ["ev0", hostile])
+                        }, mayChange: ["out", ".out"]),
+            HostileCase(name: "train-eval: a Kaggle test challenges file with such an id",
+                        arguments: ["train-eval", "--dataset", "kaggle", "--data-dir", "data", "--max-steps", "1", "--canvas", "4", "--num-aug", "1",
+                                    "--hidden-size", "16", "--heads", "2", "--halt-max-steps", "2", "--threads", "1"],
+                        errorMentions: ["data/kaggle/arc-agi_test_challenges.json"] + mentions, prepare: { root in
+                            try writeKaggle(root, ids: ["ev0", hostile])
+                        }),
+            HostileCase(name: "evaluate: a task file named like an augmented puzzle beside the dataset's tasks",
+                        arguments: ["evaluate", "--dataset", "built", "--model", "run", "--out", "sub", "--threads", "1", "--quiet"],
+                        errorMentions: ["tasks/eval/\(hostile).json"] + mentions, prepare: { root in
+                            try DataFilesFixture.copy(Self.dataset + ["run"], to: root)
+                            try FileManager.default.copyItem(at: root.appendingPathComponent("tasks/eval/ev0.json"),
+                                                             to: root.appendingPathComponent("tasks/eval/\(hostile).json"))
+                        }, mayChange: ["sub", ".sub"]),
+            HostileCase(name: "evaluate: such an id added to the Kaggle challenges the dataset was built from",
+                        arguments: ["evaluate", "--dataset", "built", "--model", "run", "--data-dir", "data", "--out", "sub", "--threads", "1", "--quiet"],
+                        errorMentions: ["data/kaggle/arc-agi_evaluation_challenges.json"] + mentions, prepare: { root in
+                            try DataFilesFixture.copy(["tasks", "run"], to: root)
+                            try writeKaggle(root, ids: ["ev0"])
+                            try DataFilesFixture.run(["build-dataset", "--train", "tasks/train", "--eval", "kaggle:evaluation", "--data-dir", "data",
+                                                      "--canvas", "4", "--num-aug", "1", "--out", "built", "--quiet"], in: root)
+                            try writeKaggle(root, ids: ["ev0", hostile])
+                        }, mayChange: ["sub", ".sub"]),
+        ])
+    }
+
     // MARK: Built datasets
 
     /// `train` on the fixture's dataset after `edit`; the error names `file` and `mentions`.

@@ -67,7 +67,9 @@ enum EvaluateStage {
         switch location {
         case let .kaggle(dir, split):
             // Challenge-file order (the submission keeps it), not the builder's sorted order.
-            return ChallengeSource(location: location, tasks: try TaskLoader.loadKaggle(directory: dir, split: split, name: label))
+            let tasks = try TaskLoader.loadKaggle(directory: dir, split: split, name: label)
+            try DatasetInputs.checkTaskIds(tasks.tasks, file: TaskLoader.kaggleFile(in: dir, split: split, kind: "challenges")?.path ?? dir.path)
+            return ChallengeSource(location: location, tasks: tasks)
         case let .folder(dir, _):
             return ChallengeSource(location: location, tasks: try DatasetInputs.loadFolder(dir, name: label))
         }
