@@ -115,7 +115,7 @@ public struct BuildInfo: Codable, Equatable, Sendable {
     public static func read(datasetDirectory: URL) throws -> BuildInfo {
         let url = url(in: datasetDirectory)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ARCDataError(file: url.path, message: "cannot read (is this a built dataset?)") }
+        do { data = try InputFile.read(url) } catch { throw ARCDataError(file: url.path, message: "\(error) (is this a built dataset?)") }
         do { return try JSONDecoder().decode(BuildInfo.self, from: data) } catch {
             throw ARCDataError(file: url.path, message: "cannot be read: \(DecodingProblem.describe(error))")
         }

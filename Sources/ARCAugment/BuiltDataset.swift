@@ -275,7 +275,7 @@ public final class BuiltDataset: @unchecked Sendable {
     /// Reads one JSON file of a built dataset; errors name the file.
     public static func readJSON(_ url: URL) throws -> JSONValue {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ARCDataError(file: url.path, message: "cannot read (is this a built dataset?)") }
+        do { data = try InputFile.read(url) } catch { throw ARCDataError(file: url.path, message: "\(error) (is this a built dataset?)") }
         do { return try JSONParser.parse(data) } catch { throw ARCDataError(file: url.path, message: "\(error)") }
     }
 

@@ -186,12 +186,9 @@ public struct Submission: Sendable, Equatable {
 
     /// Reads and decodes a submission file (see `decode`).
     public static func load(from url: URL, expected: SubmissionExpectation? = nil) throws -> Submission {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ARCDataError(file: url.path, message: "no such file")
-        }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        do { data = try InputFile.read(url) } catch {
+            throw ARCDataError(file: url.path, message: "\(error)")
         }
         return try decode(data, file: url.path, expected: expected)
     }

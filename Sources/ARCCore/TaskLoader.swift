@@ -38,8 +38,8 @@ public enum TaskLoader {
     /// Reads and parses one JSON file; errors name the file (and, with `task`, the task it holds).
     public static func readJSON(_ url: URL, task: String? = nil) throws -> JSONValue {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, task: task, message: "cannot read: \(error.localizedDescription)")
+        do { data = try InputFile.read(url) } catch {
+            throw ARCDataError(file: url.path, task: task, message: "\(error)")
         }
         do { return try JSONParser.parse(data) } catch let e as JSONParseError {
             throw dataError(e, file: url.path, task: task)

@@ -47,8 +47,8 @@ public struct SafeTensorsFile: Sendable {
     /// Reads a file; errors name the file and the offending tensor or field.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw HRMError.safetensors("\(url.path): cannot read (\(error.localizedDescription))")
+        do { data = try InputFile.read(url) } catch {
+            throw HRMError.safetensors("\(url.path): \(error)")
         }
         return try parse(data, source: url.path)
     }

@@ -105,12 +105,9 @@ public struct MetricsLog: Sendable {
     /// Reads `metrics.jsonl`. Blank lines are skipped; a final line without a newline that does not parse
     /// (a run interrupted mid-write) is ignored; any other bad line is an error naming file and line.
     public static func load(from url: URL) throws -> MetricsLog {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ARCDataError(file: url.path, message: "no such file")
-        }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        do { data = try InputFile.read(url) } catch {
+            throw ARCDataError(file: url.path, message: "\(error)")
         }
         return try decode(data, file: url.path)
     }
@@ -147,12 +144,9 @@ public struct MetricsLog: Sendable {
 /// Reads and parses a JSON file; errors name the file (a missing file says so).
 enum JSONFile {
     static func read(_ url: URL) throws -> JSONValue {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ARCDataError(file: url.path, message: "no such file")
-        }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        do { data = try InputFile.read(url) } catch {
+            throw ARCDataError(file: url.path, message: "\(error)")
         }
         do { return try JSONParser.parse(data) } catch let e as JSONParseError {
             throw ARCDataError(file: url.path, message: e.description)

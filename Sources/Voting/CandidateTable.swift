@@ -56,12 +56,9 @@ public struct CandidateTable: Sendable, Equatable {
 
     /// Reads a `predictions.jsonl` file (see `decode`).
     public static func load(from url: URL) throws -> CandidateTable {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ARCDataError(file: url.path, message: "no such file")
-        }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ARCDataError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        do { data = try InputFile.read(url) } catch {
+            throw ARCDataError(file: url.path, message: "\(error)")
         }
         return try decode(data, file: url.path)
     }

@@ -218,6 +218,45 @@ final class HostileDataFilesTests: XCTestCase {
         ])
     }
 
+    // MARK: Files that are no regular files
+
+    func testInputsThatAreNoRegularFilesAreNamedWithWhatTheyAre() throws {
+        let build = ["build-dataset", "--train", "tasks/train", "--eval", "tasks/bad", "--canvas", "4", "--num-aug", "1", "--out", "out", "--quiet"]
+        let submission = #"{"ev0":[{"attempt_1":[[1]],"attempt_2":[[1]]}]}"#
+        try HostileInputHarness.check([
+            HostileCase(name: "build-dataset: a folder named like a task file", arguments: build,
+                        errorMentions: ["tasks/bad/x1.json", "is a directory"], prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try FileManager.default.copyItem(at: root.appendingPathComponent("tasks/eval"), to: root.appendingPathComponent("tasks/bad"))
+                            try FileManager.default.createDirectory(at: root.appendingPathComponent("tasks/bad/x1.json"), withIntermediateDirectories: true)
+                        }, mayChange: ["out", ".out"]),
+            HostileCase(name: "build-dataset: a task file that is a symbolic link loop", arguments: build,
+                        errorMentions: ["tasks/bad/x1.json", "symbolic link loop"], prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try FileManager.default.copyItem(at: root.appendingPathComponent("tasks/eval"), to: root.appendingPathComponent("tasks/bad"))
+                            try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("tasks/bad/x1.json").path, withDestinationPath: "x2.json")
+                            try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("tasks/bad/x2.json").path, withDestinationPath: "x1.json")
+                        }, mayChange: ["out", ".out"]),
+            HostileCase(name: "score: --solutions /dev/zero", arguments: ["score", "sub/submission.json", "--solutions", "/dev/zero"],
+                        errorMentions: ["/dev/zero", "is not a regular file"], prepare: { root in
+                            try root.write(submission, to: "sub/submission.json")
+                        }),
+            HostileCase(name: "score: a submission that is a FIFO", arguments: ["score", "sub/submission.json", "--solutions", "tasks/eval"],
+                        errorMentions: ["sub/submission.json", "is not a regular file"], prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try FileManager.default.createDirectory(at: root.appendingPathComponent("sub"), withIntermediateDirectories: true)
+                            guard mkfifo(root.appendingPathComponent("sub/submission.json").path, 0o600) == 0 else { throw DataFilesFixture.Failure(description: "mkfifo failed") }
+                        }),
+            HostileCase(name: "report: predictions.jsonl that is a folder", arguments: ["report", "sub", "--challenges", "tasks/eval", "--out", "sub/report.html"],
+                        errorMentions: ["sub/predictions.jsonl", "is a directory"], prepare: { root in
+                            try DataFilesFixture.copy(["tasks"], to: root)
+                            try root.write(submission.replacingOccurrences(of: "}]}", with: "}],\"ev1\":[{\"attempt_1\":[[1]],\"attempt_2\":[[1]]}],\"ev2\":[{\"attempt_1\":[[1]],\"attempt_2\":[[1]]}]}"),
+                                           to: "sub/submission.json")
+                            try FileManager.default.createDirectory(at: root.appendingPathComponent("sub/predictions.jsonl"), withIntermediateDirectories: true)
+                        }),
+        ])
+    }
+
     // MARK: Built datasets
 
     /// `train` on the fixture's dataset after `edit`; the error names `file` and `mentions`.
