@@ -9,7 +9,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(con
 
 let package = Package(
     name: "arc-pipeline",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],  // Synchronization.Atomic (Kernels/Tensor.swift)
     products: [
         .executable(name: "arc-pipeline", targets: ["ArcPipeline"]),
         .executable(name: "arc-bench", targets: ["ArcBench"]),

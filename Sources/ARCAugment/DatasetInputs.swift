@@ -128,7 +128,7 @@ public enum DatasetInputs {
             let (other, augmentation) = Augmentation.parse(puzzleName: task.id)
             throw ARCDataError(file: file, task: task.id, message: "the id reads as an augmented puzzle of task \(JSONWriter.quoted(other)) "
                                + "(dihedral \(augmentation.dihedral), colours \(augmentation.colours.digits)); a task id must not end in "
-                               + "_t<0-7>_<10-digit colour map>: rename the task")
+                               + "_t<0-7>_<10-digit colour map that keeps colour 0>: rename the task")
         }
     }
 

@@ -52,19 +52,23 @@ public enum MemoryEstimate {
         public let neededBytes: Double
         public let availableBytes: Double
         public let what: String
+        public let remedy: String
         public var description: String {
-            "\(what) needs about \(gigabytes(neededBytes)) of memory, more than this machine's \(gigabytes(availableBytes)); "
-                + "lower --batch-size or the model size (--hidden-size, --expansion, layers)"
+            "\(what) needs about \(gigabytes(neededBytes)) of memory, more than this machine's \(gigabytes(availableBytes)); \(remedy)"
         }
     }
 
+    /// What a new training run can lower.
+    public static let trainingRemedy = "lower --batch-size or the model size (--hidden-size, --expansion, layers)"
+
     /// Throws TooLarge when the estimate exceeds the physical memory (`available`, default this machine's).
-    /// `what` names the run in the message, e.g. "training at batch size 768".
+    /// `what` names the run in the message, e.g. "training at batch size 768"; `remedy` the options the
+    /// user can lower there (a new run's, evaluate's --batch-size, train-eval's --eval-batch-size).
     public static func check(config: HRMConfig, batchSize: Int, training: Bool, carries: Int = 1, what: String,
-                             available: Double? = physicalBytes) throws {
+                             remedy: String = trainingRemedy, available: Double? = physicalBytes) throws {
         guard let available else { return }
         let needed = bytes(config: config, batchSize: batchSize, training: training, carries: carries)
-        if needed > available { throw TooLarge(neededBytes: needed, availableBytes: available, what: what) }
+        if needed > available { throw TooLarge(neededBytes: needed, availableBytes: available, what: what, remedy: remedy) }
     }
 
     static func gigabytes(_ bytes: Double) -> String {

@@ -145,6 +145,7 @@ extension TrainingSession {
             guard let folder = store.latest() else {
                 throw CheckpointError.missing("\(runDirectory.path) has no complete checkpoint to resume (checkpoints/latest)")
             }
+            if let note = store.fallbackNote() { log("warning: " + note) }
             let stateURL = folder.appendingPathComponent("state.safetensors")
             guard group.isDistributed else {
                 let snapshot = try CheckpointStore.readState(stateURL)

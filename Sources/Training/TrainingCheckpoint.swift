@@ -3,7 +3,11 @@
 // the model config in the metadata) and `state.safetensors` (AdamATan2 moments, the sampler,
 // the exploration RNG, the ACT carry and the slots' data: everything exact resume needs).
 // The folder is written under a temporary name and renamed; then the file `latest` (written
-// atomically) names it. A crash at any point leaves `latest` naming a complete checkpoint.
+// atomically) names it. A step saved again moves its old folder aside before the new one is renamed
+// in. A crash at any point leaves a complete checkpoint: the one `latest` names, or, when a crash
+// came between a rename and the write of `latest` (which then is missing or names an absent folder),
+// the complete `step-N` folder of the highest step, which `latest()` falls back to (`fallbackNote()`
+// says so, for the commands to print).
 // Reading a state checks it against the trainer that will resume from it (`check(_:against:source:)`):
 // a state from another run, batch size or dataset, or an edited one, is refused with the field named.
 import ARCCore
@@ -44,6 +48,17 @@ public struct CheckpointStore {
             return checkpoints.appendingPathComponent(name)
         }
         return completeFolders().last.map { checkpoints.appendingPathComponent($0.name) }
+    }
+
+    /// When `latest()` does not return the folder the file `latest` names: one line saying what it names
+    /// and which checkpoint is used instead (nil when `latest` is used as it is, or there is none).
+    public func fallbackNote() -> String? {
+        guard let used = latest() else { return nil }
+        let named = (try? String(contentsOf: latestFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard named != used.lastPathComponent else { return nil }
+        let what = named.map { $0.isEmpty ? "checkpoints/latest is empty" : "checkpoints/latest names \($0), which is missing or incomplete" }
+            ?? "checkpoints/latest is missing"
+        return "\(what); using the newest complete checkpoint, \(used.lastPathComponent)"
     }
 
     /// Whether a checkpoint folder holds both of its files (a folder is renamed into place only when they are written).

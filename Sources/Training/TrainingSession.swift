@@ -29,7 +29,7 @@ public struct TrainingSummary: Sendable {
     public var stopReason: String
     public var lastMetrics: MetricsRecord?
     public var checkpoint: URL?
-    /// The steps this run saved a checkpoint of, in order (on rank 0; each at most once).
+    /// The steps this run saved a checkpoint of, in order (each at most once; every rank keeps the list).
     public var checkpointSteps: [Int] = []
 }
 

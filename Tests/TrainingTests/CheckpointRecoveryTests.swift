@@ -57,11 +57,14 @@ final class CheckpointRecoveryTests: XCTestCase {
                         to: checkpoints(dir).appendingPathComponent(".step-00000004.replaced-999"))
         XCTAssertEqual(try String(contentsOf: checkpoints(dir).appendingPathComponent("latest"), encoding: .utf8), "step-00000004\n")
         XCTAssertEqual(CheckpointStore(runDirectory: dir).latest()?.lastPathComponent, "step-00000002")
+        let note = try XCTUnwrap(CheckpointStore(runDirectory: dir).fallbackNote(), "the fallback is said, for the commands to print")
+        XCTAssertTrue(note.contains("names step-00000004") && note.contains("using the newest complete checkpoint, step-00000002"), note)
         XCTAssertEqual(try resumedStep(dir), 2)
         // Resuming from the fallback trains on and saves as usual (the moved-aside folder is cleared away).
         let (_, summary) = try run(steps: 4, in: dir, resume: true)
         XCTAssertEqual(summary.checkpointSteps, [4])
         XCTAssertEqual(CheckpointStore(runDirectory: dir).latest()?.lastPathComponent, "step-00000004")
+        XCTAssertNil(CheckpointStore(runDirectory: dir).fallbackNote(), "latest names a complete checkpoint again")
         XCTAssertFalse(fm.fileExists(atPath: checkpoints(dir).appendingPathComponent(".step-00000004.replaced-999").path))
     }
 
@@ -88,6 +91,7 @@ final class CheckpointRecoveryTests: XCTestCase {
         // Killed between the first rename of a checkpoint and the write of `latest`.
         try fm.removeItem(at: checkpoints(dir).appendingPathComponent("latest"))
         XCTAssertEqual(CheckpointStore(runDirectory: dir).latest()?.lastPathComponent, "step-00000004")
+        XCTAssertEqual(CheckpointStore(runDirectory: dir).fallbackNote(), "checkpoints/latest is missing; using the newest complete checkpoint, step-00000004")
         // Steps are compared as numbers (a nine-digit step sorts after an eight-digit one), and a folder
         // without both files, or a name that is not `step-` and digits, is not a checkpoint.
         let four = checkpoints(dir).appendingPathComponent("step-00000004")

@@ -114,7 +114,8 @@ extension EvaluateStage {
         if let steps = request.haltMaxSteps { config.haltMaxSteps = steps }
         let batch = max(1, min(request.batchSize, exampleCount))
         try config.validate(batchSize: batch)
-        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)")
+        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)",
+                                 remedy: "lower the evaluation's batch size (evaluate --batch-size, train-eval --eval-batch-size)")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         try model.load(from: tensors, source: source)
         let predictor = ACTPredictor(model: model, batchSize: batch, haltMaxSteps: config.haltMaxSteps)

@@ -104,6 +104,9 @@ enum EvaluateStage {
             guard let folder = CheckpointStore(runDirectory: url).latest() else {
                 throw ARCDataError(file: url.path, message: "no checkpoint in this run folder (checkpoints/latest); train first")
             }
+            if let note = CheckpointStore(runDirectory: url).fallbackNote() {
+                FileHandle.standardError.write(Data("warning: \(url.path): \(note)\n".utf8))
+            }
             file = CheckpointStore(runDirectory: url).modelFile(folder)
             runDirectory = url
         }
@@ -158,7 +161,8 @@ enum EvaluateStage {
         let batch = max(1, min(request.batchSize, exampleCount))
         // The batch is the evaluation's (the model config holds none): it must fit in memory.
         do { try config.validate(batchSize: batch) } catch { throw ARCDataError(file: checkpointFile.path, message: "with --batch-size \(batch): \(error)") }
-        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)")
+        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)",
+                                 remedy: "lower the evaluation's batch size (evaluate --batch-size, train-eval --eval-batch-size)")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         try model.load(from: tensors, source: checkpointFile.path)
         try sendCheckpoint(tensors, file: checkpointFile, dataset: request.dataset)  // to the other MPI ranks, if any

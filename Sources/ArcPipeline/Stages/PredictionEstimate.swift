@@ -17,7 +17,8 @@ enum PredictionEstimate {
         let total = subsets.reduce(0) { $0 + $1.exampleCount }
         guard total > 0 else { return 0 }
         let batch = max(1, min(batchSize, total))
-        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)")
+        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)",
+                                 remedy: "lower --eval-batch-size")
         let model = ReasoningModel<Float>.make(config: config, maxBatch: batch)
         model.parameters.initialize(seed: 0)
         let identifiers = [Int32](repeating: 0, count: batch)

@@ -137,9 +137,15 @@ enum TrainStage {
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
-        // Refused before anything is allocated or written when the machine cannot hold it.
-        try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: subsets.count,
-                                 what: "training at batch size \(options.batchSize)")
+        // Refused before anything is allocated or written when the machine cannot hold it; a resumed run,
+        // whose batch size and model are fixed, is only warned (it ran before, perhaps on swap).
+        do {
+            try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: subsets.count,
+                                     what: "training at batch size \(options.batchSize)",
+                                     remedy: request.resume ? "resuming anyway (a resumed run keeps its batch size and model)" : MemoryEstimate.trainingRemedy)
+        } catch let tooLarge as MemoryEstimate.TooLarge where request.resume {
+            FileHandle.standardError.write(Data("warning: \(tooLarge)\n".utf8))
+        }
         let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         if !request.resume { model.parameters.initialize(seed: request.run.seed) }
 
