@@ -6,6 +6,7 @@
 // the backward's scratch and the activations kept for the 1-step gradient; the logits; the carries;
 // the attention workspaces; training adds the gradients, AdamATan2's two moments, a weight average and
 // a checkpoint's copy of the optimizer state. Tests compare it with what the tensors really hold.
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,11 +41,32 @@ public enum MemoryEstimate {
         return 4 * values
     }
 
-    /// This machine's physical memory in bytes (nil when the system does not say).
+    /// The memory this process may use, in bytes: the least of the physical memory, a container's limit
+    /// (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`) and ARC_MEMORY_BYTES when it is set to a
+    /// positive number (to state a smaller budget; the tests use it). Nil when none of them says.
     public static var physicalBytes: Double? {
+        var limits: [Double] = []
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
-        guard pages > 0, size > 0 else { return nil }
-        return Double(pages) * Double(size)
+        if pages > 0, size > 0 { limits.append(Double(pages) * Double(size)) }
+        for file in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+            if let limit = numberInFile(file) { limits.append(limit) }
+        }
+        if let text = getenv("ARC_MEMORY_BYTES").map({ String(cString: $0) }), let stated = Double(text), stated.isFinite, stated > 0 {
+            limits.append(stated)
+        }
+        return limits.min()
+    }
+
+    /// The positive number a small system file holds ("max" and unreadable files give nil; a cgroup v1
+    /// "no limit" is a number near 2^63, left out above 2^60).
+    static func numberInFile(_ path: String) -> Double? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+        let text = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let value = Double(text), value > 0, value < 0x1p60 else { return nil }
+        return value
     }
 
     /// A configuration the machine cannot hold.
@@ -54,7 +76,7 @@ public enum MemoryEstimate {
         public let what: String
         public let remedy: String
         public var description: String {
-            "\(what) needs about \(gigabytes(neededBytes)) of memory, more than this machine's \(gigabytes(availableBytes)); \(remedy)"
+            "\(what) needs about \(gigabytes(neededBytes)) of memory, more than the \(gigabytes(availableBytes)) this machine has for it; \(remedy)"
         }
     }
 

@@ -85,6 +85,15 @@ final class MemoryEstimateTests: XCTestCase {
         XCTAssertNoThrow(try MemoryEstimate.check(config: paper, batchSize: 8, training: true, what: "training", available: 24e9))
         XCTAssertNoThrow(try MemoryEstimate.check(config: paper, batchSize: 768, training: true, what: "training", available: nil))
         XCTAssertGreaterThan(MemoryEstimate.physicalBytes ?? 0, 1e8, "this machine's memory is read")
+        // ARC_MEMORY_BYTES states a smaller budget; a value that is not a positive number is left out.
+        let machine = try XCTUnwrap(MemoryEstimate.physicalBytes)
+        defer { unsetenv("ARC_MEMORY_BYTES") }
+        setenv("ARC_MEMORY_BYTES", "5e8", 1)
+        XCTAssertEqual(MemoryEstimate.physicalBytes, min(machine, 5e8))
+        for ignored in ["abc", "-1", "0", "inf", "nan", ""] {
+            setenv("ARC_MEMORY_BYTES", ignored, 1)
+            XCTAssertEqual(MemoryEstimate.physicalBytes, machine, "ARC_MEMORY_BYTES=\(ignored)")
+        }
         // The largest configuration the options allow is counted without overflow.
         let largest = config(dim: HRMConfig.maximumHiddenSize, heads: 128, layers: 2, seq: 900)
         let bytes = MemoryEstimate.bytes(config: largest, batchSize: 4096, training: true, workers: 256)
