@@ -34,14 +34,7 @@ extension TrainStage {
         let decoder = JSONDecoder()
         let config = try decoder.decode(HRMConfig.self, from: try group.broadcast(Data()))
         let options = try decoder.decode(TrainerOptions.self, from: try group.broadcast(Data()))
-        // As on rank 0 (TrainStage): refused for a new run, a warning on resume.
-        do {
-            try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: split.orderedSubsets.count,
-                                     what: "training at batch size \(options.batchSize)",
-                                     remedy: request.resume ? "resuming anyway (a resumed run keeps its batch size and model)" : MemoryEstimate.trainingRemedy)
-        } catch let tooLarge as MemoryEstimate.TooLarge where request.resume {
-            FileHandle.standardError.write(Data("warning: \(tooLarge)\n".utf8))
-        }
+        try checkMemory(config: config, batchSize: options.batchSize, carries: split.orderedSubsets.count, resume: request.resume)
         let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         let sources = split.orderedSubsets.map { BuiltExampleSource(subset: $0, ignoreLabelId: split.metadata.ignoreLabelId) }
         let session = try TrainingSession(runDirectory: request.runDirectory, model: model, buckets: sources, options: options,

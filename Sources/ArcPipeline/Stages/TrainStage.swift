@@ -37,6 +37,19 @@ struct TrainRequest {
 }
 
 enum TrainStage {
+    /// Refuses, before anything is allocated or written, a training run this machine cannot hold
+    /// (MemoryEstimate); a resumed run, whose batch size and model are fixed, is only warned (it ran
+    /// before, perhaps on swap). Every MPI rank checks for itself.
+    static func checkMemory(config: HRMConfig, batchSize: Int, carries: Int, resume: Bool) throws {
+        do {
+            try MemoryEstimate.check(config: config, batchSize: batchSize, training: true, carries: carries,
+                                     what: "training at batch size \(batchSize)",
+                                     remedy: resume ? "resuming anyway (a resumed run keeps its batch size and model)" : MemoryEstimate.trainingRemedy)
+        } catch let tooLarge as MemoryEstimate.TooLarge where resume {
+            FileHandle.standardError.write(Data("warning: \(tooLarge)\n".utf8))
+        }
+    }
+
     /// SHA-256 over the built dataset's metadata files (they change whenever its content does).
     static func datasetDigest(_ dataset: URL) throws -> String {
         var hasher = SHA256Hasher()
@@ -137,15 +150,7 @@ enum TrainStage {
         }
         let maxSteps = request.trainer.maxSteps ?? options.totalSteps
 
-        // Refused before anything is allocated or written when the machine cannot hold it; a resumed run,
-        // whose batch size and model are fixed, is only warned (it ran before, perhaps on swap).
-        do {
-            try MemoryEstimate.check(config: config, batchSize: options.batchSize, training: true, carries: subsets.count,
-                                     what: "training at batch size \(options.batchSize)",
-                                     remedy: request.resume ? "resuming anyway (a resumed run keeps its batch size and model)" : MemoryEstimate.trainingRemedy)
-        } catch let tooLarge as MemoryEstimate.TooLarge where request.resume {
-            FileHandle.standardError.write(Data("warning: \(tooLarge)\n".utf8))
-        }
+        try checkMemory(config: config, batchSize: options.batchSize, carries: subsets.count, resume: request.resume)
         let model = ReasoningModel<Float>.make(config: config, maxBatch: options.batchSize)
         if !request.resume { model.parameters.initialize(seed: request.run.seed) }
 
