@@ -127,6 +127,18 @@ final class HostileOptionsTests: XCTestCase {
         try HostileInputHarness.check(rows(command, table))
     }
 
+    func testTrainEvalRefusesAnEvaluationThatDoesNotFitBeforeTraining() throws {
+        // Told it has 1 MB (ARC_MEMORY_BYTES): the evaluation's model is refused, naming train-eval's own
+        // option, before the training run is made (whose check would name the training batch instead).
+        let command = ["train-eval", "--data-dir", "data", "--dataset", "arc2", "--canvas", "3", "--num-aug", "1", "--max-steps", "2", "--out", "sub",
+                       "--hidden-size", "16", "--heads", "2", "--halt-max-steps", "2", "--threads", "1", "--eval-batch-size", "64"]
+        try HostileInputHarness.check([
+            HostileCase(name: "train-eval with an evaluation larger than the memory", arguments: command,
+                        errorMentions: ["evaluating at batch size", "--eval-batch-size"], prepare: prepare,
+                        mayChange: ["data/built", "arc-data"], environment: ["ARC_MEMORY_BYTES": "1000000"]),
+        ])
+    }
+
     func testBuildDatasetOptions() throws {
         let command = ["build-dataset", "--train", "./tasks", "--eval", "./tasks", "--out", "built2", "--quiet"]
         try HostileInputHarness.check(rows(command, [

@@ -120,6 +120,9 @@ struct TrainEvalCommand: ParsableCommand {
         // Models are made from here on (the evaluation estimate, training, evaluation): a run that is
         // continued or reused keeps its own precision under auto.
         try PrecisionOption.configure(runOptions.precision, resuming: sameRun && hasCheckpoint ? runURL : nil)
+        // The evaluation's model must fit as well: refused now rather than after training (with a time
+        // budget the evaluation estimate checks it too; this covers --max-steps without one).
+        try Self.checkEvaluationMemory(configuration.model, dataset: datasetURL, batchSize: evalBatchSize)
         if try group.rootDecides(!retrain && sameRun && fm.fileExists(atPath: finished.path) && hasCheckpoint) {
             print("[2/3] train: reusing the finished run \(runURL.path)")
         } else {
@@ -183,6 +186,14 @@ struct TrainEvalCommand: ParsableCommand {
 
     /// Seconds to keep for the evaluation stage: the measured model time of predicting the test
     /// split, plus 15% and 10 s for voting, writing and the report.
+    /// Refuses an evaluation batch (at most the test split's examples) that this machine cannot hold.
+    static func checkEvaluationMemory(_ config: HRMConfig, dataset: URL, batchSize: Int) throws {
+        let examples = try BuiltDataset(directory: dataset).split("test").orderedSubsets.reduce(0) { $0 + $1.exampleCount }
+        let batch = max(1, min(batchSize, examples))
+        try MemoryEstimate.check(config: config, batchSize: batch, training: false, what: "evaluating at batch size \(batch)",
+                                 remedy: "lower --eval-batch-size")
+    }
+
     static func evaluationReserve(_ config: HRMConfig, dataset: URL, batchSize: Int, threads: Int) throws -> Double {
         let split = try BuiltDataset(directory: dataset).split("test")
         return try PredictionEstimate.seconds(config: config, split: split, batchSize: batchSize, threads: threads) * 1.15 + 10
